@@ -1,0 +1,1 @@
+"""Connectors: talk HTTP to feeds; know nothing of the catalogue."""

@@ -1,0 +1,68 @@
+"""What every connector offers: pages of raw records, each with the cursor after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Incremental position: the last `modified` second read, and the ids read at that second.
+
+    The cursor is inclusive: the next read starts at `modified` again and skips `seen`, so
+    events sharing one second are neither lost nor read twice.
+    """
+
+    modified: str | None = None
+    seen: frozenset[str] = field(default_factory=frozenset)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"modified": self.modified, "seen": sorted(self.seen)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Cursor:
+        if not data:
+            return cls()
+        return cls(modified=data.get("modified"), seen=frozenset(data.get("seen") or ()))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Raw records from one response, and the cursor to store once they are stored."""
+
+    records: list[Any]
+    cursor: Cursor
+    total: int | None = None
+
+
+class Connector(Protocol):
+    """A feed. `pages` yields pages after `cursor`; the caller commits each page's cursor."""
+
+    name: str
+
+    def pages(self, cursor: Cursor) -> Iterator[Page]: ...
+
+    def fetch_one(self, source_id: str) -> dict[str, Any]: ...
+
+
+class ConnectorError(Exception):
+    """Base of connector errors."""
+
+
+class FatalSourceError(ConnectorError):
+    """Retrying will not help (401, 403, 404, bad query): the run fails with this message."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        msg = f"HTTP {status}: {title}"
+        if detail:
+            msg += f" ({detail})"
+        super().__init__(msg)
+
+
+class TransientSourceError(ConnectorError):
+    """The source kept failing after all retries (timeouts, 5xx, 429, broken pages)."""

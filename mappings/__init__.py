@@ -1,0 +1,1 @@
+"""Mappings: pure functions from raw feed records to normalised activities."""

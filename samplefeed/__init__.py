@@ -1,0 +1,1 @@
+"""A fake SAPI3 server with realistic Westhoek taalicoon events."""

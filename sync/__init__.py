@@ -1,0 +1,1 @@
+"""ikdoemee-sync: UiTdatabank taalicoon events into the ikdoemee catalogue."""

@@ -1,0 +1,1 @@
+"""Adapters: database tables, repositories and other I/O."""

@@ -1,0 +1,1 @@
+"""Domain model: activities, review items, runs; no frameworks."""

@@ -1,0 +1,224 @@
+"""The normalised activity: what one feed event becomes in our catalogue."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# The ten catalogue activity types, in the catalogue's own order.
+ACTIVITY_TYPES: tuple[str, ...] = (
+    "Buddywerking",
+    "Culturele activiteit",
+    "Cursus",
+    "Ontmoeting",
+    "Sportactiviteit",
+    "Uitstap",
+    "Vereniging",
+    "Vrijwilligerswerk",
+    "Workshop",
+    "Andere",
+)
+
+# What each language level (taalicoon count) tells a newcomer, in the moderators' Dutch.
+LANGUAGE_LEVELS: dict[int, str] = {
+    1: "Je begrijpt of spreekt nog weinig Nederlands.",
+    2: "Je begrijpt al een beetje Nederlands, maar spreken is nog moeilijk.",
+    3: "Je begrijpt al veel Nederlands en je kunt iets vertellen.",
+    4: "Je begrijpt veel Nederlands en je spreekt het goed.",
+}
+
+# Event status (also per occurrence).
+STATUS_AVAILABLE = "available"
+STATUS_POSTPONED = "postponed"
+STATUS_CANCELLED = "cancelled"
+
+# Reasons an event does not (or no longer) belong in the catalogue. They are counted per run,
+# and when the activity is already in the catalogue they withdraw it.
+SKIP_NO_LANGUAGE_ICON = "no_language_icon"
+SKIP_OUTSIDE_REGION = "outside_region"
+SKIP_ONLINE_ONLY = "online_only"
+SKIP_DELETED = "deleted"
+SKIP_REJECTED = "rejected"
+SKIP_CANCELLED = "cancelled"
+SKIP_DRAFT = "draft"
+SKIP_REASONS: tuple[str, ...] = (
+    SKIP_NO_LANGUAGE_ICON,
+    SKIP_OUTSIDE_REGION,
+    SKIP_ONLINE_ONLY,
+    SKIP_DELETED,
+    SKIP_REJECTED,
+    SKIP_CANCELLED,
+    SKIP_DRAFT,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One dated occurrence (a sub-event, or the whole event for `single`/`periodic`)."""
+
+    start: str  # ISO 8601, UTC
+    end: str | None
+    status: str = STATUS_AVAILABLE
+    sold_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningHours:
+    """Weekly opening hours of a periodic or permanent event."""
+
+    days: tuple[str, ...]  # schema.org day names: monday … sunday
+    opens: str  # HH:MM
+    closes: str  # HH:MM
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """When the activity takes place."""
+
+    type: str  # single | multiple | periodic | permanent
+    start: str | None = None
+    end: str | None = None
+    occurrences: tuple[Occurrence, ...] = ()
+    opening_hours: tuple[OpeningHours, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where the activity takes place; municipality resolved from the postal code."""
+
+    id: str | None
+    name: dict[str, str]
+    street_address: str | None
+    postal_code: str
+    locality: str | None
+    municipality: str
+    nis: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """One named price."""
+
+    name: dict[str, str]
+    price: float
+    currency: str = "EUR"
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """Price information: free, a base price, other tariffs, UiTPAS."""
+
+    is_free: bool
+    base_price: float | None
+    currency: str = "EUR"
+    tariffs: tuple[Tariff, ...] = ()
+    uitpas: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """How to book."""
+
+    url: str | None = None
+    url_label: dict[str, str] = field(default_factory=dict)
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """How to get in touch."""
+
+    urls: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Organizer:
+    """Who organises the activity."""
+
+    id: str | None
+    name: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AgeRange:
+    """Typical age range; None means open-ended."""
+
+    min: int | None
+    max: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedActivity:
+    """One feed event, normalised for the catalogue. Built by a mapping; never does I/O."""
+
+    source_id: str
+    url: str
+    main_language: str
+    languages: tuple[str, ...]  # languages the title is available in
+    title: dict[str, str]
+    description_html: dict[str, str]  # sanitised
+    description_text: dict[str, str]
+    language_levels: tuple[int, ...]  # sorted, unique, 1..4
+    activity_types: tuple[str, ...]  # subset of ACTIVITY_TYPES, never empty
+    event_type_id: str | None
+    theme_ids: tuple[str, ...]
+    place: Place
+    calendar: Calendar
+    status: str  # available | postponed | cancelled
+    sold_out: bool
+    workflow_status: str
+    modified: str  # the source's `modified`, ISO 8601 UTC
+    status_reason: dict[str, str] = field(default_factory=dict)
+    price: Price | None = None
+    booking: Booking | None = None
+    contact: Contact | None = None
+    organizer: Organizer | None = None
+    image: str | None = None
+    age_range: AgeRange | None = None
+    audience: str = "everyone"
+    available_from: str | None = None
+    available_to: str | None = None
+    next_occurrence: str | None = None  # relative to the mapping's `as_of`; not hashed
+
+    @property
+    def has_several_levels(self) -> bool:
+        """Several taaliconen on one event: the moderator must look at it."""
+        return len(self.language_levels) > 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def content_hash(self) -> str:
+        """Hash of what a moderator reviews: `modified` and `next_occurrence` are left out."""
+        data = self.to_dict()
+        data.pop("modified")
+        data.pop("next_occurrence")
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An event that does not belong in the catalogue, with the counted reason."""
+
+    source_id: str
+    reason: str  # one of SKIP_REASONS
+    modified: str | None = None
+
+
+MappingOutcome = NormalisedActivity | Skipped
+
+
+class MappingError(ValueError):
+    """A record that cannot be normalised; the message names the field and the problem."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        self.field_path = field_path
+        self.message = message
+        super().__init__(f"{field_path}: {message}")

@@ -1,0 +1,1 @@
+"""Entrypoints: the CLI, and later the daemon and web."""

@@ -1,0 +1,1 @@
+"""Service layer: handlers and the unit of work."""
