@@ -1,0 +1,320 @@
+"""Repositories over one SQLAlchemy connection: catalogue, queues, runs, failures, outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.adapters import tables as t
+from sync.domain import catalogue as cat
+from sync.domain.activity import NormalisedActivity
+from sync.domain.events import DomainEvent
+from sync.domain.runs import RUNNING, RunCounts
+
+
+def _iso_to_dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def display_title(activity: NormalisedActivity) -> str:
+    """The title a Dutch-speaking moderator sees first."""
+    for lang in ("nl", activity.main_language):
+        if activity.title.get(lang):
+            return activity.title[lang]
+    return next(iter(activity.title.values()), activity.source_id)
+
+
+class CatalogueRepository:
+    """Activities, their versions and the review items of their municipality's queue."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def entries(self, source: str, source_ids: Iterable[str]) -> dict[str, cat.CatalogueEntry]:
+        ids = list(set(source_ids))
+        if not ids:
+            return {}
+        a = t.activities
+        rows = self.conn.execute(
+            sa.select(a.c.id, a.c.source_id, a.c.state, a.c.content_hash, a.c.approved_version_id)
+            .where(a.c.source == source, a.c.source_id.in_(ids))
+        )
+        return {
+            r.source_id: cat.CatalogueEntry(r.id, r.state, r.content_hash, r.approved_version_id)
+            for r in rows
+        }
+
+    def create(
+        self, source: str, act: NormalisedActivity, state: str, now: datetime, run_id: int | None
+    ) -> tuple[int, int]:
+        activity_id = self.conn.execute(
+            t.activities.insert().values(
+                source=source,
+                source_id=act.source_id,
+                state=state,
+                municipality_nis=act.place.nis,
+                title=display_title(act),
+                next_occurrence=_iso_to_dt(act.next_occurrence),
+                content_hash=act.content_hash(),
+                source_modified=act.modified,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        version_id = self._add_version(activity_id, 1, act, now, run_id)
+        self.conn.execute(
+            t.activities.update()
+            .where(t.activities.c.id == activity_id)
+            .values(current_version_id=version_id)
+        )
+        return activity_id, version_id
+
+    def update(
+        self, activity_id: int, act: NormalisedActivity, state: str, now: datetime,
+        run_id: int | None,
+    ) -> int:
+        number = self.conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(t.activity_versions.c.number), 0)).where(
+                t.activity_versions.c.activity_id == activity_id
+            )
+        ).scalar_one()
+        version_id = self._add_version(activity_id, number + 1, act, now, run_id)
+        self.conn.execute(
+            t.activities.update()
+            .where(t.activities.c.id == activity_id)
+            .values(
+                state=state,
+                municipality_nis=act.place.nis,
+                title=display_title(act),
+                next_occurrence=_iso_to_dt(act.next_occurrence),
+                content_hash=act.content_hash(),
+                source_modified=act.modified,
+                current_version_id=version_id,
+                withdrawn_reason=None,
+                updated_at=now,
+            )
+        )
+        return version_id
+
+    def withdraw(self, activity_id: int, reason: str, now: datetime) -> sa.Row[Any]:
+        a = t.activities
+        self.conn.execute(
+            a.update()
+            .where(a.c.id == activity_id)
+            .values(state=cat.WITHDRAWN, withdrawn_reason=reason, updated_at=now)
+        )
+        return self.conn.execute(
+            sa.select(a.c.current_version_id, a.c.municipality_nis, a.c.title, a.c.source_id)
+            .where(a.c.id == activity_id)
+        ).one()
+
+    def _add_version(
+        self, activity_id: int, number: int, act: NormalisedActivity, now: datetime,
+        run_id: int | None,
+    ) -> int:
+        return int(
+            self.conn.execute(
+                t.activity_versions.insert().values(
+                    activity_id=activity_id,
+                    number=number,
+                    content_hash=act.content_hash(),
+                    data=act.to_dict(),
+                    source_modified=act.modified,
+                    run_id=run_id,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+        )
+
+    def open_review_item(
+        self, activity_id: int, version_id: int, municipality_nis: str, kind: str,
+        now: datetime, reason: str | None = None,
+    ) -> int:
+        """Open a review item; any open item of the activity is superseded by it."""
+        r = t.review_items
+        item_id = int(
+            self.conn.execute(
+                r.insert().values(
+                    activity_id=activity_id,
+                    version_id=version_id,
+                    municipality_nis=municipality_nis,
+                    kind=kind,
+                    status=cat.ITEM_OPEN,
+                    reason=reason,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+        )
+        self.conn.execute(
+            r.update()
+            .where(r.c.activity_id == activity_id, r.c.status == cat.ITEM_OPEN, r.c.id != item_id)
+            .values(
+                status=cat.ITEM_SUPERSEDED,
+                superseded_by_id=item_id,
+                lock_version=r.c.lock_version + 1,
+            )
+        )
+        return item_id
+
+    def list_activities(
+        self, municipality_nis: str | None = None, state: str | None = None
+    ) -> list[sa.Row[Any]]:
+        a = t.activities
+        q = sa.select(a).order_by(a.c.next_occurrence.asc().nulls_last(), a.c.id)
+        if municipality_nis:
+            q = q.where(a.c.municipality_nis == municipality_nis)
+        if state:
+            q = q.where(a.c.state == state)
+        return list(self.conn.execute(q))
+
+    def queue(self, municipality_nis: str | None = None) -> list[sa.Row[Any]]:
+        """Open review items, soonest activity first."""
+        r, a = t.review_items, t.activities
+        q = (
+            sa.select(
+                r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
+                r.c.activity_id, r.c.version_id, r.c.lock_version, a.c.source_id, a.c.title,
+                a.c.state, a.c.next_occurrence,
+            )
+            .join(a, a.c.id == r.c.activity_id)
+            .where(r.c.status == cat.ITEM_OPEN)
+            .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
+        )
+        if municipality_nis:
+            q = q.where(r.c.municipality_nis == municipality_nis)
+        return list(self.conn.execute(q))
+
+    def version_data(self, version_id: int) -> dict[str, Any]:
+        v = t.activity_versions
+        return dict(self.conn.execute(sa.select(v.c.data).where(v.c.id == version_id)).scalar_one())
+
+    def counts_by_state(self) -> dict[str, int]:
+        a = t.activities
+        rows = self.conn.execute(sa.select(a.c.state, sa.func.count()).group_by(a.c.state))
+        return {state: n for state, n in rows}
+
+
+class OutboxRepository:
+    """Messages to deliver after commit; written in the transaction of the change."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, event: DomainEvent, now: datetime) -> None:
+        self.conn.execute(
+            t.outbox.insert().values(
+                topic=event.topic, payload=event.payload(), created_at=now, available_at=now
+            )
+        )
+
+
+class RunRepository:
+    """Sync runs, source cursors and recorded failures."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def cursor(self, source: str) -> dict[str, Any] | None:
+        s = t.source_state
+        return self.conn.execute(
+            sa.select(s.c.cursor).where(s.c.source == source)
+        ).scalar_one_or_none()
+
+    def save_cursor(self, source: str, cursor: dict[str, Any], now: datetime) -> None:
+        s = t.source_state
+        done = self.conn.execute(
+            s.update().where(s.c.source == source).values(cursor=cursor, updated_at=now)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(s.insert().values(source=source, cursor=cursor, updated_at=now))
+
+    def start(
+        self, source: str, kind: str, cursor: dict[str, Any] | None, now: datetime
+    ) -> int:
+        return int(
+            self.conn.execute(
+                t.sync_runs.insert().values(
+                    source=source, kind=kind, status=RUNNING, started_at=now,
+                    cursor_before=cursor, counts=RunCounts().to_json(),
+                )
+            ).inserted_primary_key[0]
+        )
+
+    def progress(self, run_id: int, counts: RunCounts, cursor: dict[str, Any] | None) -> None:
+        self.conn.execute(
+            t.sync_runs.update()
+            .where(t.sync_runs.c.id == run_id)
+            .values(counts=counts.to_json(), cursor_after=cursor)
+        )
+
+    def finish(
+        self, run_id: int, status: str, counts: RunCounts, error: str | None, now: datetime
+    ) -> None:
+        self.conn.execute(
+            t.sync_runs.update()
+            .where(t.sync_runs.c.id == run_id)
+            .values(status=status, counts=counts.to_json(), error=error, ended_at=now)
+        )
+
+    def interrupted(self, source: str, now: datetime) -> list[int]:
+        """Close runs of `source` left `running` by a process that died."""
+        r = t.sync_runs
+        ids = list(
+            self.conn.execute(
+                sa.select(r.c.id).where(r.c.source == source, r.c.status == RUNNING)
+            ).scalars()
+        )
+        if ids:
+            self.conn.execute(
+                r.update()
+                .where(r.c.id.in_(ids))
+                .values(status="failed", ended_at=now,
+                        error="interrupted: the process stopped before the run ended")
+            )
+        return ids
+
+    def get(self, run_id: int) -> sa.Row[Any] | None:
+        return self.conn.execute(
+            sa.select(t.sync_runs).where(t.sync_runs.c.id == run_id)
+        ).one_or_none()
+
+    def list(
+        self, source: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[sa.Row[Any]]:
+        r = t.sync_runs
+        q = sa.select(r).order_by(r.c.id.desc()).limit(limit)
+        if source:
+            q = q.where(r.c.source == source)
+        if status:
+            q = q.where(r.c.status == status)
+        return list(self.conn.execute(q))
+
+    def add_failure(
+        self, run_id: int, source: str, source_id: str | None, stage: str, error: str,
+        raw_payload: str | None, now: datetime,
+    ) -> int:
+        return int(
+            self.conn.execute(
+                t.sync_failures.insert().values(
+                    run_id=run_id, source=source, source_id=source_id, stage=stage,
+                    error=error, raw_payload=raw_payload, status="open", attempts=1,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+        )
+
+    def failures(
+        self, source: str | None = None, run_id: int | None = None,
+        status: str | None = None, stage: str | None = None, limit: int = 200,
+    ) -> Sequence[sa.Row[Any]]:
+        f = t.sync_failures
+        q = sa.select(f).order_by(f.c.id).limit(limit)
+        for col, val in ((f.c.source, source), (f.c.run_id, run_id), (f.c.status, status),
+                         (f.c.stage, stage)):
+            if val is not None:
+                q = q.where(col == val)
+        return list(self.conn.execute(q))

@@ -1,0 +1,156 @@
+"""SQLAlchemy table definitions of the catalogue, queues, runs, failures and outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no offsets, PostgreSQL does."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+source_state = sa.Table(
+    "source_state",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("cursor", JSONType, nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # incremental | full | since | replay
+    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | partial | failed
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Column("cursor_before", JSONType, nullable=True),
+    sa.Column("cursor_after", JSONType, nullable=True),
+    sa.Column("counts", JSONType, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+sync_failures = sa.Table(
+    "sync_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("sync_runs.id"), nullable=False, index=True),
+    sa.Column("source", sa.String(64), nullable=False, index=True),
+    sa.Column("source_id", sa.String(128), nullable=True),
+    sa.Column("stage", sa.String(16), nullable=False),  # fetch | map | store
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("raw_payload", sa.Text, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # open | resolved | ignored
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    sa.Column("resolution", sa.Text, nullable=True),
+)
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("source_id", sa.String(128), nullable=False),
+    # pending | published | rejected | withdrawn
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("municipality_nis", sa.String(8), nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("next_occurrence", UTCDateTime(), nullable=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("source_modified", sa.String(32), nullable=True),
+    sa.Column("current_version_id", sa.Integer, nullable=True),
+    sa.Column("approved_version_id", sa.Integer, nullable=True),
+    sa.Column("withdrawn_reason", sa.String(32), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("source", "source_id", name="uq_activities_source_source_id"),
+)
+
+activity_versions = sa.Table(
+    "activity_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False, index=True
+    ),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("data", JSONType, nullable=False),
+    sa.Column("source_modified", sa.String(32), nullable=True),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("activity_id", "number", name="uq_activity_versions_activity_id_number"),
+)
+
+review_items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False, index=True
+    ),
+    sa.Column("version_id", sa.Integer, sa.ForeignKey("activity_versions.id"), nullable=False),
+    sa.Column("municipality_nis", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # new | changed | withdrawn
+    # open | superseded | approved | rejected | confirmed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=True),  # why withdrawn
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Column("decided_by", sa.String(255), nullable=True),
+    sa.Column("decision_reason", sa.Text, nullable=True),
+    sa.Column("superseded_by_id", sa.Integer, nullable=True),
+    # Optimistic concurrency for moderators' decisions.
+    sa.Column("lock_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Index("ix_review_items_queue", "municipality_nis", "status"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("available_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_outbox_pending", "delivered_at", "available_at"),
+)

@@ -1,0 +1,96 @@
+"""Composition root: wires settings, database, region, connectors and mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from connectors.uitdatabank import UitdatabankConnector
+from mappings.uitdatabank import to_activity
+from sync.adapters.database import make_engine
+from sync.adapters.region_file import load_region
+from sync.domain.activity import MappingOutcome
+from sync.domain.region import Region
+from sync.service.sync_source import SyncService
+from sync.service.unit_of_work import UnitOfWork
+from sync.settings import AppConfig, EnvSettings, SourceConfig, load_config
+
+USER_AGENT = "ikdoemee-sync/0.1 (+https://ikdoemee.be)"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def map_uitdatabank(raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
+    return to_activity(raw, region, as_of=as_of)
+
+
+@dataclass
+class App:
+    """Everything an entrypoint needs, built once."""
+
+    config: AppConfig
+    env: EnvSettings
+    engine: Engine
+    region: Region
+    clock: Callable[[], datetime] = utcnow
+    transport: httpx.BaseTransport | None = None  # tests inject one
+    sleep: Callable[[float], None] | None = None
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    def http_client(self, source: SourceConfig) -> httpx.Client:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/ld+json, application/json"}
+        client_id = source.client_id()
+        if client_id:
+            headers["x-client-id"] = client_id
+        client = httpx.Client(
+            base_url=source.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(source.timeout_seconds, connect=min(10.0, source.timeout_seconds)),
+            transport=self.transport,
+        )
+        self._clients.append(client)
+        return client
+
+    def connector(self, source: SourceConfig) -> UitdatabankConnector:
+        extra: dict[str, Any] = {}
+        if self.sleep is not None:
+            extra["sleep"] = self.sleep
+        return UitdatabankConnector(
+            self.http_client(source),
+            name=source.name,
+            postal_codes=self.region.postal_codes,
+            limit=source.limit,
+            max_attempts=source.max_attempts,
+            backoff_initial=source.backoff_initial_seconds,
+            backoff_max=source.backoff_max_seconds,
+            retry_after_max=source.retry_after_max_seconds,
+            **extra,
+        )
+
+    def sync_service(self, source: SourceConfig) -> SyncService:
+        return SyncService(source.name, self.region, map_uitdatabank, self.clock)
+
+    def close(self) -> None:
+        for c in self._clients:
+            c.close()
+        self._clients.clear()
+        self.engine.dispose()
+
+
+def bootstrap(config_path: Path, env: EnvSettings | None = None, **overrides: Any) -> App:
+    config = load_config(config_path)
+    env = env or EnvSettings()
+    engine = make_engine(env.database_url)
+    region = load_region(config.region_file)
+    return App(config=config, env=env, engine=engine, region=region, **overrides)

@@ -1,0 +1,58 @@
+"""Domain events, written to the outbox in the same transaction as the change."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    topic: ClassVar[str] = "event"
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDiscovered(DomainEvent):
+    topic: ClassVar[str] = "activity.discovered"
+    activity_id: int
+    review_item_id: int
+    source: str
+    source_id: str
+    municipality_nis: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityChanged(DomainEvent):
+    topic: ClassVar[str] = "activity.changed"
+    activity_id: int
+    review_item_id: int
+    source: str
+    source_id: str
+    municipality_nis: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityWithdrawn(DomainEvent):
+    topic: ClassVar[str] = "activity.withdrawn"
+    activity_id: int
+    review_item_id: int
+    source: str
+    source_id: str
+    municipality_nis: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecided(DomainEvent):
+    topic: ClassVar[str] = "review.decided"
+    activity_id: int
+    review_item_id: int
+    decision: str
+    decided_by: str
+    reason: str | None

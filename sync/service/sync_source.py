@@ -1,0 +1,196 @@
+"""The sync handler: pages from a connector into the catalogue, one commit per page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.base import Connector, ConnectorError, Cursor
+from sync.domain import catalogue as cat
+from sync.domain.activity import MappingError, MappingOutcome, NormalisedActivity, Skipped
+from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
+from sync.domain.region import Region
+from sync.domain.runs import STAGE_MAP, STAGE_STORE, RunCounts, final_status
+from sync.service.unit_of_work import UnitOfWork
+
+log = structlog.get_logger()
+
+Mapper = Callable[[Any, Region, datetime], MappingOutcome]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: int
+    status: str
+    counts: RunCounts
+    error: str | None
+
+
+def raw_source_id(raw: Any) -> str | None:
+    """Best-effort id of a raw record, for a failure row; never raises."""
+    if isinstance(raw, dict) and isinstance(raw.get("@id"), str):
+        parts = [p for p in raw["@id"].split("/") if p]
+        return parts[-1][:128] if parts else None
+    return None
+
+
+def raw_json(raw: Any) -> str:
+    try:
+        return json.dumps(raw, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
+class SyncService:
+    """Applies mapped records to the catalogue; shared by sync and replay."""
+
+    def __init__(self, source: str, region: Region, mapper: Mapper, clock: Clock) -> None:
+        self.source = source
+        self.region = region
+        self.mapper = mapper
+        self.clock = clock
+
+    def process(self, uow: UnitOfWork, raw: Any, run_id: int, counts: RunCounts) -> bool:
+        """Map and store one record inside the page's transaction; False if it failed."""
+        now = self.clock()
+        counts.fetched += 1
+        try:
+            outcome = self.mapper(raw, self.region, now)
+        except MappingError as exc:
+            self._fail(uow, run_id, raw, STAGE_MAP, str(exc), counts, now)
+            return False
+        try:
+            with uow.savepoint():
+                self.apply(uow, outcome, run_id, counts, now)
+        except SQLAlchemyError as exc:
+            # One bad record must not sink the page: its savepoint is rolled back alone.
+            self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}", counts, now)
+            return False
+        return True
+
+    def _fail(
+        self, uow: UnitOfWork, run_id: int, raw: Any, stage: str, error: str,
+        counts: RunCounts, now: datetime,
+    ) -> None:
+        counts.failed += 1
+        source_id = raw_source_id(raw)
+        uow.runs.add_failure(run_id, self.source, source_id, stage, error, raw_json(raw), now)
+        log.warning("record failed", source=self.source, source_id=source_id, stage=stage,
+                    error=error)
+
+    def apply(
+        self, uow: UnitOfWork, outcome: MappingOutcome, run_id: int | None, counts: RunCounts,
+        now: datetime,
+    ) -> None:
+        entry = uow.catalogue.entries(self.source, [outcome.source_id]).get(outcome.source_id)
+        decision = cat.decide(entry, outcome)
+        if decision.action == cat.SKIP:
+            assert decision.reason is not None
+            counts.skip(decision.reason)
+        elif decision.action == cat.UNCHANGED:
+            counts.unchanged += 1
+        elif decision.action == cat.WITHDRAW:
+            assert entry is not None and isinstance(outcome, Skipped)
+            self._withdraw(uow, entry.id, outcome, now)
+            counts.withdrawn += 1
+        else:
+            assert isinstance(outcome, NormalisedActivity) and decision.state is not None
+            assert decision.review_kind is not None
+            self._store(uow, entry, outcome, decision, run_id, now)
+            if decision.action == cat.CREATE:
+                counts.created += 1
+            else:
+                counts.updated += 1
+
+    def _store(
+        self, uow: UnitOfWork, entry: cat.CatalogueEntry | None, act: NormalisedActivity,
+        decision: cat.Decision, run_id: int | None, now: datetime,
+    ) -> None:
+        assert decision.state is not None and decision.review_kind is not None
+        if entry is None:
+            activity_id, version_id = uow.catalogue.create(
+                self.source, act, decision.state, now, run_id
+            )
+        else:
+            activity_id = entry.id
+            version_id = uow.catalogue.update(activity_id, act, decision.state, now, run_id)
+        item_id = uow.catalogue.open_review_item(
+            activity_id, version_id, act.place.nis, decision.review_kind, now
+        )
+        event_cls = ActivityDiscovered if entry is None else ActivityChanged
+        title = act.title.get("nl") or next(iter(act.title.values()))
+        uow.outbox.add(
+            event_cls(activity_id, item_id, self.source, act.source_id, act.place.nis, title), now
+        )
+
+    def _withdraw(
+        self, uow: UnitOfWork, activity_id: int, skipped: Skipped, now: datetime
+    ) -> None:
+        row = uow.catalogue.withdraw(activity_id, skipped.reason, now)
+        item_id = uow.catalogue.open_review_item(
+            activity_id, row.current_version_id, row.municipality_nis, cat.KIND_WITHDRAWN, now,
+            reason=skipped.reason,
+        )
+        uow.outbox.add(
+            ActivityWithdrawn(activity_id, item_id, self.source, skipped.source_id,
+                              row.municipality_nis, row.title, skipped.reason),
+            now,
+        )
+
+
+def sync_source(
+    uow_factory: Callable[[], UnitOfWork],
+    connector: Connector,
+    service: SyncService,
+    *,
+    kind: str = "incremental",
+    start_cursor: Cursor | None = None,
+) -> RunResult:
+    """One run: every page and its cursor are committed together, so a kill loses nothing."""
+    source = service.source
+    clock = service.clock
+    with uow_factory() as uow:
+        stale = uow.runs.interrupted(source, clock())
+        saved = Cursor.from_json(uow.runs.cursor(source))
+        cursor = start_cursor if start_cursor is not None else saved
+        run_id = uow.runs.start(source, kind, cursor.to_json(), clock())
+        uow.commit()
+    if stale:
+        log.warning("closed interrupted runs", source=source, runs=stale)
+    log.info("run started", source=source, run_id=run_id, kind=kind, cursor=cursor.modified)
+    counts = RunCounts()
+    error: str | None = None
+    try:
+        for page in connector.pages(cursor):
+            with uow_factory() as uow:
+                for raw in page.records:
+                    service.process(uow, raw, run_id, counts)
+                cursor_json = page.cursor.to_json()
+                uow.runs.save_cursor(source, cursor_json, clock())
+                uow.runs.progress(run_id, counts, cursor_json)
+                uow.commit()
+            log.debug("page stored", source=source, records=len(page.records),
+                      cursor=page.cursor.modified)
+    except ConnectorError as exc:
+        error = str(exc)
+    except BaseException as exc:
+        # SIGTERM/Ctrl-C or a bug: the page in flight was rolled back whole; say so and stop.
+        with uow_factory() as uow:
+            uow.runs.finish(run_id, "failed", counts, f"interrupted: {type(exc).__name__}: {exc}",
+                            clock())
+            uow.commit()
+        raise
+    status = final_status(counts, error)
+    with uow_factory() as uow:
+        uow.runs.finish(run_id, status, counts, error, clock())
+        uow.commit()
+    log.info("run finished", source=source, run_id=run_id, status=status,
+             error=error, **counts.to_json())
+    return RunResult(run_id, status, counts, error)

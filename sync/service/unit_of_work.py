@@ -1,0 +1,64 @@
+"""Unit of work: one database transaction; rolled back unless committed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from sqlalchemy.engine import Connection, Engine
+
+from sync.adapters.repository import CatalogueRepository, OutboxRepository, RunRepository
+
+
+class UnitOfWork:
+    """`with uow:` opens a transaction; leaving without `commit()` rolls it back."""
+
+    catalogue: CatalogueRepository
+    outbox: OutboxRepository
+    runs: RunRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._conn = self.engine.connect()
+        self._conn.begin()
+        self.catalogue = CatalogueRepository(self._conn)
+        self.outbox = OutboxRepository(self._conn)
+        self.runs = RunRepository(self._conn)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "unit of work used outside `with`"
+        return self._conn
+
+    def commit(self) -> None:
+        self.connection.commit()
+        self.connection.begin()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Roll back only this block on error (one record), keeping the page's transaction."""
+        nested = self.connection.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            raise
+        else:
+            nested.commit()
