@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("config/ikdoemee.toml")
@@ -92,11 +92,12 @@ class AppConfig(_Strict):
             raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
         return sources
 
-    @model_validator(mode="after")
-    def _region_exists(self) -> AppConfig:
-        if not self.region_file.is_file():
-            raise ValueError(f"region_file: file not found: {self.region_file}")
-        return self
+    @field_validator("region_file")
+    @classmethod
+    def _region_exists(cls, path: Path) -> Path:
+        if not path.is_file():
+            raise ValueError(f"file not found: {path}")
+        return path
 
     def source(self, name: str | None) -> SourceConfig:
         if name is None:

@@ -154,3 +154,78 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Index("ix_outbox_pending", "delivered_at", "available_at"),
 )
+
+moderators = sa.Table(
+    "moderators",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("notify", sa.String(16), nullable=False, server_default="daily"),  # immediate|daily
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+moderator_municipalities = sa.Table(
+    "moderator_municipalities",
+    metadata,
+    sa.Column("moderator_id", sa.Integer, sa.ForeignKey("moderators.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("municipality_nis", sa.String(8), primary_key=True, index=True),
+)
+
+# E-mail link tokens: only a hash of the random token is stored.
+link_tokens = sa.Table(
+    "link_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("moderator_id", sa.Integer, sa.ForeignKey("moderators.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("scope", sa.String(16), nullable=False),  # item | queue
+    sa.Column("review_item_id", sa.Integer, sa.ForeignKey("review_items.id"), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+# Which review items were announced to which moderator, and how (digest, immediate, reminder,
+# escalation): the digest only mails what is new, reminders and escalation only once.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("moderator_id", sa.Integer, sa.ForeignKey("moderators.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("review_item_id", sa.Integer, sa.ForeignKey("review_items.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("outbox_id", sa.Integer, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("moderator_id", "review_item_id", "kind",
+                        name="uq_notifications_moderator_item_kind"),
+)
+
+# Append-only log of moderators' decisions.
+decision_log = sa.Table(
+    "decision_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("review_item_id", sa.Integer, sa.ForeignKey("review_items.id"), nullable=False,
+              index=True),
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False),
+    sa.Column("moderator_id", sa.Integer, nullable=True),
+    sa.Column("moderator_email", sa.String(320), nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),  # link | page | cli
+    sa.Column("link_token_id", sa.Integer, nullable=True),
+    sa.Column("scope_used", sa.String(16), nullable=False),  # own | fallback | admin
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("before_state", sa.String(16), nullable=False),
+    sa.Column("after_state", sa.String(16), nullable=False),
+    sa.Column("corrections", JSONType, nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(400), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)

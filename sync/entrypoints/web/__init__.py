@@ -1,0 +1,1 @@
+"""The web part: health, moderator pages, admin and public APIs (FastAPI)."""

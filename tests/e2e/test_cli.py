@@ -1,0 +1,196 @@
+"""The CLI end to end: subprocesses against the fake SAPI3 server over loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from samplefeed.server import FakeSapi3
+from tests.builders import make_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def events(n: int, start: int = 1) -> list[dict[str, Any]]:
+    # Three events share each `modified` second, so ties straddle page boundaries.
+    postal = ["8900", "8600", "8970", "8670", "8620", "8950"]
+    return [make_event(i, postal_code=postal[i % len(postal)],
+                       modified=f"2026-11-20T10:{(i // 3) // 60:02d}:{(i // 3) % 60:02d}+00:00")
+            for i in range(start, start + n)]
+
+
+@pytest.fixture
+def feed() -> Iterator[FakeSapi3]:
+    with FakeSapi3(events(40), client_ids={"test-client"}) as fake:
+        yield fake
+
+
+def write_config(tmp_path: Path, base_url: str, limit: int = 7, **extra: Any) -> Path:
+    lines = [
+        f'region_file = "{ROOT / "config" / "westhoek_municipalities.json"}"',
+        "[[sources]]",
+        'name = "uitdatabank"',
+        'connector = "uitdatabank"',
+        f'base_url = "{base_url}"',
+        'client_id_env = "TEST_SAPI_CLIENT_ID"',
+        f"limit = {limit}",
+        "max_attempts = 3",
+        "backoff_initial_seconds = 0",
+        "backoff_max_seconds = 0",
+    ] + [f"{k} = {v}" for k, v in extra.items()]
+    path = tmp_path / "ikdoemee.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Cli:
+    def __init__(self, config: Path, database_url: str) -> None:
+        self.config = config
+        self.env = {**os.environ, "IKDOEMEE_DATABASE_URL": database_url,
+                    "TEST_SAPI_CLIENT_ID": "test-client"}
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "sync.entrypoints.cli", "--config", str(self.config), *args]
+
+    def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.argv(*args), capture_output=True, text=True, env=self.env,
+                              cwd=ROOT, timeout=120)
+        if check is not None:
+            assert proc.returncode == check, proc.stderr
+        return proc
+
+    def json(self, *args: str) -> Any:
+        proc = self(*args, "--json")
+        return json.loads(proc.stdout)  # exactly one JSON document, nothing else on stdout
+
+
+@pytest.fixture
+def cli(tmp_path: Path, feed: FakeSapi3, database_url: str) -> Cli:
+    c = Cli(write_config(tmp_path, feed.base_url), database_url)
+    c("db", "upgrade")
+    return c
+
+
+def test_sync_then_list_everything_as_json(cli, feed):
+    doc = cli.json("sync")
+    assert doc["status"] == "succeeded"
+    assert doc["counts"]["created"] == 40 and doc["counts"]["fetched"] == 40
+    items = cli.json("queue", "list")["items"]
+    assert len(items) == 40 and {i["kind"] for i in items} == {"new"}
+    ieper = cli.json("queue", "list", "--municipality", "ieper")["items"]
+    assert ieper and {i["municipality"] for i in ieper} == {"Ieper"}
+    acts = cli.json("activities", "list", "--state", "pending")["activities"]
+    assert len(acts) == 40
+    runs = cli.json("runs", "list")["runs"]
+    assert runs[0]["status"] == "succeeded" and runs[0]["counts"]["created"] == 40
+    assert cli.json("failures", "list")["failures"] == []
+    # Incremental: nothing new since the cursor.
+    again = cli.json("sync")
+    assert again["counts"]["created"] == 0 and again["counts"]["updated"] == 0
+
+
+def test_incremental_sync_sees_changes_and_deletions(cli, feed):
+    cli.json("sync")
+    feed.update(feed.events()[0]["@id"], name={"nl": "Nieuwe titel"})
+    feed.delete(feed.events()[5]["@id"])
+    doc = cli.json("sync")
+    assert doc["counts"]["updated"] == 1 and doc["counts"]["withdrawn"] == 1
+    assert doc["counts"]["fetched"] == 2  # only what changed since the cursor
+    kinds = sorted(i["kind"] for i in cli.json("queue", "list")["items"])
+    assert kinds.count("withdrawn") == 1 and len(kinds) == 40
+
+
+def test_bad_config_names_the_key_and_shows_no_traceback(cli, tmp_path, feed):
+    bad = write_config(tmp_path, feed.base_url, limit=99999)
+    proc = subprocess.run(cli.argv()[:3] + ["--config", str(bad), "sync"], capture_output=True,
+                          text=True, env=cli.env, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "sources[0].limit: Input should be less than or equal to 2000" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_municipality_and_state_are_usage_errors(cli):
+    proc = cli("queue", "list", "--municipality", "Brugge", check=2)
+    assert "unknown municipality 'Brugge'" in proc.stderr and "Ieper" in proc.stderr
+    proc = cli("activities", "list", "--state", "gepubliceerd", check=2)
+    assert "--state" in proc.stderr
+
+
+def test_unmigrated_database_says_to_upgrade(tmp_path, feed):
+    c = Cli(write_config(tmp_path, feed.base_url), f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    proc = c("queue", "list", check=2)
+    assert "ikdoemee-sync db upgrade" in proc.stderr
+
+
+def test_refused_client_fails_the_run_with_the_problem(cli):
+    cli.env["TEST_SAPI_CLIENT_ID"] = "wrong-client"
+    proc = cli("sync", "--json", check=1)
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "failed" and "401" in doc["error"]
+    assert cli.json("runs", "list")["runs"][0]["status"] == "failed"
+
+
+def test_missing_client_id_variable_is_a_config_error(cli):
+    del cli.env["TEST_SAPI_CLIENT_ID"]
+    proc = cli("sync", check=2)
+    assert "TEST_SAPI_CLIENT_ID is not set" in proc.stderr
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """What a moderator and the outbox would see, independent of row ids."""
+    eng = sa.create_engine(url)
+    with eng.connect() as conn:
+        acts = sorted(conn.execute(sa.text(
+            "SELECT source_id, state, content_hash FROM activities")).all())
+        items = sorted(conn.execute(sa.text(
+            "SELECT a.source_id, r.kind, r.status FROM review_items r "
+            "JOIN activities a ON a.id = r.activity_id")).all())
+        versions = conn.execute(sa.text("SELECT count(*) FROM activity_versions")).scalar_one()
+        outbox = sorted(conn.execute(sa.text("SELECT topic FROM outbox")).scalars().all())
+    eng.dispose()
+    return {"activities": acts, "items": items, "versions": versions, "outbox": outbox}
+
+
+def test_kill_during_sync_then_resume_loses_and_doubles_nothing(tmp_path, database_url):
+    with FakeSapi3(events(150), client_ids={"test-client"}) as fake:
+        # Slow answers so the kill lands in the middle of the run.
+        fake.on_request = lambda params: time.sleep(0.05)
+        c = Cli(write_config(tmp_path, fake.base_url, limit=5), database_url)
+        c("db", "upgrade")
+        proc = subprocess.Popen(c.argv("sync"), env=c.env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        eng = sa.create_engine(database_url)
+        deadline = time.monotonic() + 60
+        stored = 0
+        while time.monotonic() < deadline and stored < 40:
+            time.sleep(0.05)
+            with eng.connect() as conn:
+                stored = conn.execute(sa.text("SELECT count(*) FROM activities")).scalar_one()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        eng.dispose()
+        assert 0 < stored < 150, "the kill must land in the middle of the sync"
+        fake.on_request = None
+        resumed = c.json("sync")
+        assert resumed["status"] == "succeeded"
+        runs = c.json("runs", "list")["runs"]
+        assert [r["status"] for r in runs] == ["succeeded", "failed"]  # the killed one is closed
+        assert "interrupted" in runs[1]["error"]
+
+        clean_url = f"sqlite:///{tmp_path / 'clean.sqlite3'}"
+        clean = Cli(c.config, clean_url)
+        clean("db", "upgrade")
+        clean.json("sync")
+    killed, reference = snapshot(database_url), snapshot(clean_url)
+    assert len(reference["activities"]) == 150
+    assert killed == reference
