@@ -56,7 +56,9 @@ class App:
         client = httpx.Client(
             base_url=source.base_url,
             headers=headers,
-            timeout=httpx.Timeout(source.timeout_seconds, connect=min(10.0, source.timeout_seconds)),
+            timeout=httpx.Timeout(
+                source.timeout_seconds, connect=min(10.0, source.timeout_seconds)
+            ),
             transport=self.transport,
         )
         self._clients.append(client)

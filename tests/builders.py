@@ -46,7 +46,10 @@ def make_event(
             "address": {"nl": {"addressCountry": "BE", "addressLocality": locality,
                                "postalCode": postal_code, "streetAddress": "Weverijstraat 1"}},
         },
-        "organizer": {"@id": "https://io.uitdatabank.be/organizers/aaaa", "name": {"nl": "Vzw Taal"}},
+        "organizer": {
+            "@id": "https://io.uitdatabank.be/organizers/aaaa",
+            "name": {"nl": "Vzw Taal"},
+        },
         "terms": [{"id": event_type, "domain": "eventtype", "label": "Lessenreeks"}],
         "labels": list(labels),
         "priceInfo": [{"category": "base", "name": {"nl": "Basistarief"}, "price": 0,

@@ -23,7 +23,9 @@ PG_URL_ENV = "IKDOEMEE_TEST_DATABASE_URL"
 
 def pytest_report_header(config: pytest.Config) -> str:
     url = os.environ.get(PG_URL_ENV)
-    return f"database: {'PostgreSQL ' + url if url else 'SQLite (set ' + PG_URL_ENV + ' for PostgreSQL)'}"
+    if url:
+        return f"database: PostgreSQL {url}"
+    return f"database: SQLite (set {PG_URL_ENV} for PostgreSQL)"
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,13 @@ from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
 
 
+def new_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just made."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def _iso_to_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -51,7 +58,7 @@ class CatalogueRepository:
     def create(
         self, source: str, act: NormalisedActivity, state: str, now: datetime, run_id: int | None
     ) -> tuple[int, int]:
-        activity_id = self.conn.execute(
+        activity_id = new_id(self.conn.execute(
             t.activities.insert().values(
                 source=source,
                 source_id=act.source_id,
@@ -64,7 +71,7 @@ class CatalogueRepository:
                 created_at=now,
                 updated_at=now,
             )
-        ).inserted_primary_key[0]
+        ))
         version_id = self._add_version(activity_id, 1, act, now, run_id)
         self.conn.execute(
             t.activities.update()
@@ -100,7 +107,7 @@ class CatalogueRepository:
         )
         return version_id
 
-    def withdraw(self, activity_id: int, reason: str, now: datetime) -> sa.Row[Any]:
+    def withdraw(self, activity_id: int, reason: str, now: datetime) -> Any:
         a = t.activities
         self.conn.execute(
             a.update()
@@ -116,7 +123,7 @@ class CatalogueRepository:
         self, activity_id: int, number: int, act: NormalisedActivity, now: datetime,
         run_id: int | None,
     ) -> int:
-        return int(
+        return new_id(
             self.conn.execute(
                 t.activity_versions.insert().values(
                     activity_id=activity_id,
@@ -127,7 +134,7 @@ class CatalogueRepository:
                     run_id=run_id,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+            )
         )
 
     def open_review_item(
@@ -136,7 +143,7 @@ class CatalogueRepository:
     ) -> int:
         """Open a review item; any open item of the activity is superseded by it."""
         r = t.review_items
-        item_id = int(
+        item_id = new_id(
             self.conn.execute(
                 r.insert().values(
                     activity_id=activity_id,
@@ -147,7 +154,7 @@ class CatalogueRepository:
                     reason=reason,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+            )
         )
         self.conn.execute(
             r.update()
@@ -235,13 +242,13 @@ class RunRepository:
     def start(
         self, source: str, kind: str, cursor: dict[str, Any] | None, now: datetime
     ) -> int:
-        return int(
+        return new_id(
             self.conn.execute(
                 t.sync_runs.insert().values(
                     source=source, kind=kind, status=RUNNING, started_at=now,
                     cursor_before=cursor, counts=RunCounts().to_json(),
                 )
-            ).inserted_primary_key[0]
+            )
         )
 
     def progress(self, run_id: int, counts: RunCounts, cursor: dict[str, Any] | None) -> None:
@@ -297,14 +304,14 @@ class RunRepository:
         self, run_id: int, source: str, source_id: str | None, stage: str, error: str,
         raw_payload: str | None, now: datetime,
     ) -> int:
-        return int(
+        return new_id(
             self.conn.execute(
                 t.sync_failures.insert().values(
                     run_id=run_id, source=source, source_id=source_id, stage=stage,
                     error=error, raw_payload=raw_payload, status="open", attempts=1,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+            )
         )
 
     def failures(

@@ -159,7 +159,9 @@ def _parse_since(value: str) -> str:
 @app.command("sync")
 def sync_cmd(
     source: Annotated[str | None, typer.Option("--source", help="Source name.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Re-read the source from the start.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-read the source from the start.")
+    ] = False,
     since: Annotated[str | None, typer.Option("--since", help="Backfill from this date.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -177,8 +179,9 @@ def sync_cmd(
             kind, start = "full", Cursor()
         elif since:
             kind, start = "since", Cursor(modified=_parse_since(since))
-        result = sync_source(application.uow, connector, application.sync_service(src),
-                             kind=kind, start_cursor=start)
+        with cli_admin.progress_bar(cli_admin.show_progress(as_json), f"sync {src.name}") as adv:
+            result = sync_source(application.uow, cli_admin.ProgressConnector(connector, adv),
+                                 application.sync_service(src), kind=kind, start_cursor=start)
     doc = {"run_id": result.run_id, "source": src.name, "status": result.status,
            "counts": result.counts.to_json(), "error": result.error}
     if as_json:
@@ -200,12 +203,19 @@ def sync_cmd(
 def runs_list(
     source: Annotated[str | None, typer.Option("--source")] = None,
     status: Annotated[str | None, typer.Option("--status")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Started on or after this day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Started on or before this day (YYYY-MM-DD).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """List sync runs, newest first."""
+    lo, hi = replay.day_bounds(cli_admin.parse_day(since, "--since", fail),
+                               cli_admin.parse_day(until, "--until", fail))
     with open_app() as application, application.uow() as uow:
-        rows = [_row(r) for r in uow.runs.list(source, status, limit)]
+        rows = replay.list_runs(uow.connection, source=source, status=status, since=lo,
+                                until=hi, limit=limit)
     if as_json:
         emit_json({"runs": rows})
         return
@@ -241,8 +251,9 @@ def failures_list(
 @activities_app.command("list")
 def activities_list(
     municipality: Annotated[str | None, typer.Option("--municipality", help="Name or NIS.")] = None,
-    state_: Annotated[str | None, typer.Option("--state",
-                                               help="pending, published, rejected, withdrawn")] = None,
+    state_: Annotated[
+        str | None, typer.Option("--state", help="pending, published, rejected, withdrawn")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List catalogue activities, soonest first."""
@@ -285,6 +296,12 @@ def queue_list(
     typer.echo("")
     typer.echo("open per municipality: " + (", ".join(f"{k} {v}" for k, v in sorted(per.items()))
                                             or "none"))
+
+
+from sync.entrypoints import cli_admin  # noqa: E402 - registers into the apps defined above
+from sync.service import replay  # noqa: E402
+
+cli_admin.register(app, failures_app, runs_app, sys.modules[__name__])
 
 
 def main() -> None:

@@ -40,7 +40,8 @@ def run(engine: Engine, region: Region) -> Callable[..., Any]:
 
 def count(engine: Engine, table: sa.Table, *where: Any) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+        query = sa.select(sa.func.count()).select_from(table).where(*where)
+        return conn.execute(query).scalar_one()
 
 
 def open_items(engine: Engine) -> list[Any]:

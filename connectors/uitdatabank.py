@@ -1,0 +1,510 @@
+"""UiTdatabank Search API v3 connector: taalicoon events in the region, paged by `modified`."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from connectors.base import Cursor, FatalSourceError, Page, TransientSourceError
+
+TAALICOON_LABELS = ("één taalicoon", "twee taaliconen", "drie taaliconen", "vier taaliconen")
+
+# Every default filter is overridden: deletions, rejections, drafts, availability changes,
+# foreign addresses and member-only audiences must all reach us so we can withdraw activities.
+DEFAULT_FILTER_OVERRIDES: dict[str, str] = {
+    "workflowStatus": "*",
+    "availableFrom": "*",
+    "availableTo": "*",
+    "addressCountry": "*",
+    "audienceType": "*",
+}
+
+# Rescans of one tie from start 0 allowed in one pass before we call the feed unstable.
+_MAX_RESCANS = 25
+
+log = structlog.get_logger()
+
+
+class _RetryableResponse(Exception):
+    """A response worth retrying (5xx, 429, broken body); carries what the log and error need."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_modified(value: Any) -> datetime | None:
+    """Parse a SAPI3 date-time to an aware UTC datetime truncated to the second, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        # SAPI3 always sends an offset; a naive value is most likely UTC from a test double.
+        parsed = parsed.replace(tzinfo=UTC)
+    # The server compares at second precision, so a fractional part belongs to its second.
+    return parsed.astimezone(UTC).replace(microsecond=0)
+
+
+def format_modified(value: datetime) -> str:
+    """The one cursor form: UTC, second precision, `+00:00` offset (also what we send)."""
+    return value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def normalise_modified(value: str) -> str:
+    """Normalise a stored cursor value; raise ValueError for garbage so a bad cursor is loud."""
+    parsed = parse_modified(value)
+    if parsed is None:
+        raise ValueError(f"cursor.modified is not an ISO 8601 date-time: {value!r}")
+    return format_modified(parsed)
+
+
+def source_id_of(at_id: Any) -> str | None:
+    """The event id: last path segment of `@id` (works for `/event/` and `/events/`)."""
+    if not isinstance(at_id, str):
+        return None
+    segment = at_id.rstrip("/").rsplit("/", 1)[-1]
+    return segment or None
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def build_query(labels: Sequence[str], postal_codes: Sequence[str]) -> str:
+    """The Lucene `q`: any taalicoon label AND a postal code of the region."""
+    label_clause = "labels:(" + " OR ".join(_quote(label) for label in labels) + ")"
+    postal_clause = r"address.\*.postalCode:(" + " OR ".join(postal_codes) + ")"
+    return f"{label_clause} AND {postal_clause}"
+
+
+def _retry_after_seconds(header: str | None) -> float | None:
+    if not header:
+        return None
+    header = header.strip()
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _fingerprint(member: Any) -> str:
+    try:
+        return json.dumps(member, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return repr(member)
+
+
+class UitdatabankConnector:
+    """Reads SAPI3 `/events` in `modified` order with an inclusive keyset cursor."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        name: str,
+        postal_codes: Sequence[str],
+        limit: int = 200,
+        labels: Sequence[str] = TAALICOON_LABELS,
+        window: int = 10000,
+        max_attempts: int = 6,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_max: float = 300.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not postal_codes:
+            raise ValueError("postal_codes must not be empty")
+        if not labels:
+            raise ValueError("labels must not be empty")
+        if limit < 1 or limit > window:
+            raise ValueError(f"limit must be between 1 and window ({window}), got {limit}")
+        self.name = name
+        self._client = client
+        self._postal_codes = tuple(postal_codes)
+        self._labels = tuple(labels)
+        self._limit = limit
+        self._window = window
+        self._max_attempts = max_attempts
+        self._backoff = wait_random_exponential(multiplier=backoff_initial, max=backoff_max)
+        self._retry_after_max = retry_after_max
+        self._sleep = sleep
+        self._query = build_query(self._labels, self._postal_codes)
+
+    # ---------------------------------------------------------------- public API
+
+    def pages(self, cursor: Cursor) -> Iterator[Page]:
+        """Yield pages of new records after `cursor`; each page carries the cursor after it."""
+        return _Pass(self, cursor).run()
+
+    def fetch_one(self, source_id: str) -> dict[str, Any] | None:
+        """The current document of one event (whatever its status), or None when unknown."""
+        params: dict[str, str | int] = {
+            **DEFAULT_FILTER_OVERRIDES,
+            "q": f"id:{source_id}",
+            "embed": "true",
+            "limit": 1,
+        }
+        body = self.get_collection(params)
+        for member in body["member"]:
+            if isinstance(member, dict) and source_id_of(member.get("@id")) == source_id:
+                return member
+        return None
+
+    # ---------------------------------------------------------------- HTTP
+
+    def search_params(
+        self,
+        *,
+        start: int,
+        limit: int,
+        modified_from: str | None,
+        modified_to: str | None = None,
+        postal_codes: Sequence[str] | None = None,
+    ) -> dict[str, str | int]:
+        """Query parameters of one `/events` page."""
+        query = self._query if postal_codes is None else build_query(self._labels, postal_codes)
+        params: dict[str, str | int] = {
+            "q": query,
+            "embed": "true",
+            "sort[modified]": "asc",
+            **DEFAULT_FILTER_OVERRIDES,
+            "start": start,
+            "limit": limit,
+        }
+        if modified_from is not None:
+            params["modifiedFrom"] = modified_from
+        if modified_to is not None:
+            params["modifiedTo"] = modified_to
+        return params
+
+    def get_collection(self, params: dict[str, str | int]) -> dict[str, Any]:
+        """GET /events with retries; return a PagedCollection body or raise a ConnectorError."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(
+                (
+                    httpx.TimeoutException,
+                    httpx.TransportError,
+                    httpx.DecodingError,
+                    _RetryableResponse,
+                )
+            ),
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=False,
+        )
+        try:
+            return retrying(self._get_once, params)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise TransientSourceError(
+                f"{self.name}: GET /events failed after {self._max_attempts} attempts "
+                f"(start={params.get('start')}, modifiedFrom={params.get('modifiedFrom')}); "
+                f"last error: {_describe(last)}"
+            ) from last
+
+    def _get_once(self, params: dict[str, str | int]) -> dict[str, Any]:
+        response = self._client.get("/events", params=params)
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _RetryableResponse(
+                f"HTTP {status} {response.reason_phrase}".strip(),
+                status=status,
+                retry_after=_retry_after_seconds(response.headers.get("retry-after")),
+            )
+        if status >= 300:
+            title, detail = _problem(response)
+            raise FatalSourceError(status, title, detail)
+        try:
+            body = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _RetryableResponse(
+                f"unparseable JSON body ({len(response.content)} bytes): {exc}", status=status
+            ) from exc
+        if not isinstance(body, dict) or not isinstance(body.get("member"), list):
+            raise _RetryableResponse("body is not a PagedCollection (no member list)", status)
+        if body.get("@type", "PagedCollection") != "PagedCollection":
+            raise _RetryableResponse(f"body @type is {body.get('@type')!r}", status)
+        return body
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, _RetryableResponse) and exc.retry_after is not None:
+            # The server told us when; backing off less would be rude, more would be slow.
+            return min(exc.retry_after, self._retry_after_max)
+        return float(self._backoff(retry_state))
+
+    def _log_retry(self, retry_state: RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else None
+        params = retry_state.args[0] if retry_state.args else {}
+        log.warning(
+            "sapi3.retry",
+            source=self.name,
+            attempt=retry_state.attempt_number,
+            max_attempts=self._max_attempts,
+            wait_seconds=round(wait, 3) if wait is not None else None,
+            error=_describe(exc),
+            start=params.get("start"),
+            modified_from=params.get("modifiedFrom"),
+        )
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown"
+    if isinstance(exc, _RetryableResponse):
+        return exc.reason
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _problem(response: httpx.Response) -> tuple[str, str | None]:
+    """`title` and `detail` of a problem+json body; the reason phrase when it is not JSON."""
+    reason = response.reason_phrase or f"HTTP {response.status_code}"
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return reason, None
+    if not isinstance(body, dict):
+        return reason, None
+    title = body.get("title") if isinstance(body.get("title"), str) else reason
+    detail = body.get("detail") if isinstance(body.get("detail"), str) else None
+    return title or reason, detail
+
+
+class _Pass:
+    """One `pages()` pass: keyset paging on (modifiedFrom = cursor second, small start)."""
+
+    def __init__(self, connector: UitdatabankConnector, cursor: Cursor) -> None:
+        self.c = connector
+        modified = normalise_modified(cursor.modified) if cursor.modified else None
+        self.modified: datetime | None = parse_modified(modified) if modified else None
+        self.seen: set[str] = set(cursor.seen)
+        # Broken members have no key to de-duplicate on; overlapping reads must not repeat them.
+        self.yielded_broken: set[str] = set()
+        self.rescans = 0
+
+    def cursor(self) -> Cursor:
+        modified = format_modified(self.modified) if self.modified else None
+        return Cursor(modified=modified, seen=frozenset(self.seen))
+
+    def overlap(self, consumed: int, limit: int) -> int:
+        # Re-read a few already-taken positions: if they come back unchanged we know nothing
+        # shifted left (an event modified away from the tie) and no position was skipped.
+        if limit < 2:
+            return 0
+        return min(consumed, max(1, limit // 4))
+
+    def run(self) -> Iterator[Page]:
+        c = self.c
+        # Lower bound of the current query; it equals the cursor second except right after a
+        # postal-code split, when the cursor second is complete and we go on one second later.
+        query_from = self.modified
+        start = 0  # every pass re-reads the cursor second from 0: cheap, catches late arrivals
+        expected: list[tuple[str, ...]] | None = None  # keys the next page must begin with
+        if self.modified is not None and len(self.seen) > c._window - c._limit:
+            yield from self.split_second()
+            query_from = self.modified + timedelta(seconds=1)
+        while True:
+            limit = min(c._limit, c._window - start)
+            if limit < max(1, c._limit // 2):
+                # The tie at the cursor second is too large for offset paging inside the window.
+                if query_from is None or self.modified is None or query_from != self.modified:
+                    raise FatalSourceError(
+                        0,
+                        "Result window exceeded",
+                        f"{c.name}: more than {c._window} results without a usable "
+                        "modified value; cannot page further",
+                    )
+                yield from self.split_second()
+                query_from = self.modified + timedelta(seconds=1)
+                start, expected = 0, None
+                continue
+            params = c.search_params(
+                start=start,
+                limit=limit,
+                modified_from=format_modified(query_from) if query_from else None,
+            )
+            body = c.get_collection(params)
+            members: list[Any] = body["member"]
+            total = body.get("totalItems") if isinstance(body.get("totalItems"), int) else None
+
+            if expected is not None and members:
+                actual = [self.position_key(m) for m in members[: len(expected)]]
+                if actual != expected:
+                    # Positions moved (an event left the tie, a page was served twice, …):
+                    # trusting this offset could skip events, so read the second again from 0.
+                    self.rescans += 1
+                    if self.rescans > _MAX_RESCANS:
+                        raise TransientSourceError(
+                            f"{c.name}: results kept shifting at modified="
+                            f"{params.get('modifiedFrom')}; gave up after {_MAX_RESCANS} "
+                            "rescans from start 0"
+                        )
+                    log.info(
+                        "sapi3.rescan",
+                        source=c.name,
+                        start=start,
+                        modified_from=params.get("modifiedFrom"),
+                    )
+                    start, expected = 0, None
+                    continue
+
+            records, moved_at = self.take(members)
+            if records:
+                yield Page(records=records, cursor=self.cursor(), total=total)
+
+            if not members or len(members) < limit:
+                return
+            if total is not None and start + len(members) >= total:
+                return
+            if moved_at is not None:
+                # The cursor moved to a later second: a new query whose first positions are
+                # the members we just read from that second on.
+                query_from = self.modified
+                self.rescans = 0
+                consumed = len(members) - moved_at
+            else:
+                consumed = start + len(members)
+            overlap = self.overlap(consumed, c._limit)
+            start = consumed - overlap
+            expected = [self.position_key(m) for m in members[len(members) - overlap :]]
+            if not expected:
+                expected = None
+
+    @staticmethod
+    def position_key(member: Any) -> tuple[str, ...]:
+        key = _Pass.key(member)
+        if key is None:
+            return ("broken", _fingerprint(member))
+        return ("event", key[0], key[1].isoformat())
+
+    @staticmethod
+    def key(member: Any) -> tuple[str, datetime] | None:
+        if not isinstance(member, dict):
+            return None
+        sid = source_id_of(member.get("@id"))
+        modified = parse_modified(member.get("modified"))
+        if sid is None or modified is None:
+            return None
+        return sid, modified
+
+    def take(self, members: list[Any]) -> tuple[list[Any], int | None]:
+        """New members in order, advancing the cursor; and the index where it last moved."""
+        records: list[Any] = []
+        moved_at: int | None = None
+        for index, member in enumerate(members):
+            key = self.key(member)
+            if key is None:
+                fingerprint = _fingerprint(member)
+                if fingerprint not in self.yielded_broken:
+                    self.yielded_broken.add(fingerprint)
+                    records.append(member)
+                continue
+            sid, modified = key
+            if self.modified is None or modified > self.modified:
+                self.modified = modified
+                self.seen = {sid}
+                moved_at = index
+                records.append(member)
+            elif modified == self.modified:
+                if sid not in self.seen:
+                    self.seen.add(sid)
+                    records.append(member)
+            else:
+                # Before the cursor: the server ignored modifiedFrom; we already passed this
+                # second, so taking it would break the cursor's promise (reconciliation will).
+                log.warning(
+                    "sapi3.out_of_order",
+                    source=self.c.name,
+                    id=sid,
+                    modified=format_modified(modified),
+                )
+        return records, moved_at
+
+    def split_second(self) -> Iterator[Page]:
+        """Read the whole cursor second one postal code at a time (each must fit the window)."""
+        c = self.c
+        assert self.modified is not None
+        second = format_modified(self.modified)
+        log.info("sapi3.split_second", source=c.name, modified=second, seen=len(self.seen))
+        for postal_code in c._postal_codes:
+            start = 0
+            while True:
+                limit = min(c._limit, c._window - start)
+                if limit <= 0:
+                    raise FatalSourceError(
+                        0,
+                        "Result window exceeded",
+                        f"{c.name}: more than {c._window} events modified at {second} in "
+                        f"postal code {postal_code}; SAPI3 cannot page past {c._window}",
+                    )
+                params = c.search_params(
+                    start=start,
+                    limit=limit,
+                    modified_from=second,
+                    modified_to=second,
+                    postal_codes=[postal_code],
+                )
+                body = c.get_collection(params)
+                members = body["member"]
+                total = body.get("totalItems") if isinstance(body.get("totalItems"), int) else None
+                if total is not None and total > c._window:
+                    raise FatalSourceError(
+                        0,
+                        "Result window exceeded",
+                        f"{c.name}: {total} events modified at {second} in postal code "
+                        f"{postal_code}; SAPI3 cannot page past {c._window}",
+                    )
+                records: list[Any] = []
+                for member in members:
+                    key = self.key(member)
+                    if key is None:
+                        fingerprint = _fingerprint(member)
+                        if fingerprint not in self.yielded_broken:
+                            self.yielded_broken.add(fingerprint)
+                            records.append(member)
+                        continue
+                    sid, modified = key
+                    # modifiedTo keeps us inside the second; anything else is the server's bug.
+                    if modified == self.modified and sid not in self.seen:
+                        self.seen.add(sid)
+                        records.append(member)
+                if records:
+                    yield Page(records=records, cursor=self.cursor(), total=total)
+                if not members or len(members) < limit:
+                    break
+                if total is not None and start + len(members) >= total:
+                    break
+                start += len(members)

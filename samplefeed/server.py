@@ -1,0 +1,616 @@
+"""An in-memory fake of SAPI3 `GET /events` over real HTTP, with mutations and fault injection."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+HYDRA_CONTEXT = "http://www.w3.org/ns/hydra/context.jsonld"
+DEFAULT_WORKFLOW_STATUSES = ("APPROVED", "READY_FOR_VALIDATION")
+MAX_LIMIT = 2000
+WINDOW = 10000
+
+# Parameters this fake implements; SAPI3 answers unknown ones with 404, and silently ignoring
+# a real-but-unimplemented one here would make tests pass for the wrong reason.
+KNOWN_PARAMS = frozenset(
+    {
+        "q",
+        "embed",
+        "start",
+        "limit",
+        "sort[modified]",
+        "sort[created]",
+        "modifiedFrom",
+        "modifiedTo",
+        "createdFrom",
+        "createdTo",
+        "workflowStatus",
+        "availableFrom",
+        "availableTo",
+        "addressCountry",
+        "audienceType",
+        "disableDefaultFilters",
+        "id",
+        "clientId",
+        "apiKey",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected misbehaviour, consumed by one request."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    delay: float = 0.0
+    truncate: bool = False
+    reset: bool = False
+    empty_page: bool = False
+    repeat_previous: bool = False
+    body: bytes | None = None  # raw body for `status` faults (default: problem+json)
+    content_type: str | None = None
+
+
+class ProblemError(Exception):
+    """An RFC 7807 answer."""
+
+    def __init__(self, status: int, title: str, detail: str, type_: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+def parse_datetime(value: str) -> datetime:
+    """ISO 8601 with offset (or `Z`) to an aware datetime; naive values are taken as UTC."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def event_id(event: dict[str, Any]) -> str:
+    return str(event.get("@id", "")).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _modified_of(event: dict[str, Any]) -> datetime:
+    # SAPI3: "If the result has never been modified, the created date-time will be used".
+    value = event.get("modified") or event.get("created")
+    try:
+        return parse_datetime(value) if isinstance(value, str) else datetime.min.replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _postal_codes(event: dict[str, Any]) -> set[str]:
+    location = event.get("location")
+    if not isinstance(location, dict):
+        return set()
+    address = location.get("address")
+    if not isinstance(address, dict):
+        return set()
+    if "postalCode" in address:  # legacy flat address
+        return {str(address["postalCode"])}
+    return {
+        str(value["postalCode"])
+        for value in address.values()
+        if isinstance(value, dict) and "postalCode" in value
+    }
+
+
+def _countries(event: dict[str, Any]) -> set[str]:
+    location = event.get("location")
+    address = location.get("address") if isinstance(location, dict) else None
+    if not isinstance(address, dict):
+        return set()
+    if "addressCountry" in address:
+        return {str(address["addressCountry"])}
+    return {
+        str(value["addressCountry"])
+        for value in address.values()
+        if isinstance(value, dict) and "addressCountry" in value
+    }
+
+
+# ------------------------------------------------------------------------------ q parsing
+
+_CLAUSE = re.compile(r"^\s*(?P<field>[A-Za-z@.\\*]+)\s*:\s*(?P<value>.+?)\s*$", re.S)
+
+
+def _split_top_level(text: str, separator: str) -> list[str]:
+    """Split on ` AND `/` OR ` outside quotes and parentheses."""
+    parts: list[str] = []
+    depth, in_quote, current, i = 0, False, [], 0
+    token = f" {separator} "
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            current.append(text[i : i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_quote = not in_quote
+        elif not in_quote and ch == "(":
+            depth += 1
+        elif not in_quote and ch == ")":
+            depth -= 1
+        if not in_quote and depth == 0 and text.startswith(token, i):
+            parts.append("".join(current))
+            current = []
+            i += len(token)
+            continue
+        current.append(ch)
+        i += 1
+    if in_quote or depth != 0:
+        raise ValueError("unbalanced quotes or parentheses")
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _values(text: str) -> list[str]:
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    values = []
+    for part in _split_top_level(text, "OR"):
+        part = part.strip()
+        if len(part) >= 2 and part[0] == part[-1] == '"':
+            part = part[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        values.append(part)
+    if not values:
+        raise ValueError("empty value list")
+    return values
+
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+def parse_q(q: str) -> list[Predicate]:
+    """The subset of SAPI3's Lucene `q` the connector sends: labels, postal code and id."""
+    predicates: list[Predicate] = []
+    for clause in _split_top_level(q, "AND"):
+        match = _CLAUSE.match(clause)
+        if not match:
+            raise ValueError(f"unsupported clause {clause!r}")
+        field, values = match["field"], _values(match["value"])
+        if field == "labels":
+            # Case-insensitive but accent-sensitive, like SAPI3's keyword normaliser.
+            wanted = {v.casefold() for v in values}
+            predicates.append(
+                lambda e, w=wanted: any(  # type: ignore[misc]
+                    isinstance(label, str) and label.casefold() in w
+                    for label in [*(e.get("labels") or []), *(e.get("hiddenLabels") or [])]
+                )
+            )
+        elif field in (r"address.\*.postalCode", "address.*.postalCode"):
+            codes = set(values)
+            predicates.append(lambda e, c=codes: bool(_postal_codes(e) & c))  # type: ignore[misc]
+        elif field == "id":
+            ids = set(values)
+            predicates.append(lambda e, i=ids: event_id(e) in i)  # type: ignore[misc]
+        else:
+            raise ValueError(f"field {field!r} is not supported by the fake")
+    return predicates
+
+
+# ------------------------------------------------------------------------------ server
+
+
+class FakeSapi3:
+    """SAPI3 `/events` in memory, served on 127.0.0.1 by a background ThreadingHTTPServer."""
+
+    def __init__(
+        self,
+        events: Iterable[dict[str, Any]] = (),
+        *,
+        client_ids: Iterable[str] | None = None,
+        blocked_client_ids: Iterable[str] = (),
+        now: datetime | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        window: int = WINDOW,
+    ) -> None:
+        self.client_ids = set(client_ids) if client_ids is not None else None
+        self.blocked_client_ids = set(blocked_client_ids)
+        self.now = now  # None: the real clock, for the availability default filters
+        self.window = window
+        self.faults: list[Fault] = []
+        self.on_request: Callable[[dict[str, str]], None] | None = None
+        self.requests: list[dict[str, str]] = []
+        self._host, self._port = host, port
+        self._lock = threading.RLock()
+        self._events: dict[str, dict[str, Any]] = {}
+        # Index order: ES has no tie-breaker for equal `modified`; we keep re-indexing order,
+        # which is stable between requests and moves a re-indexed document to the end.
+        self._seq: dict[str, int] = {}
+        self._next_seq = 0
+        self._previous_body: bytes | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.add(events)
+
+    # -------------------------------------------------------------- data
+
+    def add(self, events: Iterable[dict[str, Any]]) -> None:
+        with self._lock:
+            for event in events:
+                eid = event_id(event)
+                self._events[eid] = copy.deepcopy(event)
+                self._seq[eid] = self._next_seq
+                self._next_seq += 1
+
+    def get(self, event_id_: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._events[self._key(event_id_)])
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(e) for e in self._sorted(list(self._events.values()), "asc")]
+
+    def update(
+        self, event_id_: str, *, modified: str | datetime | None = None, **changes: Any
+    ) -> dict[str, Any]:
+        """Change top-level fields and bump `modified` (given, or one second after the newest)."""
+        with self._lock:
+            eid = self._key(event_id_)
+            event = self._events[eid]
+            event.update(copy.deepcopy(changes))
+            if isinstance(modified, datetime):
+                event["modified"] = modified.astimezone(UTC).isoformat()
+            elif isinstance(modified, str):
+                event["modified"] = modified
+            else:
+                newest = max(_modified_of(e) for e in self._events.values())
+                event["modified"] = (newest + timedelta(seconds=1)).astimezone(UTC).isoformat()
+            self._seq[eid] = self._next_seq
+            self._next_seq += 1
+            return copy.deepcopy(event)
+
+    def delete(self, event_id_: str, *, modified: str | datetime | None = None) -> dict[str, Any]:
+        """Soft delete, as UiTdatabank does: workflowStatus DELETED and a new `modified`."""
+        return self.update(event_id_, modified=modified, workflowStatus="DELETED")
+
+    def _key(self, event_id_: str) -> str:
+        return event_id_.rstrip("/").rsplit("/", 1)[-1]
+
+    # -------------------------------------------------------------- lifecycle
+
+    def start(self) -> str:
+        """Serve in a background thread; return the base URL."""
+        fake = self
+
+        class Handler(_Handler):
+            sapi = fake
+
+        self._stopping.clear()
+        server = _Server((self._host, self._port), Handler)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fake-sapi3", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSapi3:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -------------------------------------------------------------- answering
+
+    def _sorted(self, events: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+        if direction == "desc":
+            # Descending by modified; ties keep index order, as a single-shard ES would.
+            return sorted(
+                events, key=lambda e: (-_modified_of(e).timestamp(), self._seq[event_id(e)])
+            )
+        return sorted(events, key=lambda e: (_modified_of(e), self._seq[event_id(e)]))
+
+    def search(
+        self, params: dict[str, str], headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Answer one `/events` query (raises ProblemError); usable without HTTP too."""
+        headers = {k.lower(): v for k, v in (headers or {}).items()}
+        self._authorise(params, headers)
+        unknown = sorted(set(params) - KNOWN_PARAMS)
+        if unknown:
+            raise ProblemError(
+                404,
+                "Not Found",
+                f"Unknown query parameter(s): {', '.join(unknown)}",
+                "https://api.publiq.be/probs/url/not-found",
+            )
+        start = _int_param(params, "start", 0)
+        limit = _int_param(params, "limit", 30)
+        if start < 0 or limit < 0 or limit > MAX_LIMIT:
+            raise _invalid(f"limit must be between 0 and {MAX_LIMIT}, start must be >= 0")
+        if start + limit > self.window:
+            raise _invalid(
+                f"The sum of start and limit must be less than or equal to {self.window}"
+                f" (got start={start}, limit={limit})"
+            )
+        predicates = self._predicates(params)
+        direction = params.get("sort[modified]", "asc")
+        if direction not in ("asc", "desc"):
+            raise _invalid("sort[modified] must be asc or desc")
+        embed = params.get("embed", "false").lower() == "true"
+        with self._lock:
+            matched = [e for e in self._events.values() if all(p(e) for p in predicates)]
+            if "sort[modified]" in params:
+                ordered = self._sorted(matched, direction)
+            else:
+                ordered = sorted(matched, key=lambda e: self._seq[event_id(e)])
+            page = ordered[start : start + limit]
+            members = [
+                copy.deepcopy(e) if embed else {"@id": e.get("@id"), "@type": "Event"} for e in page
+            ]
+        return {
+            "@context": HYDRA_CONTEXT,
+            "@type": "PagedCollection",
+            "itemsPerPage": limit,
+            "totalItems": len(matched),
+            "member": members,
+        }
+
+    def _authorise(self, params: dict[str, str], headers: dict[str, str]) -> None:
+        if self.client_ids is None:
+            return
+        client_id = headers.get("x-client-id") or params.get("clientId")
+        if client_id and client_id in self.blocked_client_ids:
+            raise ProblemError(
+                403,
+                "Forbidden",
+                "This client is blocked from using the Search API.",
+                "https://api.publiq.be/probs/auth/forbidden",
+            )
+        if not client_id or client_id not in self.client_ids:
+            raise ProblemError(
+                401,
+                "Unauthorized",
+                "The provided client id is missing or invalid.",
+                "https://api.publiq.be/probs/auth/unauthorized",
+            )
+
+    def _predicates(self, params: dict[str, str]) -> list[Predicate]:
+        predicates: list[Predicate] = []
+        if "q" in params:
+            try:
+                predicates.extend(parse_q(params["q"]))
+            except ValueError as exc:
+                raise _invalid(f"Invalid q: {exc}") from exc
+        if "id" in params:
+            predicates.append(lambda e, i=params["id"]: event_id(e) == i)  # type: ignore[misc]
+        for name, op in (("modifiedFrom", "ge"), ("modifiedTo", "le")):
+            if name in params:
+                bound = _date_param(params, name)
+                if op == "ge":
+                    predicates.append(lambda e, b=bound: _modified_of(e) >= b)  # type: ignore[misc]
+                else:
+                    predicates.append(lambda e, b=bound: _modified_of(e) <= b)  # type: ignore[misc]
+        for name, field, op in (("createdFrom", "created", "ge"), ("createdTo", "created", "le")):
+            if name in params:
+                bound = _date_param(params, name)
+                predicates.append(_date_predicate(field, op, bound))
+
+        disabled = params.get("disableDefaultFilters", "false").lower() == "true"
+        now = self.now or datetime.now(UTC)
+
+        def effective(name: str, default: str) -> str:
+            return params.get(name, "*" if disabled else default)
+
+        statuses = effective("workflowStatus", ",".join(DEFAULT_WORKFLOW_STATUSES))
+        if statuses != "*":
+            wanted = {s.strip() for s in statuses.split(",") if s.strip()}
+            predicates.append(lambda e, w=wanted: e.get("workflowStatus") in w)  # type: ignore[misc]
+        available_from = effective("availableFrom", "now")
+        if available_from != "*":
+            bound = now if available_from == "now" else _date_param(params, "availableFrom")
+            # Visible after `bound`: availableTo has not passed yet.
+            predicates.append(_date_predicate("availableTo", "ge", bound))
+        available_to = effective("availableTo", "now")
+        if available_to != "*":
+            bound = now if available_to == "now" else _date_param(params, "availableTo")
+            predicates.append(_date_predicate("availableFrom", "le", bound))
+        country = effective("addressCountry", "BE")
+        if country != "*":
+            predicates.append(lambda e, c=country: c in _countries(e))  # type: ignore[misc]
+        audience = effective("audienceType", "everyone")
+        if audience != "*":
+            predicates.append(
+                lambda e, a=audience: (
+                    (  # type: ignore[misc]
+                        (e.get("audience") or {}).get("audienceType") or "everyone"
+                    )
+                    == a
+                )
+            )
+        return predicates
+
+    # Called by the handler thread.
+    def _handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> _Answer:
+        with self._lock:
+            self.requests.append(dict(params))
+            fault = self.faults.pop(0) if self.faults else None
+        if self.on_request is not None:
+            self.on_request(dict(params))
+        if fault is not None and fault.delay:
+            # Interruptible, so stop() does not hang on a sleeping handler.
+            self._stopping.wait(fault.delay)
+        if fault is not None and fault.reset:
+            return _Answer(reset=True)
+        if fault is not None and fault.status is not None:
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            if fault.body is not None:
+                return _Answer(fault.status, fault.body, fault.content_type or "text/html", extra)
+            problem = ProblemError(
+                fault.status,
+                _REASONS.get(fault.status, "Error"),
+                f"Injected fault {fault.status}",
+                "about:blank",
+            )
+            return _problem_answer(problem, extra)
+        if fault is not None and fault.repeat_previous and self._previous_body is not None:
+            return _Answer(200, self._previous_body, "application/json")
+        if path.rstrip("/") != "/events":
+            return _problem_answer(
+                ProblemError(404, "Not Found", f"No route for {path}", "about:blank"), {}
+            )
+        try:
+            body = self.search(params, headers)
+        except ProblemError as problem:
+            return _problem_answer(problem, {})
+        if fault is not None and fault.empty_page:
+            body["member"] = []
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        with self._lock:
+            self._previous_body = raw
+        if fault is not None and fault.truncate:
+            return _Answer(200, raw[: len(raw) // 2], "application/json")
+        return _Answer(200, raw, "application/json")
+
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def _invalid(detail: str) -> ProblemError:
+    return ProblemError(
+        400, "Bad Request", detail, "https://api.publiq.be/probs/url/query-parameters-invalid"
+    )
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    if name not in params:
+        return default
+    try:
+        return int(params[name])
+    except ValueError as exc:
+        raise _invalid(f"{name} must be an integer") from exc
+
+
+def _date_param(params: dict[str, str], name: str) -> datetime:
+    try:
+        return parse_datetime(params[name])
+    except ValueError as exc:
+        raise _invalid(f"{name} must be an ISO 8601 date-time with offset") from exc
+
+
+def _date_predicate(field: str, op: str, bound: datetime) -> Predicate:
+    def check(event: dict[str, Any]) -> bool:
+        value = event.get(field)
+        if not isinstance(value, str):
+            return True  # no bound on the event: it is not limited in that direction
+        try:
+            moment = parse_datetime(value)
+        except ValueError:
+            return True
+        return moment >= bound if op == "ge" else moment <= bound
+
+    return check
+
+
+@dataclass
+class _Answer:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] | None = None
+    reset: bool = False
+
+
+def _problem_answer(problem: ProblemError, extra: dict[str, str]) -> _Answer:
+    raw = json.dumps(problem.body()).encode()
+    return _Answer(problem.status, raw, "application/problem+json", extra)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out close their socket under a sleeping handler; that is the test.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sapi: FakeSapi3
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, each response waits ~40 ms for
+    # the client's delayed ACK.
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+        split = urlsplit(self.path)
+        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        headers = {k: v for k, v in self.headers.items()}
+        answer = self.sapi._handle(split.path, params, headers)
+        if answer.reset:
+            self.close_connection = True
+            return
+        self.send_response(answer.status, _REASONS.get(answer.status))
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        for name, value in (answer.headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(answer.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        pass
