@@ -12,7 +12,8 @@ echo "== 1. database: $IKDOEMEE_DATABASE_URL"
 $BIN/ikdoemee-sync db upgrade
 
 echo "== 2. sample feed on http://127.0.0.1:$PORT (300 Westhoek events)"
-$BIN/python -m samplefeed --port "$PORT" --events 300 --seed 1 > data/samplefeed.log 2>&1 &
+$BIN/python -m samplefeed --port "$PORT" --events 300 --seed 1 --edge-cases \
+  --client-id "$IKDOEMEE_UITDATABANK_CLIENT_ID" > data/samplefeed.log 2>&1 &
 FEED=$!
 trap 'kill $FEED 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do
@@ -25,7 +26,10 @@ echo "== 3. sync"
 $BIN/ikdoemee-sync --log-level WARNING sync
 
 echo "== 4. what landed in the queues"
-$BIN/ikdoemee-sync queue list | tail -n 25
+$BIN/ikdoemee-sync queue list > data/queue.txt
+head -n 16 data/queue.txt
+echo "…"
+tail -n 1 data/queue.txt
 echo
 $BIN/ikdoemee-sync runs list --limit 3
 echo
