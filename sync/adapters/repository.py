@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
-from sync.domain.activity import NormalisedActivity
+from sync.domain.activity import NormalisedActivity, hash_of
 from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
 
@@ -21,6 +21,18 @@ def new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+# Built once: rebuilding `insert().values(...)` per row costs more than the INSERT itself.
+_INSERT_ACTIVITY = t.activities.insert()
+_INSERT_VERSION = t.activity_versions.insert()
+_INSERT_ITEM = t.review_items.insert()
+_INSERT_OUTBOX = t.outbox.insert()
+_SET_CURRENT_VERSION = (
+    t.activities.update()
+    .where(t.activities.c.id == sa.bindparam("aid"))
+    .values(current_version_id=sa.bindparam("vid"))
+)
 
 
 def _iso_to_dt(value: str | None) -> datetime | None:
@@ -56,40 +68,40 @@ class CatalogueRepository:
         }
 
     def create(
-        self, source: str, act: NormalisedActivity, state: str, now: datetime, run_id: int | None
+        self, source: str, act: NormalisedActivity, state: str, now: datetime,
+        run_id: int | None, data: dict[str, Any] | None = None, digest: str | None = None,
     ) -> tuple[int, int]:
-        activity_id = new_id(self.conn.execute(
-            t.activities.insert().values(
-                source=source,
-                source_id=act.source_id,
-                state=state,
-                municipality_nis=act.place.nis,
-                title=display_title(act),
-                next_occurrence=_iso_to_dt(act.next_occurrence),
-                content_hash=act.content_hash(),
-                source_modified=act.modified,
-                created_at=now,
-                updated_at=now,
-            )
-        ))
-        version_id = self._add_version(activity_id, 1, act, now, run_id)
-        self.conn.execute(
-            t.activities.update()
-            .where(t.activities.c.id == activity_id)
-            .values(current_version_id=version_id)
-        )
+        """Insert an activity and its first version; `data`/`digest` when already computed."""
+        data = data if data is not None else act.to_dict()
+        digest = digest or hash_of(data)
+        activity_id = new_id(self.conn.execute(_INSERT_ACTIVITY, {
+            "source": source,
+            "source_id": act.source_id,
+            "state": state,
+            "municipality_nis": act.place.nis,
+            "title": display_title(act),
+            "next_occurrence": _iso_to_dt(act.next_occurrence),
+            "content_hash": digest,
+            "source_modified": act.modified,
+            "created_at": now,
+            "updated_at": now,
+        }))
+        version_id = self._add_version(activity_id, 1, act, data, digest, now, run_id)
+        self.conn.execute(_SET_CURRENT_VERSION, {"aid": activity_id, "vid": version_id})
         return activity_id, version_id
 
     def update(
         self, activity_id: int, act: NormalisedActivity, state: str, now: datetime,
-        run_id: int | None,
+        run_id: int | None, data: dict[str, Any] | None = None, digest: str | None = None,
     ) -> int:
+        data = data if data is not None else act.to_dict()
+        digest = digest or hash_of(data)
         number = self.conn.execute(
             sa.select(sa.func.coalesce(sa.func.max(t.activity_versions.c.number), 0)).where(
                 t.activity_versions.c.activity_id == activity_id
             )
         ).scalar_one()
-        version_id = self._add_version(activity_id, number + 1, act, now, run_id)
+        version_id = self._add_version(activity_id, number + 1, act, data, digest, now, run_id)
         self.conn.execute(
             t.activities.update()
             .where(t.activities.c.id == activity_id)
@@ -98,7 +110,7 @@ class CatalogueRepository:
                 municipality_nis=act.place.nis,
                 title=display_title(act),
                 next_occurrence=_iso_to_dt(act.next_occurrence),
-                content_hash=act.content_hash(),
+                content_hash=digest,
                 source_modified=act.modified,
                 current_version_id=version_id,
                 withdrawn_reason=None,
@@ -120,42 +132,36 @@ class CatalogueRepository:
         ).one()
 
     def _add_version(
-        self, activity_id: int, number: int, act: NormalisedActivity, now: datetime,
-        run_id: int | None,
+        self, activity_id: int, number: int, act: NormalisedActivity, data: dict[str, Any],
+        digest: str, now: datetime, run_id: int | None,
     ) -> int:
-        return new_id(
-            self.conn.execute(
-                t.activity_versions.insert().values(
-                    activity_id=activity_id,
-                    number=number,
-                    content_hash=act.content_hash(),
-                    data=act.to_dict(),
-                    source_modified=act.modified,
-                    run_id=run_id,
-                    created_at=now,
-                )
-            )
-        )
+        return new_id(self.conn.execute(_INSERT_VERSION, {
+            "activity_id": activity_id,
+            "number": number,
+            "content_hash": digest,
+            "data": data,
+            "source_modified": act.modified,
+            "run_id": run_id,
+            "created_at": now,
+        }))
 
     def open_review_item(
         self, activity_id: int, version_id: int, municipality_nis: str, kind: str,
-        now: datetime, reason: str | None = None,
+        now: datetime, reason: str | None = None, supersede: bool = True,
     ) -> int:
         """Open a review item; any open item of the activity is superseded by it."""
         r = t.review_items
-        item_id = new_id(
-            self.conn.execute(
-                r.insert().values(
-                    activity_id=activity_id,
-                    version_id=version_id,
-                    municipality_nis=municipality_nis,
-                    kind=kind,
-                    status=cat.ITEM_OPEN,
-                    reason=reason,
-                    created_at=now,
-                )
-            )
-        )
+        item_id = new_id(self.conn.execute(_INSERT_ITEM, {
+            "activity_id": activity_id,
+            "version_id": version_id,
+            "municipality_nis": municipality_nis,
+            "kind": kind,
+            "status": cat.ITEM_OPEN,
+            "reason": reason,
+            "created_at": now,
+        }))
+        if not supersede:  # a brand-new activity has no other item
+            return item_id
         self.conn.execute(
             r.update()
             .where(r.c.activity_id == activity_id, r.c.status == cat.ITEM_OPEN, r.c.id != item_id)
@@ -212,11 +218,10 @@ class OutboxRepository:
         self.conn = conn
 
     def add(self, event: DomainEvent, now: datetime) -> None:
-        self.conn.execute(
-            t.outbox.insert().values(
-                topic=event.topic, payload=event.payload(), created_at=now, available_at=now
-            )
-        )
+        self.conn.execute(_INSERT_OUTBOX, {
+            "topic": event.topic, "payload": event.payload(), "created_at": now,
+            "available_at": now,
+        })
 
 
 class RunRepository:

@@ -192,15 +192,39 @@ class NormalisedActivity:
         return len(self.language_levels) > 1
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        result: dict[str, Any] = _plain(self)
+        return result
 
     def content_hash(self) -> str:
         """Hash of what a moderator reviews: `modified` and `next_occurrence` are left out."""
-        data = self.to_dict()
-        data.pop("modified")
-        data.pop("next_occurrence")
-        blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return hash_of(self.to_dict())
+
+
+def hash_of(data: dict[str, Any]) -> str:
+    """The content hash of an activity's `to_dict()`."""
+    content = {k: v for k, v in data.items() if k not in _NOT_HASHED}
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_NOT_HASHED = frozenset({"modified", "next_occurrence"})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    # dataclasses.asdict deep-copies every leaf; this is the hot path of a sync, and our
+    # leaves are immutable str/int/float/bool/None, so plain recursion is enough.
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(value))
+        _FIELD_NAMES[type(value)] = names
+    return {name: _plain(getattr(value, name)) for name in names}
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,8 +50,13 @@ class Decision:
     reason: str | None = None
 
 
-def decide(entry: CatalogueEntry | None, outcome: MappingOutcome) -> Decision:
-    """Pure transition table; the sync service carries the decision out in one transaction."""
+def decide(
+    entry: CatalogueEntry | None, outcome: MappingOutcome, content_hash: str | None = None
+) -> Decision:
+    """Pure transition table; the sync service carries the decision out in one transaction.
+
+    `content_hash` is the outcome's hash when the caller has computed it already.
+    """
     if isinstance(outcome, Skipped):
         if entry is None or entry.state == WITHDRAWN:
             return Decision(SKIP, reason=outcome.reason)
@@ -59,7 +64,8 @@ def decide(entry: CatalogueEntry | None, outcome: MappingOutcome) -> Decision:
     assert isinstance(outcome, NormalisedActivity)
     if entry is None:
         return Decision(CREATE, KIND_NEW, PENDING)
-    if entry.state != WITHDRAWN and entry.content_hash == outcome.content_hash():
+    digest = content_hash or outcome.content_hash()
+    if entry.state != WITHDRAWN and entry.content_hash == digest:
         return Decision(UNCHANGED)
     # Something to compare with: the moderator sees a "changed" item with the differences.
     kind = KIND_CHANGED if entry.approved_version_id is not None else KIND_NEW

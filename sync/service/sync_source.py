@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import Connector, ConnectorError, Cursor
+from connectors.base import Connector, ConnectorError, Cursor, Page
 from sync.domain import catalogue as cat
-from sync.domain.activity import MappingError, MappingOutcome, NormalisedActivity, Skipped
+from sync.domain.activity import (
+    MappingError,
+    MappingOutcome,
+    NormalisedActivity,
+    Skipped,
+    hash_of,
+)
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
 from sync.domain.runs import STAGE_MAP, STAGE_STORE, RunCounts, final_status
@@ -57,6 +64,37 @@ class SyncService:
         self.mapper = mapper
         self.clock = clock
 
+    def process_page(
+        self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
+        *, savepoints: bool,
+    ) -> None:
+        """Map and store a page of records in the caller's transaction.
+
+        Without savepoints a storage error aborts the whole page (the caller then redoes it
+        with savepoints, so that only the bad record fails); with them each record is alone.
+        """
+        now = self.clock()
+        outcomes: list[tuple[Any, MappingOutcome | None]] = []
+        for raw in records:
+            counts.fetched += 1
+            try:
+                outcomes.append((raw, self.mapper(raw, self.region, now)))
+            except MappingError as exc:
+                self._fail(uow, run_id, raw, STAGE_MAP, str(exc), counts, now)
+        # One query for the page instead of one per record.
+        entries = uow.catalogue.entries(self.source, [o.source_id for _, o in outcomes if o])
+        for raw, outcome in outcomes:
+            assert outcome is not None
+            if not savepoints:
+                self.apply(uow, outcome, run_id, counts, now, entries)
+                continue
+            try:
+                with uow.savepoint():
+                    self.apply(uow, outcome, run_id, counts, now, entries)
+            except SQLAlchemyError as exc:
+                self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
+                           counts, now)
+
     def process(self, uow: UnitOfWork, raw: Any, run_id: int, counts: RunCounts) -> bool:
         """Map and store one record inside the page's transaction; False if it failed."""
         now = self.clock()
@@ -87,10 +125,22 @@ class SyncService:
 
     def apply(
         self, uow: UnitOfWork, outcome: MappingOutcome, run_id: int | None, counts: RunCounts,
-        now: datetime,
+        now: datetime, entries: dict[str, cat.CatalogueEntry] | None = None,
     ) -> None:
-        entry = uow.catalogue.entries(self.source, [outcome.source_id]).get(outcome.source_id)
-        decision = cat.decide(entry, outcome)
+        """Carry out what `decide` says for one outcome.
+
+        `entries` is a page's prefetched catalogue state; it is kept current here, because one
+        page can hold two versions of the same event.
+        """
+        if entries is None:
+            entries = uow.catalogue.entries(self.source, [outcome.source_id])
+        entry = entries.get(outcome.source_id)
+        data: dict[str, Any] | None = None
+        digest: str | None = None
+        if isinstance(outcome, NormalisedActivity):
+            data = outcome.to_dict()
+            digest = hash_of(data)
+        decision = cat.decide(entry, outcome, digest)
         if decision.action == cat.SKIP:
             assert decision.reason is not None
             counts.skip(decision.reason)
@@ -99,11 +149,15 @@ class SyncService:
         elif decision.action == cat.WITHDRAW:
             assert entry is not None and isinstance(outcome, Skipped)
             self._withdraw(uow, entry.id, outcome, now)
+            entries[outcome.source_id] = replace(entry, state=cat.WITHDRAWN)
             counts.withdrawn += 1
         else:
             assert isinstance(outcome, NormalisedActivity) and decision.state is not None
-            assert decision.review_kind is not None
-            self._store(uow, entry, outcome, decision, run_id, now)
+            assert decision.review_kind is not None and data is not None and digest is not None
+            activity_id = self._store(uow, entry, outcome, decision, run_id, now, data, digest)
+            approved = entry.approved_version_id if entry else None
+            entries[outcome.source_id] = cat.CatalogueEntry(
+                activity_id, decision.state, digest, approved)
             if decision.action == cat.CREATE:
                 counts.created += 1
             else:
@@ -111,24 +165,29 @@ class SyncService:
 
     def _store(
         self, uow: UnitOfWork, entry: cat.CatalogueEntry | None, act: NormalisedActivity,
-        decision: cat.Decision, run_id: int | None, now: datetime,
-    ) -> None:
+        decision: cat.Decision, run_id: int | None, now: datetime, data: dict[str, Any],
+        digest: str,
+    ) -> int:
         assert decision.state is not None and decision.review_kind is not None
         if entry is None:
             activity_id, version_id = uow.catalogue.create(
-                self.source, act, decision.state, now, run_id
+                self.source, act, decision.state, now, run_id, data, digest
             )
         else:
             activity_id = entry.id
-            version_id = uow.catalogue.update(activity_id, act, decision.state, now, run_id)
+            version_id = uow.catalogue.update(
+                activity_id, act, decision.state, now, run_id, data, digest
+            )
         item_id = uow.catalogue.open_review_item(
-            activity_id, version_id, act.place.nis, decision.review_kind, now
+            activity_id, version_id, act.place.nis, decision.review_kind, now,
+            supersede=entry is not None,
         )
         event_cls = ActivityDiscovered if entry is None else ActivityChanged
         title = act.title.get("nl") or next(iter(act.title.values()))
         uow.outbox.add(
             event_cls(activity_id, item_id, self.source, act.source_id, act.place.nis, title), now
         )
+        return activity_id
 
     def _withdraw(
         self, uow: UnitOfWork, activity_id: int, skipped: Skipped, now: datetime
@@ -145,6 +204,30 @@ class SyncService:
         )
 
 
+def _store_page(
+    uow_factory: Callable[[], UnitOfWork], service: SyncService, page: Page, run_id: int,
+    counts: RunCounts,
+) -> RunCounts:
+    """Store a page and its cursor in one transaction; return the counts after it."""
+    cursor_json = page.cursor.to_json()
+    for savepoints in (False, True):
+        # Fast path first; a storage error rolls the page back and it is redone record by
+        # record with savepoints, so that only the bad record becomes a failure.
+        attempt = RunCounts.from_json(counts.to_json())
+        try:
+            with uow_factory() as uow:
+                service.process_page(uow, page.records, run_id, attempt, savepoints=savepoints)
+                uow.runs.save_cursor(service.source, cursor_json, service.clock())
+                uow.runs.progress(run_id, attempt, cursor_json)
+                uow.commit()
+            return attempt
+        except SQLAlchemyError:
+            if savepoints:
+                raise
+            log.info("page redone record by record after a storage error", run_id=run_id)
+    raise AssertionError("unreachable")
+
+
 def sync_source(
     uow_factory: Callable[[], UnitOfWork],
     connector: Connector,
@@ -152,8 +235,13 @@ def sync_source(
     *,
     kind: str = "incremental",
     start_cursor: Cursor | None = None,
+    stop: threading.Event | None = None,
 ) -> RunResult:
-    """One run: every page and its cursor are committed together, so a kill loses nothing."""
+    """One run: every page and its cursor are committed together, so a kill loses nothing.
+
+    `stop` (the daemon's shutdown) is checked between pages: the run ends after the page in
+    flight is committed, as failed with a `stopped` error; the next run resumes at the cursor.
+    """
     source = service.source
     clock = service.clock
     with uow_factory() as uow:
@@ -169,13 +257,10 @@ def sync_source(
     error: str | None = None
     try:
         for page in connector.pages(cursor):
-            with uow_factory() as uow:
-                for raw in page.records:
-                    service.process(uow, raw, run_id, counts)
-                cursor_json = page.cursor.to_json()
-                uow.runs.save_cursor(source, cursor_json, clock())
-                uow.runs.progress(run_id, counts, cursor_json)
-                uow.commit()
+            if stop is not None and stop.is_set():
+                error = "stopped: the daemon is shutting down; the next run resumes here"
+                break
+            counts = _store_page(uow_factory, service, page, run_id, counts)
             log.debug("page stored", source=source, records=len(page.records),
                       cursor=page.cursor.modified)
     except ConnectorError as exc:
