@@ -90,6 +90,42 @@ class CatalogueRepository:
         self.conn.execute(_SET_CURRENT_VERSION, {"aid": activity_id, "vid": version_id})
         return activity_id, version_id
 
+    def create_many(
+        self, source: str, new: Sequence[tuple[NormalisedActivity, dict[str, Any], str]],
+        state: str, now: datetime, run_id: int | None,
+    ) -> list[tuple[int, int]]:
+        """Insert activities, their first versions and their review items in a few batched
+        statements; return (activity id, review item id) per activity, in order."""
+        a, v, r = t.activities, t.activity_versions, t.review_items
+        activity_ids = list(self.conn.execute(
+            a.insert().returning(a.c.id, sort_by_parameter_order=True),
+            [{
+                "source": source, "source_id": act.source_id, "state": state,
+                "municipality_nis": act.place.nis, "title": display_title(act),
+                "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
+                "source_modified": act.modified, "created_at": now, "updated_at": now,
+            } for act, _, digest in new],
+        ).scalars())
+        version_ids = list(self.conn.execute(
+            v.insert().returning(v.c.id, sort_by_parameter_order=True),
+            [{
+                "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
+                "source_modified": act.modified, "run_id": run_id, "created_at": now,
+            } for aid, (act, data, digest) in zip(activity_ids, new, strict=True)],
+        ).scalars())
+        self.conn.execute(
+            _SET_CURRENT_VERSION,
+            [{"aid": aid, "vid": vid} for aid, vid in zip(activity_ids, version_ids, strict=True)],
+        )
+        item_ids = list(self.conn.execute(
+            r.insert().returning(r.c.id, sort_by_parameter_order=True),
+            [{
+                "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
+                "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
+            } for aid, vid, (act, _, _) in zip(activity_ids, version_ids, new, strict=True)],
+        ).scalars())
+        return list(zip(activity_ids, item_ids, strict=True))
+
     def update(
         self, activity_id: int, act: NormalisedActivity, state: str, now: datetime,
         run_id: int | None, data: dict[str, Any] | None = None, digest: str | None = None,
@@ -216,6 +252,12 @@ class OutboxRepository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def add_many(self, events: Sequence[DomainEvent], now: datetime) -> None:
+        if events:
+            self.conn.execute(_INSERT_OUTBOX, [{
+                "topic": e.topic, "payload": e.payload(), "created_at": now, "available_at": now,
+            } for e in events])
 
     def add(self, event: DomainEvent, now: datetime) -> None:
         self.conn.execute(_INSERT_OUTBOX, {

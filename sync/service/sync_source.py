@@ -74,7 +74,7 @@ class SyncService:
         with savepoints, so that only the bad record fails); with them each record is alone.
         """
         now = self.clock()
-        outcomes: list[tuple[Any, MappingOutcome | None]] = []
+        outcomes: list[tuple[Any, MappingOutcome]] = []
         for raw in records:
             counts.fetched += 1
             try:
@@ -82,18 +82,50 @@ class SyncService:
             except MappingError as exc:
                 self._fail(uow, run_id, raw, STAGE_MAP, str(exc), counts, now)
         # One query for the page instead of one per record.
-        entries = uow.catalogue.entries(self.source, [o.source_id for _, o in outcomes if o])
+        entries = uow.catalogue.entries(self.source, [o.source_id for _, o in outcomes])
+        if not savepoints:
+            # Fast path: events new to the catalogue (most of an initial sync) are inserted in
+            # batches; the rest, and a second version of the same event, go one by one.
+            rest = self._create_new(uow, [o for _, o in outcomes], run_id, counts, now, entries)
+            for left in rest:
+                self.apply(uow, left, run_id, counts, now, entries)
+            return
         for raw, outcome in outcomes:
-            assert outcome is not None
-            if not savepoints:
-                self.apply(uow, outcome, run_id, counts, now, entries)
-                continue
             try:
                 with uow.savepoint():
                     self.apply(uow, outcome, run_id, counts, now, entries)
             except SQLAlchemyError as exc:
                 self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
                            counts, now)
+
+    def _create_new(
+        self, uow: UnitOfWork, outcomes: list[MappingOutcome], run_id: int,
+        counts: RunCounts, now: datetime, entries: dict[str, cat.CatalogueEntry],
+    ) -> list[MappingOutcome]:
+        """Insert the page's new activities in batches; return the outcomes left to apply."""
+        new: list[tuple[NormalisedActivity, dict[str, Any], str]] = []
+        rest: list[MappingOutcome] = []
+        taken: set[str] = set()
+        for outcome in outcomes:
+            if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
+                    and outcome.source_id not in taken):
+                data = outcome.to_dict()
+                new.append((outcome, data, hash_of(data)))
+                taken.add(outcome.source_id)
+            else:
+                rest.append(outcome)
+        if not new:
+            return rest
+        created = uow.catalogue.create_many(self.source, new, cat.PENDING, now, run_id)
+        events = []
+        for (act, _, digest), (activity_id, item_id) in zip(new, created, strict=True):
+            entries[act.source_id] = cat.CatalogueEntry(activity_id, cat.PENDING, digest, None)
+            title = act.title.get("nl") or next(iter(act.title.values()))
+            events.append(ActivityDiscovered(activity_id, item_id, self.source, act.source_id,
+                                             act.place.nis, title))
+        uow.outbox.add_many(events, now)
+        counts.created += len(new)
+        return rest
 
     def process(self, uow: UnitOfWork, raw: Any, run_id: int, counts: RunCounts) -> bool:
         """Map and store one record inside the page's transaction; False if it failed."""
