@@ -30,3 +30,23 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) data/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+
+BENCH_VENV ?= bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cksum bench/requirements.txt 2>/dev/null | cut -d' ' -f1)
+
+# dlt lives only in bench/.venv; our own runs use the project's venv.
+$(BENCH_STAMP): bench/requirements.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@rm -f $(BENCH_VENV)/.installed-*
+	@touch $@
+
+# Raw figures: bench/out/results.json (summary in bench/RESULTS.md). e.g. BENCH_ARGS="--sizes 10000"
+bench: venv $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Full drills: 20 000 events with 20 kills, the HTTP fault matrix, a PostgreSQL restart. The short
+# mode runs in `make test` (tests/e2e/test_drills_short.py). e.g. DRILLS_ARGS="--db sqlite"
+drills: venv
+	$(BIN)/python bench/drills.py $(DRILLS_ARGS)

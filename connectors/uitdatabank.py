@@ -36,6 +36,8 @@ DEFAULT_FILTER_OVERRIDES: dict[str, str] = {
 
 # Rescans of one tie from start 0 allowed in one pass before we call the feed unstable.
 _MAX_RESCANS = 25
+# Consecutive empty or short pages while `totalItems` says more remain before giving up.
+_MAX_SHORT_PAGES = 5
 
 log = structlog.get_logger()
 
@@ -156,6 +158,8 @@ class UitdatabankConnector:
         self._window = window
         self._max_attempts = max_attempts
         self._backoff = wait_random_exponential(multiplier=backoff_initial, max=backoff_max)
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
         self._retry_after_max = retry_after_max
         self._sleep = sleep
         self._query = build_query(self._labels, self._postal_codes)
@@ -314,6 +318,7 @@ class _Pass:
         # Broken members have no key to de-duplicate on; overlapping reads must not repeat them.
         self.yielded_broken: set[str] = set()
         self.rescans = 0
+        self.short_pages = 0
 
     def cursor(self) -> Cursor:
         modified = format_modified(self.modified) if self.modified else None
@@ -386,7 +391,25 @@ class _Pass:
                 yield Page(records=records, cursor=self.cursor(), total=total)
 
             if not members or len(members) < limit:
-                return
+                if total is None or start + len(members) >= total:
+                    return
+                # `totalItems` says more remain: an empty or short page in the middle is a
+                # glitch of the source. Ending the pass here would report success on a partial
+                # read, so ask again (after a pause) and give up loudly if it persists.
+                self.short_pages += 1
+                if self.short_pages > _MAX_SHORT_PAGES:
+                    raise TransientSourceError(
+                        f"{c.name}: the source kept answering short pages at start={start} "
+                        f"(modifiedFrom={params.get('modifiedFrom')}) although totalItems="
+                        f"{total}; the next run resumes from the stored cursor"
+                    )
+                log.info("sapi3.short_page", source=c.name, start=start, got=len(members),
+                         total=total)
+                c._sleep(min(c._backoff_max, c._backoff_initial * 2 ** self.short_pages))
+                if not members:
+                    continue  # the same request again
+            else:
+                self.short_pages = 0
             if total is not None and start + len(members) >= total:
                 return
             if moved_at is not None:

@@ -14,9 +14,12 @@ from sqlalchemy.engine import Engine
 from connectors.uitdatabank import UitdatabankConnector
 from mappings.uitdatabank import to_activity
 from sync.adapters.database import make_engine
+from sync.adapters.mailer import Mailer, SmtpMailer
 from sync.adapters.region_file import load_region
 from sync.domain.activity import MappingOutcome
 from sync.domain.region import Region
+from sync.service.notify import NotifySettings, notify_immediately
+from sync.service.outbox import Delivery, OutboxRelay
 from sync.service.sync_source import SyncService
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, EnvSettings, SourceConfig, load_config
@@ -43,6 +46,7 @@ class App:
     clock: Callable[[], datetime] = utcnow
     transport: httpx.BaseTransport | None = None  # tests inject one
     sleep: Callable[[float], None] | None = None
+    mailer: Mailer | None = None  # tests inject one; default: SMTP from `[smtp]`
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
@@ -82,6 +86,40 @@ class App:
 
     def sync_service(self, source: SourceConfig) -> SyncService:
         return SyncService(source.name, self.region, map_uitdatabank, self.clock)
+
+    def get_mailer(self) -> Mailer:
+        if self.mailer is None:
+            self.mailer = SmtpMailer(self.config.smtp)
+        return self.mailer
+
+    def notify_settings(self) -> NotifySettings:
+        n = self.config.notifications
+        return NotifySettings(
+            base_url=self.config.web.base_url,
+            sender=self.config.smtp.sender,
+            link_valid_days=n.link_valid_days,
+            fallback_emails=tuple(n.fallback_moderators),
+            reminder_after_days=n.reminder_after_days,
+            escalate_after_days=n.escalate_after_days,
+            municipality_names={m.nis: m.name for m in self.region.municipalities},
+        )
+
+    def relay(self) -> OutboxRelay:
+        """The outbox relay: mail goes out by SMTP; activity events mail immediate-mode
+        moderators (the digest picks up everyone else)."""
+        settings = self.notify_settings()
+
+        def immediate(d: Delivery) -> None:
+            notify_immediately(d.conn, settings, int(d.payload["review_item_id"]), d.now)
+
+        d = self.config.daemon
+        return OutboxRelay(
+            self.engine, self.clock, mailer=self.get_mailer(),
+            handlers={topic: immediate for topic in (
+                "activity.discovered", "activity.changed", "activity.withdrawn")},
+            batch_size=d.relay_batch_size, backoff_initial=d.outbox_backoff_initial_seconds,
+            backoff_max=d.outbox_backoff_max_seconds,
+        )
 
     def close(self) -> None:
         for c in self._clients:

@@ -74,6 +74,31 @@ class NotificationsConfig(_Strict):
     reminder_after_days: int = Field(default=3, ge=1)
     escalate_after_days: int = Field(default=7, ge=1)
     link_valid_days: int = Field(default=14, ge=1, le=90)
+    # Demos and tests: build digests every N seconds instead of daily at `digest_hour`.
+    digest_interval_seconds: int | None = Field(default=None, ge=1)
+
+
+class DaemonConfig(_Strict):
+    relay_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    relay_batch_size: int = Field(default=200, ge=1, le=10000)
+    misfire_grace_seconds: int = Field(default=300, ge=1)
+    # A failed delivery is retried after initial × 2^(attempts-1) seconds, at most max.
+    outbox_backoff_initial_seconds: float = Field(default=30.0, ge=0)
+    outbox_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+
+
+class HealthConfig(_Strict):
+    # 503 when a source has not synced successfully for longer; default 3 × its interval.
+    max_age_minutes: int | None = Field(default=None, ge=1)
+
+
+class ModerationConfig(_Strict):
+    # A moderator can take a decision back this long after taking it.
+    undo_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    # Token bucket per client IP on the link routes: `burst` at once, refilled per minute.
+    rate_limit_per_minute: int = Field(default=120, ge=1)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    reason_max_length: int = Field(default=500, ge=20, le=5000)
 
 
 class AppConfig(_Strict):
@@ -82,6 +107,9 @@ class AppConfig(_Strict):
     web: WebConfig = WebConfig()
     smtp: SmtpConfig = SmtpConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    health: HealthConfig = HealthConfig()
+    moderation: ModerationConfig = ModerationConfig()
 
     @field_validator("sources")
     @classmethod
@@ -116,6 +144,8 @@ class EnvSettings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     admin_token: str | None = None
+    # Signs CSRF values and undo tickets of the moderation pages; random per process if unset.
+    secret_key: str | None = None
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -319,7 +319,9 @@ class RunRepository:
         r = t.sync_runs
         ids = list(
             self.conn.execute(
-                sa.select(r.c.id).where(r.c.source == source, r.c.status == RUNNING)
+                # A replay runs beside syncs; only a sync holding the source's lock calls this.
+                sa.select(r.c.id).where(r.c.source == source, r.c.status == RUNNING,
+                                        r.c.kind != "replay")
             ).scalars()
         )
         if ids:

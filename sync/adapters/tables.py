@@ -229,3 +229,9 @@ decision_log = sa.Table(
     sa.Column("user_agent", sa.String(400), nullable=True),
     sa.Column("at", UTCDateTime(), nullable=False),
 )
+
+# Migration 0005 (moderation pages): what a decision changed, for undo and audit.
+decision_log.append_column(sa.Column("before_version_id", sa.Integer, nullable=True))
+decision_log.append_column(sa.Column("after_version_id", sa.Integer, nullable=True))
+decision_log.append_column(sa.Column("lock_version", sa.Integer, nullable=True))
+decision_log.append_column(sa.Column("undo_of_id", sa.Integer, nullable=True))

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 import typer
 from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
 
 from connectors.base import Cursor
 from sync.adapters import migrate
 from sync.adapters.database import DatabaseUrlError, make_engine
+from sync.adapters.locks import source_lock, try_lock
 from sync.adapters.region_file import RegionFileError
 from sync.bootstrap import App, bootstrap
 from sync.domain.region import Region
@@ -179,9 +181,18 @@ def sync_cmd(
             kind, start = "full", Cursor()
         elif since:
             kind, start = "since", Cursor(modified=_parse_since(since))
-        with cli_admin.progress_bar(cli_admin.show_progress(as_json), f"sync {src.name}") as adv:
-            result = sync_source(application.uow, cli_admin.ProgressConnector(connector, adv),
-                                 application.sync_service(src), kind=kind, start_cursor=start)
+        with try_lock(application.engine, source_lock(src.name)) as mine:
+            if not mine:
+                # A daemon (or another CLI) is syncing this source: two runs at once would
+                # close each other's run as interrupted and read the same pages twice.
+                raise fail(f"source {src.name} is being synced by another process right now; "
+                           "try again when it has finished", EXIT_FAILED)
+            with cli_admin.progress_bar(cli_admin.show_progress(as_json),
+                                        f"sync {src.name}") as adv:
+                result = sync_source(application.uow,
+                                     cli_admin.ProgressConnector(connector, adv),
+                                     application.sync_service(src), kind=kind,
+                                     start_cursor=start)
     doc = {"run_id": result.run_id, "source": src.name, "status": result.status,
            "counts": result.counts.to_json(), "error": result.error}
     if as_json:
@@ -303,9 +314,22 @@ from sync.service import replay  # noqa: E402
 
 cli_admin.register(app, failures_app, runs_app, sys.modules[__name__])
 
+from sync.entrypoints import cli_daemon  # noqa: E402 - run, moderators, notify
+
+cli_daemon.register(app, open_app, fail, emit_json)
+
+from sync.entrypoints import cli_moderation  # noqa: E402 - web, audit
+
+cli_moderation.register(app, open_app, emit_json)
+
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except sa_exc.OperationalError as exc:
+        # The database is down or unreachable: say so plainly, no traceback.
+        typer.echo(f"ikdoemee-sync: database unavailable: {exc.orig}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -1,37 +1,126 @@
-"""Moderator decisions on review items, with an optimistic version check."""
+"""Moderator decisions on review items: version check, corrections, undo, scope and audit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
+from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.domain.events import ReviewDecided
 from sync.service.unit_of_work import UnitOfWork
 
 APPROVE = "approve"
 REJECT = "reject"
 CONFIRM = "confirm"  # confirm a withdrawal
+UNDO = "undo"
+DECISIONS = (APPROVE, REJECT, CONFIRM)
+ITEM_STATUS = {APPROVE: cat.ITEM_APPROVED, REJECT: cat.ITEM_REJECTED, CONFIRM: cat.ITEM_CONFIRMED}
+
+VIA_LINK = "link"  # an item link from a mail
+VIA_PAGE = "page"  # the queue page of a queue link
+VIA_CLI = "cli"
+SCOPE_OWN = "own"
+SCOPE_FALLBACK = "fallback"
+SCOPE_ADMIN = "admin"
+
+# The fixed reasons for a rejection, with the wording moderators and the log see.
+REJECT_REASONS: dict[str, str] = {
+    "dubbel": "Dubbel: dit aanbod bestaat al.",
+    "ongepast": "Ongepast: dit aanbod heeft een ongepaste inhoud.",
+    "onvolledig": "Onvolledig: er ontbreekt belangrijke informatie.",
+    "buiten de regio": "Buiten de regio: dit aanbod hoort niet bij de Westhoek.",
+    "andere": "Andere",
+}
+REASON_MAX_LENGTH = 500  # like Discourse's reject_reason; longer text is refused, not cut
 
 
 class ReviewError(Exception):
-    """A decision that cannot be taken."""
+    """A decision that cannot be taken; the message is shown to the moderator (Dutch)."""
 
 
 class ItemNotFound(ReviewError):
     pass
 
 
+class OutOfScope(ReviewError):
+    """The item belongs to a municipality the moderator does not (or no longer) serve."""
+
+
 class Conflict(ReviewError):
     """Someone decided first, or the item was superseded by a newer sync."""
 
-    def __init__(self, message: str, decided_by: str | None, decided_at: datetime | None):
+    def __init__(self, message: str, decided_by: str | None, decided_at: datetime | None,
+                 status: str | None = None, same_decision: bool = False) -> None:
         super().__init__(message)
         self.decided_by = decided_by
         self.decided_at = decided_at
+        self.status = status
+        self.same_decision = same_decision  # a replay of the decision already taken
+
+
+class UndoError(ReviewError):
+    """Too late, someone else's decision, or something happened since."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who decides, through which channel; recorded in the decision log."""
+
+    email: str
+    moderator_id: int | None = None
+    via: str = VIA_CLI
+    token_id: int | None = None
+    scope_used: str = SCOPE_ADMIN
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Corrections:
+    """Catalogue-only fields a moderator may set when approving."""
+
+    activity_types: tuple[str, ...] | None = None
+    language_level: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.activity_types is not None:
+            out["activity_types"] = list(self.activity_types)
+        if self.language_level is not None:
+            out["language_levels"] = [self.language_level]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """The municipalities a moderator may decide for, now: their own and, for a fallback
+    moderator, those without an active local moderator."""
+
+    moderator_id: int
+    name: str
+    email: str
+    own: frozenset[str]
+    fallback: frozenset[str]
+
+    def scope_for(self, nis: str) -> str | None:
+        if nis in self.own:
+            return SCOPE_OWN
+        if nis in self.fallback:
+            return SCOPE_FALLBACK
+        return None
+
+    @property
+    def all(self) -> frozenset[str]:
+        return self.own | self.fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,51 +129,266 @@ class Outcome:
     activity_id: int
     item_status: str
     activity_state: str
+    decision_id: int | None = None
+
+
+@dataclass(slots=True)
+class BulkResult:
+    done: list[Outcome] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # item id, why (Dutch)
+
+
+def entitlement(conn: Connection, moderator_id: int, fallback_emails: Iterable[str],
+                region_nis: Iterable[str]) -> Entitlement | None:
+    """Read-only (a GET may call it): None for an unknown or inactive moderator."""
+    m, mm = t.moderators, t.moderator_municipalities
+    row = conn.execute(sa.select(m).where(m.c.id == moderator_id)).one_or_none()
+    if row is None or not row.active:
+        return None
+    own = frozenset(conn.execute(
+        sa.select(mm.c.municipality_nis).where(mm.c.moderator_id == moderator_id)).scalars())
+    fallback: frozenset[str] = frozenset()
+    if row.email.lower() in {e.strip().lower() for e in fallback_emails}:
+        covered = set(conn.execute(
+            sa.select(mm.c.municipality_nis).join(m, m.c.id == mm.c.moderator_id)
+            .where(m.c.active.is_(True))).scalars())
+        fallback = frozenset(n for n in region_nis if n not in covered)
+    return Entitlement(row.id, row.name, row.email, own, fallback)
+
+
+def reject_reason(code: str | None, text: str | None,
+                  max_length: int = REASON_MAX_LENGTH) -> str:
+    """The stored reason: the fixed label, plus the moderator's words (needed for `andere`)."""
+    words = " ".join((text or "").split())  # one line; no control characters
+    if len(words) > max_length:
+        raise ReviewError(f"De reden is te lang: hoogstens {max_length} tekens.")
+    if code is None:
+        if not words:
+            raise ReviewError("Geef een reden op.")
+        return words
+    if code not in REJECT_REASONS:
+        raise ReviewError("Kies een reden uit de lijst.")
+    if code == "andere" and not words:
+        raise ReviewError("Geef een reden op: bij 'andere' is een uitleg nodig.")
+    label = REJECT_REASONS[code]
+    return f"{label} {words}" if words else label
+
+
+def check_corrections(corr: Corrections, version_data: dict[str, Any]) -> Corrections:
+    if corr.activity_types is not None:
+        types = tuple(x for x in ACTIVITY_TYPES if x in set(corr.activity_types))
+        if not types or len(types) != len(set(corr.activity_types)):
+            raise ReviewError("Kies minstens één soort activiteit uit de lijst.")
+        corr = Corrections(types, corr.language_level)
+    if corr.language_level is not None:
+        if corr.language_level not in LANGUAGE_LEVELS:
+            raise ReviewError("Kies een taalniveau van 1 tot 4.")
+        if len(version_data.get("language_levels") or ()) == 1:
+            raise ReviewError("Het taalniveau komt uit UiTdatabank en kan hier niet veranderen.")
+    return corr
+
+
+def _corrected_version(conn: Connection, activity_id: int, version_id: int,
+                       corr: Corrections, now: datetime) -> int:
+    """A version row with the corrected data: the public catalogue shows the approved version,
+    while the activity's content hash stays the feed's (an unchanged feed stays unchanged)."""
+    v = t.activity_versions
+    base = conn.execute(sa.select(v).where(v.c.id == version_id)).one()
+    data = {**dict(base.data), **corr.to_json()}
+    number = conn.execute(sa.select(sa.func.max(v.c.number))
+                          .where(v.c.activity_id == activity_id)).scalar_one()
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    key = conn.execute(v.insert().values(
+        activity_id=activity_id, number=int(number or 0) + 1,
+        content_hash=hashlib.sha256(blob.encode()).hexdigest(), data=data,
+        source_modified=base.source_modified, run_id=None, created_at=now,
+    )).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _log(conn: Connection, actor: Actor, **values: Any) -> int:
+    key = conn.execute(t.decision_log.insert().values(
+        moderator_id=actor.moderator_id, moderator_email=actor.email, via=actor.via,
+        link_token_id=actor.token_id, scope_used=actor.scope_used, ip=actor.ip,
+        user_agent=(actor.user_agent or "")[:400] or None, **values,
+    )).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def decide_review(
     uow: UnitOfWork, item_id: int, decision: str, *, moderator: str, now: datetime,
     expected_lock_version: int | None = None, reason: str | None = None,
+    reason_code: str | None = None, corrections: Corrections | None = None,
+    actor: Actor | None = None, entitled: Entitlement | None = None,
+    reason_max_length: int = REASON_MAX_LENGTH,
 ) -> Outcome:
-    """Apply a decision in the caller's transaction; the activity state follows."""
+    """Apply a decision in the caller's transaction: item, activity state, outbox event and
+    decision log row together. With `entitled`, the item's municipality is checked now."""
     r, a = t.review_items, t.activities
     conn = uow.connection
+    actor = actor or Actor(email=moderator)
     item = conn.execute(sa.select(r).where(r.c.id == item_id)).one_or_none()
     if item is None:
         raise ItemNotFound(f"review item {item_id} does not exist")
+    if entitled is not None:
+        scope = entitled.scope_for(item.municipality_nis)
+        if scope is None:
+            raise OutOfScope("Dit item hoort niet bij een gemeente waarvoor je beslist.")
+        actor = Actor(actor.email, actor.moderator_id, actor.via, actor.token_id, scope,
+                      actor.ip, actor.user_agent)
+    if decision not in DECISIONS:
+        raise ReviewError(f"unknown decision {decision!r}")
     if item.status != cat.ITEM_OPEN or (
         expected_lock_version is not None and item.lock_version != expected_lock_version
     ):
-        raise Conflict(
-            f"review item {item_id} is {item.status}", item.decided_by, item.decided_at
-        )
+        same = (item.status == ITEM_STATUS[decision] and item.decided_by == moderator)
+        raise Conflict(f"review item {item_id} is {item.status}", item.decided_by,
+                       item.decided_at, item.status, same)
+    activity = conn.execute(sa.select(a.c.state, a.c.approved_version_id)
+                            .where(a.c.id == item.activity_id)).one()
+    stored_reason: str | None = None
+    corr_json: dict[str, Any] | None = None
+    values: dict[str, Any] = {}
     if item.kind == cat.KIND_WITHDRAWN:
         if decision != CONFIRM:
-            raise ReviewError("a withdrawn item can only be confirmed")
-        item_status, values = cat.ITEM_CONFIRMED, {}
+            raise ReviewError("Een ingetrokken activiteit kan je enkel bevestigen.")
+    elif decision == CONFIRM:
+        raise ReviewError("Alleen een ingetrokken activiteit kan je bevestigen.")
     elif decision == APPROVE:
-        item_status = cat.ITEM_APPROVED
-        values = {"state": cat.PUBLISHED, "approved_version_id": item.version_id}
-    elif decision == REJECT:
-        if not reason:
-            raise ReviewError("a rejection needs a reason")
-        item_status, values = cat.ITEM_REJECTED, {"state": cat.REJECTED}
+        approved = item.version_id
+        if corrections is not None and (corrections.activity_types is not None
+                                        or corrections.language_level is not None):
+            data = conn.execute(sa.select(t.activity_versions.c.data)
+                                .where(t.activity_versions.c.id == item.version_id)).scalar_one()
+            corrections = check_corrections(corrections, dict(data))
+            corr_json = corrections.to_json()
+            approved = _corrected_version(conn, item.activity_id, item.version_id,
+                                          corrections, now)
+        values = {"state": cat.PUBLISHED, "approved_version_id": approved}
     else:
-        raise ReviewError(f"unknown decision {decision!r}")
+        stored_reason = reject_reason(reason_code, reason, reason_max_length)
+        values = {"state": cat.REJECTED}
+    item_status = ITEM_STATUS[decision]
     # The version check is repeated in the UPDATE itself, so two deciders cannot both win.
     done = conn.execute(
         r.update()
         .where(r.c.id == item_id, r.c.status == cat.ITEM_OPEN,
                r.c.lock_version == item.lock_version)
         .values(status=item_status, decided_at=now, decided_by=moderator,
-                decision_reason=reason, lock_version=item.lock_version + 1)
+                decision_reason=stored_reason, lock_version=item.lock_version + 1)
     )
     if done.rowcount != 1:
         fresh = conn.execute(sa.select(r).where(r.c.id == item_id)).one()
         raise Conflict(f"review item {item_id} is {fresh.status}", fresh.decided_by,
-                       fresh.decided_at)
+                       fresh.decided_at, fresh.status)
     if values:
         conn.execute(a.update().where(a.c.id == item.activity_id).values(updated_at=now, **values))
-    state = conn.execute(sa.select(a.c.state).where(a.c.id == item.activity_id)).scalar_one()
-    uow.outbox.add(ReviewDecided(item.activity_id, item_id, decision, moderator, reason), now)
-    return Outcome(item_id, item.activity_id, item_status, state)
+    state = values.get("state", activity.state)
+    decision_id = _log(
+        conn, actor, review_item_id=item_id, activity_id=item.activity_id, decision=decision,
+        reason=stored_reason, before_state=activity.state, after_state=state,
+        corrections=corr_json, at=now, before_version_id=activity.approved_version_id,
+        after_version_id=values.get("approved_version_id", activity.approved_version_id),
+        lock_version=item.lock_version + 1,
+    )
+    uow.outbox.add(ReviewDecided(item.activity_id, item_id, decision, moderator, stored_reason),
+                   now)
+    return Outcome(item_id, item.activity_id, item_status, state, decision_id)
+
+
+def bulk_approve(
+    uow: UnitOfWork, items: Sequence[tuple[int, int]], *, actor: Actor, now: datetime,
+    entitled: Entitlement,
+) -> BulkResult:
+    """Approve each (item id, lock_version) in its own savepoint: one conflict skips that item,
+    not the others. New and changed items only; a withdrawal is confirmed one by one."""
+    result = BulkResult()
+    kinds = dict(uow.connection.execute(
+        sa.select(t.review_items.c.id, t.review_items.c.kind)
+        .where(t.review_items.c.id.in_([i for i, _ in items]))).all())
+    for item_id, lock in items:
+        if kinds.get(item_id) == cat.KIND_WITHDRAWN:
+            result.skipped.append((item_id, "Een intrekking bevestig je apart."))
+            continue
+        try:
+            with uow.savepoint():
+                result.done.append(decide_review(
+                    uow, item_id, APPROVE, moderator=actor.email, now=now,
+                    expected_lock_version=lock, actor=actor, entitled=entitled))
+        except Conflict as exc:
+            who = f" door {exc.decided_by}" if exc.decided_by else ""
+            why = ("intussen gewijzigd" if exc.status == cat.ITEM_SUPERSEDED or not exc.decided_by
+                   else f"al beslist{who}")
+            result.skipped.append((item_id, why))
+        except ReviewError as exc:
+            result.skipped.append((item_id, str(exc)))
+    return result
+
+
+def undo_decision(
+    uow: UnitOfWork, decision_id: int, *, actor: Actor, now: datetime, window: timedelta,
+    entitled: Entitlement | None = None,
+) -> Outcome:
+    """Take a decision back within `window`, by whoever took it (or from the CLI), when
+    nothing changed since: the item is open again with the earlier state and approved version."""
+    conn = uow.connection
+    d, r, a = t.decision_log, t.review_items, t.activities
+    row = conn.execute(sa.select(d).where(d.c.id == decision_id)).one_or_none()
+    if row is None or row.decision == UNDO or (
+        actor.via != VIA_CLI and row.moderator_id != actor.moderator_id
+    ):
+        raise UndoError("Deze beslissing kan je niet terugdraaien.")
+    if entitled is not None:
+        nis = conn.execute(sa.select(r.c.municipality_nis)
+                           .where(r.c.id == row.review_item_id)).scalar_one()
+        if entitled.scope_for(nis) is None:
+            raise UndoError("Deze activiteit hoort niet meer bij een gemeente waarvoor jij "
+                            "beslist.")
+    if now - row.at > window:
+        raise UndoError("Terugdraaien kan niet meer: de tijd daarvoor is voorbij.")
+    item = conn.execute(sa.select(r).where(r.c.id == row.review_item_id)).one()
+    activity = conn.execute(sa.select(a.c.state, a.c.approved_version_id)
+                            .where(a.c.id == row.activity_id)).one()
+    newer_open = conn.execute(
+        sa.select(r.c.id).where(r.c.activity_id == row.activity_id, r.c.status == cat.ITEM_OPEN)
+    ).first()
+    if (item.lock_version != row.lock_version or item.status != ITEM_STATUS[row.decision]
+            or activity.state != row.after_state
+            or activity.approved_version_id != row.after_version_id or newer_open is not None):
+        raise UndoError("Terugdraaien kan niet meer: er is intussen iets veranderd.")
+    done = conn.execute(
+        r.update().where(r.c.id == item.id, r.c.lock_version == item.lock_version)
+        .values(status=cat.ITEM_OPEN, decided_at=None, decided_by=None, decision_reason=None,
+                lock_version=item.lock_version + 1))
+    if done.rowcount != 1:
+        raise UndoError("Terugdraaien kan niet meer: er is intussen iets veranderd.")
+    conn.execute(a.update().where(a.c.id == row.activity_id).values(
+        state=row.before_state, approved_version_id=row.before_version_id, updated_at=now))
+    if row.link_token_id is not None:
+        # The item link works again, so the moderator can decide anew from the same mail.
+        lt = t.link_tokens
+        conn.execute(lt.update().where(lt.c.id == row.link_token_id, lt.c.scope == "item")
+                     .values(used_at=None))
+    actor = Actor(actor.email, actor.moderator_id, actor.via, actor.token_id,
+                  actor.scope_used if actor.via == VIA_CLI else row.scope_used, actor.ip,
+                  actor.user_agent)
+    undo_id = _log(
+        conn, actor, review_item_id=item.id, activity_id=row.activity_id, decision=UNDO,
+        reason=None, before_state=row.after_state, after_state=row.before_state,
+        corrections=None, at=now, before_version_id=row.after_version_id,
+        after_version_id=row.before_version_id, lock_version=item.lock_version + 1,
+        undo_of_id=row.id)
+    uow.outbox.add(ReviewDecided(row.activity_id, item.id, UNDO, actor.email, None), now)
+    return Outcome(item.id, row.activity_id, cat.ITEM_OPEN, row.before_state, undo_id)
+
+
+def audit_rows(conn: Connection, limit: int = 200, item_id: int | None = None
+               ) -> list[dict[str, Any]]:
+    """The decision log, newest first."""
+    d = t.decision_log
+    q = sa.select(d).order_by(d.c.id.desc()).limit(limit)
+    if item_id is not None:
+        q = q.where(d.c.review_item_id == item_id)
+    return [dict(row._mapping) for row in conn.execute(q)]

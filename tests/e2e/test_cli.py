@@ -194,3 +194,28 @@ def test_kill_during_sync_then_resume_loses_and_doubles_nothing(tmp_path, databa
     killed, reference = snapshot(database_url), snapshot(clean_url)
     assert len(reference["activities"]) == 150
     assert killed == reference
+
+
+def test_unreachable_database_is_a_plain_error(tmp_path, feed):
+    c = Cli(write_config(tmp_path, feed.base_url),
+            "postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=2")
+    proc = c("queue", "list", check=1)
+    assert "database unavailable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sync_refuses_while_another_process_syncs_the_source(cli, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("cross-process source locks exist on PostgreSQL only; SQLite is one process")
+    from sync.adapters.database import make_engine
+    from sync.adapters.locks import source_lock, try_lock
+
+    eng = make_engine(database_url)
+    try:
+        with try_lock(eng, source_lock("uitdatabank")) as mine:
+            assert mine
+            proc = cli("sync", check=1)
+        assert "being synced by another process" in proc.stderr
+        assert cli.json("runs", "list")["runs"] == []  # nothing started, nothing closed
+        assert cli.json("sync")["status"] == "succeeded"  # free again
+    finally:
+        eng.dispose()

@@ -137,3 +137,21 @@ def test_malformed_item_among_good_ones_is_a_failure_and_the_run_goes_on(pipelin
         failure = conn.execute(sa.select(t.sync_failures)).one()
     assert failure.source_id == event_id(99) and failure.stage == "map"
     assert '"not a date"' in failure.raw_payload
+
+
+def test_empty_page_in_the_middle_does_not_end_the_run_early(pipeline, fake):
+    fake.add(tie(4, second="2026-11-20T10:00:00+00:00"))
+    fake.add(tie(8, second="2026-11-20T10:00:05+00:00", start=5))
+    fake.faults = [Fault(), Fault(empty_page=True), Fault(empty_page=True)]
+    result = pipeline.run(limit=3)
+    assert result.status == "succeeded" and result.counts.created == 12
+
+
+def test_source_that_keeps_answering_empty_pages_fails_clearly_then_resumes(pipeline, fake):
+    fake.add(tie(9))
+    fake.faults = [Fault()] + [Fault(empty_page=True)] * 6
+    failed = pipeline.run(limit=3)
+    assert failed.status == "failed" and "totalItems" in (failed.error or "")
+    resumed = pipeline.run(limit=3)
+    assert resumed.status == "succeeded"
+    assert pipeline.count(t.activities) == 9

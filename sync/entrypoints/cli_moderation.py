@@ -1,0 +1,63 @@
+"""CLI commands of the moderation pages: `web` (serve them alone) and `audit list`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Annotated, Any
+
+import typer
+
+from sync.bootstrap import App
+from sync.service import review as rv
+
+audit_app = typer.Typer(no_args_is_help=True, help="The moderators' decision log.")
+
+_open_app: Callable[..., AbstractContextManager[App]] | None = None
+_emit_json: Callable[[Any], None] | None = None
+
+
+def register(app: typer.Typer, open_app: Callable[..., AbstractContextManager[App]],
+             emit_json: Callable[[Any], None]) -> None:
+    global _open_app, _emit_json
+    _open_app, _emit_json = open_app, emit_json
+    app.command("web")(web_cmd)
+    app.add_typer(audit_app, name="audit")
+
+
+def web_cmd() -> None:
+    """Serve the web part alone (moderation pages, APIs, health) on [web] host and port."""
+    import uvicorn
+
+    from sync.entrypoints.web.app import create_app
+    from sync.entrypoints.web.security import protect_uvicorn_logs
+
+    assert _open_app is not None
+    with _open_app() as application:
+        web = application.config.web
+        protect_uvicorn_logs()
+        # uvicorn's access log would print link tokens; our middleware logs redacted paths.
+        uvicorn.run(create_app(application), host=web.host, port=web.port, access_log=False,
+                    log_config=None, proxy_headers=True, server_header=False)
+
+
+@audit_app.command("list")
+def audit_list(
+    item: Annotated[int | None, typer.Option("--item", help="Only this review item.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100000)] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Decisions, newest first: who, via which link or page, scope, before/after, reason."""
+    assert _open_app is not None and _emit_json is not None
+    with _open_app() as application, application.engine.connect() as conn:
+        rows = rv.audit_rows(conn, limit=limit, item_id=item)
+    if as_json:
+        _emit_json({"decisions": rows})
+        return
+    for r in rows:
+        reason = f" · {r['reason']}" if r["reason"] else ""
+        typer.echo(f"{r['at']:%Y-%m-%d %H:%M:%S} #{r['id']} item {r['review_item_id']} "
+                   f"{r['decision']} by {r['moderator_email']} via {r['via']} "
+                   f"({r['scope_used']}) {r['before_state']}→{r['after_state']}{reason}")
+    if not rows:
+        typer.echo("no decisions yet")

@@ -1,0 +1,162 @@
+"""`GET /healthz` (database, last successful run per source) and Prometheus `GET /metrics`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+from sync.adapters import tables as t
+from sync.bootstrap import App
+from sync.domain import catalogue as cat
+from sync.domain.runs import PARTIAL, SUCCEEDED
+from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
+
+log = structlog.get_logger()
+
+# A partial run read the whole source; its bad records are counted as failures separately.
+COMPLETED = (SUCCEEDED, PARTIAL)
+
+
+def max_age_minutes(application: App, interval_minutes: int) -> int:
+    configured = application.config.health.max_age_minutes
+    return configured if configured is not None else 3 * interval_minutes
+
+
+def _last_success(conn: sa.Connection) -> dict[str, datetime]:
+    r = t.sync_runs
+    rows = conn.execute(
+        sa.select(r.c.source, sa.func.max(r.c.ended_at))
+        .where(r.c.status.in_(COMPLETED)).group_by(r.c.source)
+    )
+    return {src: at for src, at in rows if at is not None}
+
+
+def health(application: App) -> tuple[int, dict[str, Any]]:
+    now = application.clock()
+    doc: dict[str, Any] = {"status": "ok", "checked_at": now.isoformat(),
+                           "database": {"reachable": True}, "sources": []}
+    try:
+        with application.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            last = _last_success(conn)
+    except Exception as exc:
+        log.warning("health: database unreachable", error=repr(exc))
+        doc["status"] = "failing"
+        doc["database"] = {"reachable": False, "error": type(exc).__name__}
+        return 503, doc
+    healthy = True
+    for src in application.config.sources:
+        if not src.enabled:
+            continue
+        limit = max_age_minutes(application, src.interval_minutes)
+        at = last.get(src.name)
+        age = None if at is None else int((now - at).total_seconds())
+        ok = age is not None and age <= limit * 60
+        healthy &= ok
+        doc["sources"].append({
+            "name": src.name, "last_success_at": at.isoformat() if at else None,
+            "age_seconds": age, "max_age_seconds": limit * 60,
+            "status": "ok" if ok else ("never" if at is None else "stale"),
+        })
+    if not healthy:
+        doc["status"] = "failing"
+    return (200 if healthy else 503), doc
+
+
+class DatabaseCollector(Collector):
+    """Reads the numbers from the database at scrape time, so every instance reports the same."""
+
+    def __init__(self, engine: Engine, municipality_names: dict[str, str]) -> None:
+        self.engine = engine
+        self.names = municipality_names
+
+    def collect(self) -> Iterator[Any]:
+        up = GaugeMetricFamily("ikdoemee_database_up", "1 when the database answered the scrape")
+        try:
+            families = self._families()
+        except Exception as exc:
+            log.warning("metrics: database unreachable", error=repr(exc))
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self) -> list[Any]:
+        r, f, o, ri = t.sync_runs, t.sync_failures, t.outbox, t.review_items
+        runs = CounterMetricFamily("ikdoemee_sync_runs", "Sync runs by source and status",
+                                   labels=["source", "status"])
+        items = CounterMetricFamily("ikdoemee_sync_items",
+                                    "Records handled by all runs, by outcome",
+                                    labels=["source", "outcome"])
+        failures = GaugeMetricFamily("ikdoemee_sync_failures_open", "Open recorded failures",
+                                     labels=["source", "stage"])
+        queue = GaugeMetricFamily("ikdoemee_review_queue_open",
+                                  "Open review items per municipality",
+                                  labels=["municipality", "nis", "kind"])
+        backlog = GaugeMetricFamily("ikdoemee_outbox_backlog",
+                                    "Undelivered outbox messages (dead: gave up)",
+                                    labels=["topic", "state"])
+        last = GaugeMetricFamily("ikdoemee_sync_last_success_timestamp_seconds",
+                                 "End of the last successful run", labels=["source"])
+        with self.engine.connect() as conn:
+            for src, status, n in conn.execute(
+                    sa.select(r.c.source, r.c.status, sa.func.count()).group_by(r.c.source,
+                                                                                r.c.status)):
+                runs.add_metric([src, status], n)
+            totals: dict[tuple[str, str], int] = {}
+            for src, counts in conn.execute(sa.select(r.c.source, r.c.counts)):
+                for outcome, value in (counts or {}).items():
+                    if isinstance(value, dict):  # skipped, per reason
+                        for reason, n in value.items():
+                            key = (src, f"skipped_{reason}")
+                            totals[key] = totals.get(key, 0) + int(n)
+                    else:
+                        totals[(src, outcome)] = totals.get((src, outcome), 0) + int(value)
+            for (src, outcome), n in sorted(totals.items()):
+                items.add_metric([src, outcome], n)
+            for src, stage, n in conn.execute(
+                    sa.select(f.c.source, f.c.stage, sa.func.count()).where(f.c.status == "open")
+                    .group_by(f.c.source, f.c.stage)):
+                failures.add_metric([src, stage], n)
+            for nis, kind, n in conn.execute(
+                    sa.select(ri.c.municipality_nis, ri.c.kind, sa.func.count())
+                    .where(ri.c.status == cat.ITEM_OPEN)
+                    .group_by(ri.c.municipality_nis, ri.c.kind)):
+                queue.add_metric([self.names.get(nis, nis), nis, kind], n)
+            dead = o.c.attempts >= OUTBOX_MAX_ATTEMPTS
+            state = sa.case((dead, "dead"), else_="pending")
+            for topic, st, n in conn.execute(
+                    sa.select(o.c.topic, state, sa.func.count()).where(o.c.delivered_at.is_(None))
+                    .group_by(o.c.topic, state)):
+                backlog.add_metric([topic, st], n)
+            for src, at in _last_success(conn).items():
+                last.add_metric([src], at.timestamp())
+        return [runs, items, failures, queue, backlog, last]
+
+
+def register(web: FastAPI) -> None:
+    application: App = web.state.app
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(
+        application.engine, {m.nis: m.name for m in application.region.municipalities}))
+
+    @web.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> JSONResponse:
+        status, doc = health(request.app.state.app)
+        return JSONResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})
+
+    @web.get("/metrics", tags=["health"])
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

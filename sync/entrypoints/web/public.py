@@ -1,0 +1,397 @@
+"""Public catalogue API, schema.org JSON-LD, the Dutch listing page and the statistics."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync.bootstrap import App
+from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.entrypoints.web.problems import problem
+from sync.service import catalogue_query as cq
+from sync.service import stats as stats_service
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+BRUSSELS = ZoneInfo("Europe/Brussels")
+JSONLD = "application/ld+json"
+Lang = Literal["nl", "fr", "en", "de"]
+
+
+class ApiProblem(Exception):
+    """Raised by handlers; rendered as an RFC 9457 problem with a proper title."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers
+
+
+class Problem(BaseModel):
+    """An error: `title` says what kind, `detail` what to do about it."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    texts = {400: "Bad request", 401: "Missing or malformed bearer token",
+             403: "Wrong bearer token", 404: "Not found", 409: "Conflict with the current state",
+             422: "Invalid parameters", 503: "Not configured"}
+    return {s: {"model": Problem, "description": texts[s],
+                "content": {"application/problem+json": {}}} for s in statuses}
+
+
+class Municipality(BaseModel):
+    nis: str
+    name: str
+
+
+class Translations(BaseModel):
+    title: dict[str, str]
+    description: dict[str, str]
+
+
+class ActivityOut(BaseModel):
+    id: int
+    source: str
+    source_id: str
+    url: str = Field(description="The activity at its source (UiTdatabank).")
+    language: str | None = Field(description="Language of title and description served.")
+    title: str | None
+    description: str | None = Field(description="Plain text.")
+    description_html: str | None = Field(description="Sanitised HTML.")
+    translations: Translations
+    main_language: str
+    languages: list[str]
+    activity_types: list[str]
+    language_levels: list[int]
+    municipality: Municipality
+    next_occurrence: datetime | None
+    status: str
+    sold_out: bool
+    place: dict[str, Any]
+    calendar: dict[str, Any]
+    price: dict[str, Any] | None
+    booking: dict[str, Any] | None
+    contact: dict[str, Any] | None
+    organizer: dict[str, Any] | None
+    image: str | None
+    age_range: dict[str, Any] | None
+    audience: str
+    jsonld: str = Field(description="The schema.org Event rendering of this activity.")
+
+
+class Links(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    self_: str = Field(alias="self")
+    first: str
+    last: str
+    prev: str | None
+    next: str | None
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    links: Links
+
+
+class ShareOut(BaseModel):
+    key: str
+    label: str
+    count: int
+    percentage: float
+
+
+class ModerationStats(BaseModel):
+    municipalities_with_moderator: list[str]
+    municipalities_without_moderator: list[str]
+    queues: list[ShareOut]
+    open_items: int
+    median_hours_to_decision: float | None
+    decided_items: int
+
+
+class StatsOut(BaseModel):
+    generated_at: datetime
+    published_activities: int
+    activity_types: list[ShareOut] = Field(
+        description="An activity counts under each of its types: percentages can sum past 100.")
+    language_levels: list[ShareOut]
+    municipalities: list[ShareOut]
+    organisations: int
+    moderation: ModerationStats
+
+
+def _app(request: Request) -> App:
+    application: App = request.app.state.app
+    return application
+
+
+def _filters(
+    application: App, municipality: str | None, activity_type: str | None,
+    language_level: int | None, date_from: date | None, date_to: date | None, q: str | None,
+) -> cq.Filters:
+    try:
+        return cq.Filters(
+            municipality_nis=cq.municipality_nis(application.region, municipality)
+            if municipality else None,
+            activity_type=cq.activity_type(activity_type) if activity_type else None,
+            language_level=language_level,
+            date_from=date_from,
+            date_to=date_to,
+            q=q.strip() if q and q.strip() else None,
+        )
+    except cq.QueryError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc)) from None
+
+
+def activity_out(application: App, p: cq.Published, lang: str, now: datetime) -> ActivityOut:
+    d = p.data
+    main = d.get("main_language") or cq.DEFAULT_LANGUAGE
+    title, language = cq.pick(d.get("title"), lang, main)
+    text, _ = cq.pick(d.get("description_text"), language or lang, main)
+    html, _ = cq.pick(d.get("description_html"), language or lang, main)
+    place = d.get("place") or {}
+    nis = place.get("nis") or ""
+    m = application.region.find(nis) if nis else None
+    return ActivityOut(
+        id=p.id, source=p.source, source_id=p.source_id, url=d.get("url") or "",
+        language=language, title=title, description=text, description_html=html,
+        translations=Translations(title=d.get("title") or {},
+                                  description=d.get("description_text") or {}),
+        main_language=main, languages=list(d.get("languages") or []),
+        activity_types=list(d.get("activity_types") or []),
+        language_levels=list(d.get("language_levels") or []),
+        municipality=Municipality(nis=nis, name=m.name if m else place.get("municipality") or ""),
+        next_occurrence=cq.next_start(d, now), status=d.get("status") or "available",
+        sold_out=bool(d.get("sold_out")), place=place, calendar=d.get("calendar") or {},
+        price=d.get("price"), booking=d.get("booking"), contact=d.get("contact"),
+        organizer=d.get("organizer"), image=d.get("image"), age_range=d.get("age_range"),
+        audience=d.get("audience") or "everyone", jsonld=_self_url(application, p.id) + ".jsonld",
+    )
+
+
+def _self_url(application: App, activity_id: int) -> str:
+    return f"{application.config.web.base_url.rstrip('/')}/api/activities/{activity_id}"
+
+
+router = APIRouter(tags=["public catalogue"])
+
+MunicipalityQ = Annotated[str | None, Query(description="Municipality name or NIS code.")]
+TypeQ = Annotated[str | None, Query(description="One of the ten catalogue activity types.")]
+LevelQ = Annotated[int | None, Query(ge=1, le=4, description="Language level (taaliconen).")]
+FromQ = Annotated[date | None, Query(description="Takes place on or after this day.")]
+ToQ = Annotated[date | None, Query(description="Takes place on or before this day.")]
+TextQ = Annotated[str | None, Query(max_length=200, description="Words in title or description.")]
+LangQ = Annotated[Lang, Query(description="Language of the texts; Dutch when missing.")]
+
+
+@router.get("/api/activities", response_model=ActivityPage,
+            responses=problem_responses(422), summary="Published activities")
+def list_activities(
+    request: Request,
+    municipality: MunicipalityQ = None,
+    activity_type: TypeQ = None,
+    language_level: LevelQ = None,
+    date_from: FromQ = None,
+    date_to: ToQ = None,
+    q: TextQ = None,
+    lang: LangQ = "nl",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=cq.MAX_PER_PAGE)] = 20,
+) -> ActivityPage:
+    """Published activities at their approved version, soonest first."""
+    application = _app(request)
+    filters = _filters(application, municipality, activity_type, language_level, date_from,
+                       date_to, q)
+    now = application.clock()
+    with application.uow() as uow:
+        found = cq.search(uow.connection, filters, page, per_page, now)
+
+    def link(n: int) -> str:
+        return str(request.url.include_query_params(page=n, per_page=per_page))
+
+    return ActivityPage(
+        items=[activity_out(application, p, lang, now) for p in found.items],
+        total=found.total, page=page, per_page=per_page, pages=found.pages,
+        links=Links.model_validate({
+            "self": link(page), "first": link(1), "last": link(found.pages),
+            "prev": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if page < found.pages else None}),
+    )
+
+
+def _published(application: App, activity_id: int) -> cq.Published:
+    with application.uow() as uow:
+        found = cq.get_published(uow.connection, activity_id)
+    if found is None:
+        raise ApiProblem(404, "Not Found", f"activity {activity_id} is not in the catalogue")
+    return found
+
+
+def _jsonld(application: App, activity_id: int, lang: str) -> JSONResponse:
+    p = _published(application, activity_id)
+    return JSONResponse(cq.to_jsonld(p, lang, _self_url(application, activity_id)),
+                        media_type=JSONLD)
+
+
+_JSONLD_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A schema.org Event.", "content": {JSONLD: {}}}}
+
+
+@router.get("/api/activities/{activity_id}.jsonld", response_class=JSONResponse,
+            responses={**_JSONLD_RESPONSE, **problem_responses(404)},
+            summary="One activity as schema.org Event (JSON-LD)")
+def get_activity_jsonld(request: Request, activity_id: int, lang: LangQ = "nl") -> JSONResponse:
+    return _jsonld(_app(request), activity_id, lang)
+
+
+@router.get("/api/activities/{activity_id}", response_model=ActivityOut,
+            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422)},
+            summary="One published activity")
+def get_activity(
+    request: Request, activity_id: int, lang: LangQ = "nl",
+    format: Annotated[Literal["json", "jsonld"], Query(  # noqa: A002 - the public name
+        description="jsonld: the schema.org Event rendering.")] = "json",
+) -> Any:
+    application = _app(request)
+    if format == "jsonld":
+        return _jsonld(application, activity_id, lang)
+    return activity_out(application, _published(application, activity_id), lang,
+                        application.clock())
+
+
+@router.get("/api/stats", response_model=StatsOut, tags=["statistics"],
+            summary="Statistics of the catalogue and of moderation")
+def get_stats(request: Request) -> Any:
+    application = _app(request)
+    with application.uow() as uow:
+        return stats_service.compute(uow.connection, application.region,
+                                     application.clock()).to_json()
+
+
+# --------------------------------------------------------------------------- HTML listing
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+          "september", "oktober", "november", "december")
+DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+
+
+def dutch_date(moment: datetime | None) -> str:
+    if moment is None:
+        return "doorlopend"
+    local = moment.astimezone(BRUSSELS)
+    return (f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year}, "
+            f"{local:%H.%M} uur")
+
+
+def _form_value(value: str | None) -> str | None:
+    # A GET form sends every field, empty ones as "": those mean "no filter".
+    return value.strip() if value and value.strip() else None
+
+
+@router.get("/activiteiten", response_class=HTMLResponse, tags=["public pages"],
+            summary="Dutch listing page with the same filters")
+def activities_page(
+    request: Request,
+    gemeente: str | None = None,
+    type: str | None = None,  # noqa: A002 - the form field's Dutch-facing name
+    taalniveau: str | None = None,
+    van: str | None = None,
+    tot: str | None = None,
+    q: str | None = None,
+    pagina: str | None = None,
+) -> HTMLResponse:
+    """The catalogue for people: Dutch, a GET form, no script, works on a small phone."""
+    application = _app(request)
+    errors: list[str] = []
+    values = {k: _form_value(v) for k, v in (("gemeente", gemeente), ("type", type),
+                                               ("taalniveau", taalniveau), ("van", van),
+                                               ("tot", tot), ("q", q))}
+
+    def parsed(key: str, parse: Any, message: str) -> Any:
+        raw = values[key]
+        if raw is None:
+            return None
+        try:
+            return parse(raw)
+        except ValueError:
+            errors.append(message)
+            values[key] = None
+            return None
+
+    nis = parsed("gemeente", lambda v: cq.municipality_nis(application.region, v),
+                 "Die gemeente kennen we niet.")
+    kind = parsed("type", cq.activity_type, "Dat soort activiteit kennen we niet.")
+    level = parsed("taalniveau", _level, "Kies een taalniveau van 1 tot 4.")
+    lo = parsed("van", date.fromisoformat, "De begindatum is geen geldige datum.")
+    hi = parsed("tot", date.fromisoformat, "De einddatum is geen geldige datum.")
+    try:
+        page = max(1, int(pagina or "1"))
+    except ValueError:
+        page = 1
+    filters = cq.Filters(nis, kind, level, lo, hi, values["q"])
+    now = application.clock()
+    with application.uow() as uow:
+        found = cq.search(uow.connection, filters, page, 20, now)
+    items = []
+    for p in found.items:
+        out = activity_out(application, p, "nl", now)
+        items.append({"a": out, "when": dutch_date(out.next_occurrence) if out.next_occurrence
+                      else ("voorbij" if _over(p.data, now) else "doorlopend")})
+
+    def page_link(n: int) -> str:
+        return str(request.url.include_query_params(pagina=n))
+
+    html = _env.get_template("public/activiteiten.html").render(
+        items=items, total=found.total, page=found.page, pages=found.pages,
+        prev=page_link(page - 1) if page > 1 else None,
+        next=page_link(page + 1) if page < found.pages else None,
+        values=values, errors=errors, municipalities=application.region.municipalities,
+        types=ACTIVITY_TYPES, levels=LANGUAGE_LEVELS,
+    )
+    return HTMLResponse(html, status_code=200)
+
+
+def _level(value: str) -> int:
+    level = int(value)
+    if level not in LANGUAGE_LEVELS:
+        raise ValueError(value)
+    return level
+
+
+def _over(data: dict[str, Any], now: datetime) -> bool:
+    return all(end is not None and end < now for _, end in cq.spans(data))
+
+
+def install_api_problems(web: FastAPI) -> None:
+    """Render ApiProblem as a JSON problem; both API modules call it (idempotent)."""
+
+    async def _problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiProblem)
+        resp = problem(exc.status, exc.title, exc.detail)
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    web.add_exception_handler(ApiProblem, _problem)
+
+
+def register(web: FastAPI) -> None:
+    install_api_problems(web)
+    web.include_router(router)

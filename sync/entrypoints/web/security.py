@@ -1,0 +1,179 @@
+"""Security of the web part: headers, CSRF, same-origin checks, rate limits, redacted logs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+log = structlog.get_logger()
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescapes .html
+
+CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+MODERATION_PREFIX = "/moderatie/"
+# Swagger UI and ReDoc load their own scripts; they get the other headers but no CSP.
+NO_CSP_PREFIXES = ("/docs", "/redoc")
+_TOKEN_IN_PATH = re.compile(r"(/moderatie/(?:item|wachtrij|afmelden)/)[^/?#\s\"]+")
+SECRET_ENV = "IKDOEMEE_SECRET_KEY"
+
+
+def redact(text: str) -> str:
+    """Link tokens are credentials: they never reach a log line."""
+    return _TOKEN_IN_PATH.sub(r"\1[token]", text)
+
+
+class RedactTokens(logging.Filter):
+    """For uvicorn's own access log, should someone turn it on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact(str(record.msg))
+        return True
+
+
+def protect_uvicorn_logs() -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+def load_secret(configured: str | None) -> bytes:
+    """The server secret for CSRF values; a random one per process when none is configured
+    (forms then stop working across a restart or between several instances)."""
+    value = configured or os.environ.get(SECRET_ENV)
+    if value:
+        return value.encode("utf-8")
+    log.warning("no IKDOEMEE_SECRET_KEY set: using a random secret for this process only")
+    return secrets.token_bytes(32)
+
+
+def csrf_value(secret: bytes, token: str) -> str:
+    """Bound to the link: a page of one link cannot post for another."""
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hmac.new(secret, f"csrf:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(secret: bytes, token: str, value: str | None) -> bool:
+    return bool(value) and hmac.compare_digest(csrf_value(secret, token), value or "")
+
+
+def same_origin(request: Request, base_url: str) -> bool:
+    """A cross-site form POST is refused whatever it carries. Fetch metadata decides when the
+    browser sends it: with `Referrer-Policy: no-referrer` Chromium posts forms with
+    `Origin: null`, so Origin is only the fallback for older clients."""
+    site = request.headers.get("sec-fetch-site", "").lower()
+    if site:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # no browser metadata at all; the CSRF value still has to match
+    allowed = {_origin(base_url), f"{request.url.scheme}://{request.headers.get('host', '')}"}
+    return origin.rstrip("/") in allowed
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def safe_next(value: str | None, default: str) -> str:
+    """Only our own relative moderation paths: never an absolute or protocol-relative URL."""
+    if (not value or not value.startswith(MODERATION_PREFIX) or "//" in value or "\\" in value
+            or any(ord(c) < 33 for c in value)):
+        return default
+    return value
+
+
+class RateLimiter:
+    """In-memory token bucket per client IP: `burst` at once, `per_minute` refilled."""
+
+    def __init__(self, per_minute: int, burst: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            if len(self._buckets) > 50_000:  # a flood of addresses must not eat the memory
+                self._buckets = {k: v for k, v in self._buckets.items()
+                                 if now - v[1] < self.burst / self.rate}
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return False
+            self._buckets[key] = (tokens - 1.0, now)
+            return True
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def page(request: Request, name: str, status: int, **context: Any) -> Response:
+    return templates.TemplateResponse(request, f"moderation/{name}", context,
+                                      status_code=status)
+
+
+def install(web: FastAPI, limiter: RateLimiter) -> None:
+    """Headers on every response; rate limit, no-store and a Dutch error page on /moderatie."""
+    protect_uvicorn_logs()
+    access = structlog.get_logger("access")
+
+    @web.middleware("http")
+    async def _security(request: Request,
+                        call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        path = request.url.path
+        moderation = path.startswith(MODERATION_PREFIX)
+        if moderation and not limiter.allow(client_ip(request)):
+            response = page(request, "bericht.html", 429, titel="Even geduld",
+                            tekst="Je hebt op korte tijd te veel pagina's geopend. Wacht een "
+                                  "minuutje en probeer het dan opnieuw.")
+            response.headers["Retry-After"] = "60"
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # noqa: BLE001 - logged without the token, then a page
+                if not moderation:
+                    raise
+                log.error("unhandled error", path=redact(path), error=redact(repr(exc)))
+                response = page(request, "bericht.html", 500, titel="Er ging iets mis",
+                                tekst="Er ging bij ons iets mis. Probeer het later opnieuw; "
+                                      "je beslissing is niet opgeslagen.")
+        headers = response.headers
+        if not path.startswith(NO_CSP_PREFIXES):
+            headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        if moderation:
+            headers["Cache-Control"] = "no-store"
+            headers["Pragma"] = "no-cache"
+        access.info("request", method=request.method, path=redact(path),
+                    status=response.status_code,
+                    ms=round((time.perf_counter() - started) * 1000, 1))
+        return response

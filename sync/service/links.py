@@ -1,0 +1,141 @@
+"""E-mail link tokens: random, stored only as a SHA-256 hash, bound to a moderator and a scope."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.adapters import tables as t
+
+SCOPE_ITEM = "item"  # one review item
+SCOPE_QUEUE = "queue"  # the moderator's whole queue
+
+ITEM_PATH = "/moderatie/item/"
+QUEUE_PATH = "/moderatie/wachtrij/"
+
+
+class InvalidLink(Exception):
+    """Unknown, expired, used or revoked: one error, so a caller cannot tell which."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkGrant:
+    """What a valid token allows."""
+
+    token_id: int
+    moderator_id: int
+    scope: str
+    review_item_id: int | None
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue(
+    conn: Connection, moderator_id: int, scope: str, now: datetime, valid_days: int,
+    review_item_id: int | None = None,
+) -> str:
+    """Store a new token's hash and return the token itself (256 random bits, URL-safe)."""
+    if scope == SCOPE_ITEM and review_item_id is None:
+        raise ValueError("an item link needs a review item")
+    if scope not in (SCOPE_ITEM, SCOPE_QUEUE):
+        raise ValueError(f"unknown link scope {scope!r}")
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        t.link_tokens.insert().values(
+            token_hash=token_hash(token), moderator_id=moderator_id, scope=scope,
+            review_item_id=review_item_id if scope == SCOPE_ITEM else None,
+            created_at=now, expires_at=now + timedelta(days=valid_days),
+        )
+    )
+    return token
+
+
+def issue_items(
+    conn: Connection, moderator_id: int, review_item_ids: Sequence[int], now: datetime,
+    valid_days: int,
+) -> list[str]:
+    """One item token per review item, stored in a single multi-row insert (a digest)."""
+    tokens = [secrets.token_urlsafe(32) for _ in review_item_ids]
+    if tokens:
+        expires = now + timedelta(days=valid_days)
+        conn.execute(t.link_tokens.insert(), [
+            {"token_hash": token_hash(tok), "moderator_id": moderator_id, "scope": SCOPE_ITEM,
+             "review_item_id": item_id, "created_at": now, "expires_at": expires,
+             "used_at": None, "revoked_at": None}
+            for tok, item_id in zip(tokens, review_item_ids, strict=True)
+        ])
+    return tokens
+
+
+def item_url(base_url: str, token: str) -> str:
+    return base_url.rstrip("/") + ITEM_PATH + token
+
+
+def queue_url(base_url: str, token: str) -> str:
+    return base_url.rstrip("/") + QUEUE_PATH + token
+
+
+def resolve(conn: Connection, token: str, now: datetime) -> LinkGrant:
+    """The grant of a valid token; `InvalidLink` for anything else (also an inactive moderator)."""
+    lt, m = t.link_tokens, t.moderators
+    if not token or len(token) > 200:
+        raise InvalidLink("invalid link")
+    row = conn.execute(
+        sa.select(lt, m.c.active)
+        .join(m, m.c.id == lt.c.moderator_id)
+        .where(lt.c.token_hash == token_hash(token))
+    ).one_or_none()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or row.used_at is not None
+        or row.expires_at <= now
+        or not row.active
+    ):
+        raise InvalidLink("invalid link")
+    return LinkGrant(row.id, row.moderator_id, row.scope, row.review_item_id, row.expires_at)
+
+
+def mark_used(conn: Connection, token_id: int, now: datetime) -> bool:
+    """Single use: True for the caller that used it first."""
+    lt = t.link_tokens
+    done = conn.execute(
+        lt.update().where(lt.c.id == token_id, lt.c.used_at.is_(None)).values(used_at=now)
+    )
+    return done.rowcount == 1
+
+
+def revoke_moderator(conn: Connection, moderator_id: int, now: datetime) -> int:
+    """Revoke every live token of a moderator (removed or made inactive)."""
+    lt = t.link_tokens
+    return conn.execute(
+        lt.update()
+        .where(lt.c.moderator_id == moderator_id, lt.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+
+
+def revoke_municipalities(
+    conn: Connection, moderator_id: int, municipality_nis: Iterable[str], now: datetime
+) -> int:
+    """Revoke the moderator's item tokens for items of municipalities taken away from them."""
+    nis = list(municipality_nis)
+    if not nis:
+        return 0
+    lt, r = t.link_tokens, t.review_items
+    items = sa.select(r.c.id).where(r.c.municipality_nis.in_(nis))
+    return conn.execute(
+        lt.update()
+        .where(lt.c.moderator_id == moderator_id, lt.c.scope == SCOPE_ITEM,
+               lt.c.revoked_at.is_(None), lt.c.review_item_id.in_(items))
+        .values(revoked_at=now)
+    ).rowcount

@@ -1,0 +1,362 @@
+"""Moderator e-mail: digests, immediate mails, reminders and escalation, written to the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from sync.adapters import tables as t
+from sync.adapters.mailer import OutgoingMail, clean_header, new_message_id
+from sync.domain import catalogue as cat
+from sync.service import links
+from sync.service import moderators as mods
+
+log = structlog.get_logger()
+
+TOPIC_EMAIL = "email.send"
+DIGEST = "digest"
+IMMEDIATE = "immediate"
+REMINDER = "reminder"
+ESCALATION = "escalation"
+ANNOUNCED = (DIGEST, IMMEDIATE)  # an item announced either way is not announced again
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+TEMPLATES = Path(__file__).resolve().parent.parent / "entrypoints" / "web" / "templates" / "mail"
+
+KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
+           cat.KIND_WITHDRAWN: "Ingetrokken"}
+KIND_COLOUR = {cat.KIND_NEW: "#1e7a34", cat.KIND_CHANGED: "#9a6700",
+               cat.KIND_WITHDRAWN: "#b3261e"}
+# Why an activity left the catalogue, as a moderator reads it.
+WITHDRAWN_REASON_NL = {
+    "deleted": "Verwijderd in UiTdatabank.",
+    "cancelled": "Geannuleerd door de organisator.",
+    "outside_region": "Verhuisd naar een plaats buiten de Westhoek.",
+    "no_language_icon": "Heeft geen taalicoon meer.",
+    "online_only": "Vindt enkel nog online plaats.",
+    "rejected": "Afgekeurd in UiTdatabank.",
+    "draft": "Teruggezet naar een kladversie in UiTdatabank.",
+    "vanished": "Niet meer te vinden in UiTdatabank.",
+}
+_DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
+_MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    base_url: str
+    sender: str
+    link_valid_days: int
+    fallback_emails: tuple[str, ...]
+    reminder_after_days: int
+    escalate_after_days: int
+    municipality_names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    id: int
+    kind: str
+    reason: str | None
+    municipality_nis: str
+    created_at: datetime
+    title: str
+    next_occurrence: datetime | None
+
+
+@dataclass(slots=True)
+class Report:
+    """What one pass wrote: mails (outbox rows) and the items they announced."""
+
+    mails: int = 0
+    items: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"mails": self.mails, "items": self.items}
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def when_nl(dt: datetime | None) -> str:
+    if dt is None:
+        return "Doorlopend of datum onbekend"
+    local = dt.astimezone(BRUSSELS)
+    return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}, "
+            f"{local:%H.%M} uur")
+
+
+def first_name(name: str) -> str:
+    return name.split()[0] if name.split() else name
+
+
+def open_items(conn: Connection) -> list[OpenItem]:
+    """Every open review item, soonest activity first."""
+    r, a = t.review_items, t.activities
+    rows = conn.execute(
+        sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at, a.c.title,
+                  a.c.next_occurrence)
+        .join(a, a.c.id == r.c.activity_id)
+        .where(r.c.status == cat.ITEM_OPEN)
+        .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
+    )
+    return [OpenItem(*row) for row in rows]
+
+
+def notified(conn: Connection, kinds: Sequence[str]) -> set[tuple[int, int]]:
+    """(moderator, review item) pairs already mailed in one of `kinds`, for open items."""
+    n, r = t.notifications, t.review_items
+    rows = conn.execute(
+        sa.select(n.c.moderator_id, n.c.review_item_id)
+        .join(r, r.c.id == n.c.review_item_id)
+        .where(n.c.kind.in_(list(kinds)), r.c.status == cat.ITEM_OPEN)
+    )
+    return {(m, i) for m, i in rows}
+
+
+def _item_context(s: NotifySettings, item: OpenItem, token: str) -> dict[str, Any]:
+    reason = None
+    if item.kind == cat.KIND_WITHDRAWN:
+        reason = WITHDRAWN_REASON_NL.get(item.reason or "", "Niet langer in het aanbod.")
+    return {
+        "soort": KIND_NL.get(item.kind, item.kind),
+        "kleur": KIND_COLOUR.get(item.kind, "#222222"),
+        "titel": clean_header(item.title),
+        "wanneer": when_nl(item.next_occurrence),
+        "gemeente": s.municipality_names.get(item.municipality_nis, item.municipality_nis),
+        "reden": reason,
+        "url": links.item_url(s.base_url, token),
+    }
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _summary(items: Sequence[OpenItem]) -> str:
+    new = sum(1 for i in items if i.kind == cat.KIND_NEW)
+    changed = sum(1 for i in items if i.kind == cat.KIND_CHANGED)
+    gone = sum(1 for i in items if i.kind == cat.KIND_WITHDRAWN)
+    parts = []
+    if new:
+        parts.append(_plural(new, "nieuwe activiteit", "nieuwe activiteiten"))
+    if changed:
+        parts.append(_plural(changed, "gewijzigde activiteit", "gewijzigde activiteiten"))
+    if gone:
+        parts.append(_plural(gone, "ingetrokken activiteit", "ingetrokken activiteiten"))
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " en " + parts[-1]
+    return f"In je wachtrij {'staat' if len(items) == 1 else 'staan'} {listed} om na te kijken."
+
+
+def write_mail(
+    conn: Connection, s: NotifySettings, moderator: mods.Moderator, kind: str,
+    items: Sequence[OpenItem], now: datetime, subject: str, open_total: int,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Render one mail with fresh links and write it to the outbox together with its
+    `notifications` rows, in the caller's transaction. Returns the outbox id."""
+    queue_token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
+    tokens = links.issue_items(conn, moderator.id, [i.id for i in items], now, s.link_valid_days)
+    context = {
+        "naam": clean_header(first_name(moderator.name)),
+        "subject": subject,
+        "items": [_item_context(s, i, tok) for i, tok in zip(items, tokens, strict=True)],
+        "queue_url": links.queue_url(s.base_url, queue_token),
+        "open_totaal": open_total,
+        "geldig_dagen": s.link_valid_days,
+        "samenvatting": _summary(items),
+        **(extra or {}),
+    }
+    mail = OutgoingMail(
+        to=moderator.email, to_name=moderator.name, subject=subject,
+        text=_env.get_template(f"{kind}.txt").render(context),
+        html=_env.get_template(f"{kind}.html").render(context),
+        message_id=new_message_id(s.sender),
+        unsubscribe_url=s.base_url.rstrip("/") + "/moderatie/afmelden/" + queue_token,
+        unsubscribe_mailto=_sender_address(s.sender),
+    )
+    payload = {**mail.to_payload(), "kind": kind, "moderator_id": moderator.id,
+               "review_item_ids": [i.id for i in items]}
+    inserted = conn.execute(
+        t.outbox.insert().values(topic=TOPIC_EMAIL, payload=payload, created_at=now,
+                                 available_at=now)
+    ).inserted_primary_key
+    assert inserted is not None
+    outbox_id = int(inserted[0])
+    conn.execute(t.notifications.insert(), [
+        {"moderator_id": moderator.id, "review_item_id": i.id, "kind": kind,
+         "outbox_id": outbox_id, "created_at": now} for i in items
+    ])
+    return outbox_id
+
+
+def claim_items(conn: Connection, moderator_id: int, items: Sequence[OpenItem],
+                kinds: Sequence[str]) -> list[OpenItem]:
+    """The items not yet mailed to this moderator in `kinds`, decided under a lock on the
+    moderator's row: the digest job and the relay (maybe in another instance) both announce
+    items, and the second to get here must see what the first wrote."""
+    m, n = t.moderators, t.notifications
+    conn.execute(sa.select(m.c.id).where(m.c.id == moderator_id).with_for_update()).first()
+    ids = [i.id for i in items]
+    taken = set(conn.execute(
+        sa.select(n.c.review_item_id).where(n.c.moderator_id == moderator_id,
+                                            n.c.kind.in_(list(kinds)),
+                                            n.c.review_item_id.in_(ids))).scalars())
+    return [i for i in items if i.id not in taken]
+
+
+def _sender_address(sender: str) -> str | None:
+    from email.utils import parseaddr
+
+    return parseaddr(sender)[1] or None
+
+
+def _all_nis(s: NotifySettings, items: Iterable[OpenItem]) -> set[str]:
+    return set(s.municipality_names) | {i.municipality_nis for i in items}
+
+
+def _per_moderator(
+    engine: Engine, s: NotifySettings, now: datetime, kind: str,
+    pick: Any,
+) -> Report:
+    """For each active moderator, mail what `pick(routing, moderator, items, done)` returns;
+    one transaction per mail so one bad address does not hold back the others."""
+    report = Report()
+    kinds = ANNOUNCED if kind == DIGEST else (kind,)
+    with engine.begin() as conn:
+        routing = mods.routing(conn, s.fallback_emails, now, s.municipality_names)
+        items = open_items(conn)
+        done = notified(conn, kinds)
+    all_nis = _all_nis(s, items)
+    for moderator in routing.moderators.values():
+        scope = routing.scope(moderator.id, all_nis)
+        mine = [i for i in items if i.municipality_nis in scope]
+        chosen, subject, extra = pick(routing, moderator, mine, done)
+        if not chosen:
+            continue  # no mail when nothing new is open
+        try:
+            with engine.begin() as conn:
+                chosen = claim_items(conn, moderator.id, chosen, kinds)
+                if not chosen:
+                    continue
+                if kind == DIGEST:
+                    subject = digest_subject(len(chosen))
+                write_mail(conn, s, moderator, kind, chosen, now, subject, len(mine), extra)
+        except IntegrityError:
+            # Another instance announced the same items first (unique per moderator/item/kind).
+            log.info("already notified by another instance", moderator=moderator.id, kind=kind)
+            continue
+        report.mails += 1
+        report.items += len(chosen)
+    log.info("notifications written", kind=kind, **report.to_json())
+    return report
+
+
+def digest_subject(n: int) -> str:
+    return f"ikdoemee: {_plural(n, 'activiteit', 'activiteiten')} te valideren"
+
+
+def build_digests(engine: Engine, s: NotifySettings, now: datetime) -> Report:
+    """One digest per moderator with the open items not yet announced to them."""
+
+    def pick(routing: mods.Routing, m: mods.Moderator, mine: list[OpenItem],
+             done: set[tuple[int, int]]) -> tuple[list[OpenItem], str, dict[str, Any]]:
+        new = [i for i in mine if (m.id, i.id) not in done]
+        return new, digest_subject(len(new)), {}
+
+    return _per_moderator(engine, s, now, DIGEST, pick)
+
+
+def build_reminders(engine: Engine, s: NotifySettings, now: datetime) -> Report:
+    """Remind each moderator once of items open longer than `reminder_after_days`."""
+    cutoff = now - timedelta(days=s.reminder_after_days)
+
+    def pick(routing: mods.Routing, m: mods.Moderator, mine: list[OpenItem],
+             done: set[tuple[int, int]]) -> tuple[list[OpenItem], str, dict[str, Any]]:
+        due = [i for i in mine if i.created_at <= cutoff and (m.id, i.id) not in done]
+        subject = (f"Herinnering: {_plural(len(due), 'activiteit wacht', 'activiteiten wachten')}"
+                   f" al meer dan {s.reminder_after_days} dagen")
+        return due, subject, {"dagen": s.reminder_after_days}
+
+    return _per_moderator(engine, s, now, REMINDER, pick)
+
+
+def build_escalations(engine: Engine, s: NotifySettings, now: datetime) -> Report:
+    """Items of moderated municipalities open longer than `escalate_after_days` go, once, to
+    the fallback moderators (who already receive the unmoderated municipalities' items)."""
+    cutoff = now - timedelta(days=s.escalate_after_days)
+    with engine.connect() as conn:
+        all_items = open_items(conn)
+
+    def pick(routing: mods.Routing, m: mods.Moderator, mine: list[OpenItem],
+             done: set[tuple[int, int]]) -> tuple[list[OpenItem], str, dict[str, Any]]:
+        if m.id not in routing.fallback:
+            return [], "", {}
+        due = [i for i in all_items if i.created_at <= cutoff
+               and routing.by_municipality.get(i.municipality_nis)
+               and m.id not in routing.by_municipality[i.municipality_nis]
+               and (m.id, i.id) not in done]
+        names = sorted({s.municipality_names.get(i.municipality_nis, i.municipality_nis)
+                        for i in due})
+        subject = (f"Escalatie: {_plural(len(due), 'activiteit wacht', 'activiteiten wachten')}"
+                   f" al meer dan {s.escalate_after_days} dagen")
+        return due, subject, {"dagen": s.escalate_after_days, "gemeenten": ", ".join(names)}
+
+    return _per_moderator(engine, s, now, ESCALATION, pick)
+
+
+def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
+                       now: datetime) -> int:
+    """Relay handler for activity events: mail immediate-mode recipients about one item, in
+    the relay's transaction. Returns the number of mails written."""
+    items = open_items_by_id(conn, [review_item_id])
+    if not items:
+        return 0  # superseded or decided before the relay got to it
+    item = items[0]
+    routing = mods.routing(conn, s.fallback_emails, now, s.municipality_names)
+    done = notified(conn, ANNOUNCED)
+    written = 0
+    for mid in routing.recipients(item.municipality_nis):
+        moderator = routing.moderators.get(mid)
+        if moderator is None or moderator.notify != mods.IMMEDIATE or (mid, item.id) in done:
+            continue
+        if not claim_items(conn, mid, [item], ANNOUNCED):
+            continue
+        scope = routing.scope(mid, _all_nis(s, [item]))
+        open_total = conn.execute(
+            sa.select(sa.func.count()).select_from(t.review_items)
+            .where(t.review_items.c.status == cat.ITEM_OPEN,
+                   t.review_items.c.municipality_nis.in_(scope))
+        ).scalar_one()
+        kind_nl = KIND_NL.get(item.kind, item.kind).lower()
+        subject = f"ikdoemee: {kind_nl} te valideren: {clean_header(item.title)[:120]}"
+        write_mail(conn, s, moderator, IMMEDIATE, [item], now, subject, int(open_total))
+        written += 1
+    return written
+
+
+def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
+    r, a = t.review_items, t.activities
+    rows = conn.execute(
+        sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at, a.c.title,
+                  a.c.next_occurrence)
+        .join(a, a.c.id == r.c.activity_id)
+        .where(r.c.status == cat.ITEM_OPEN, r.c.id.in_(list(ids)))
+    )
+    return [OpenItem(*row) for row in rows]

@@ -1,0 +1,349 @@
+"""Read model of the moderation pages: an item as the catalogue will show it, diffs, queues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nh3
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.adapters import tables as t
+from sync.domain import catalogue as cat
+from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.service.notify import WITHDRAWN_REASON_NL
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+SCHEMA_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+          "september", "oktober", "november", "december")
+KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
+           cat.KIND_WITHDRAWN: "Ingetrokken"}
+ITEM_STATUS_NL = {cat.ITEM_OPEN: "Te valideren", cat.ITEM_APPROVED: "Goedgekeurd",
+                  cat.ITEM_REJECTED: "Afgekeurd", cat.ITEM_CONFIRMED: "Intrekking bevestigd",
+                  cat.ITEM_SUPERSEDED: "Vervangen door een nieuwere versie"}
+STATE_NL = {cat.PENDING: "Niet gepubliceerd", cat.PUBLISHED: "Gepubliceerd",
+            cat.REJECTED: "Publicatie afgewezen", cat.WITHDRAWN: "Ingetrokken"}
+EVENT_STATUS_NL = {"available": "Gaat door", "postponed": "Uitgesteld",
+                   "cancelled": "Geannuleerd"}
+# Feed HTML passes this small allow-list only (UiTdatabank says descriptions hold no HTML).
+ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "a"}
+ALLOWED_ATTRIBUTES = {"a": {"href"}}
+
+
+def clean_html(html: str | None) -> str:
+    return nh3.clean(html or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes={"https", "http", "mailto"},
+                     link_rel="noopener noreferrer nofollow")
+
+
+def safe_url(url: str | None, https_only: bool = False) -> str | None:
+    """Only web links reach an href or src: no javascript:, data: or relative tricks."""
+    if not url or any(c in url for c in "\r\n\t <>\"'`"):
+        return None
+    lower = url.lower()
+    if lower.startswith("https://") or (not https_only and lower.startswith("http://")):
+        return url
+    return None
+
+
+def local(dt: datetime | str | None) -> datetime | None:
+    if dt is None:
+        return None
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    return dt.astimezone(BRUSSELS)
+
+
+def day_nl(dt: datetime | str | None, with_time: bool = True) -> str:
+    d = local(dt)
+    if d is None:
+        return "Datum onbekend"
+    text = f"{DAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}"
+    return f"{text}, {d:%H.%M} uur" if with_time else text
+
+
+def _span(start: str | None, end: str | None) -> str:
+    s, e = local(start), local(end)
+    if s is None:
+        return "Datum onbekend"
+    if e is None or e == s:
+        return day_nl(s)
+    if e.date() == s.date():
+        return f"{day_nl(s, False)}, {s:%H.%M} tot {e:%H.%M} uur"
+    return f"van {day_nl(s)} tot {day_nl(e)}"
+
+
+def pick(texts: dict[str, str] | None, main: str | None = None) -> str:
+    texts = texts or {}
+    for lang in ("nl", main):
+        if lang and texts.get(lang):
+            return texts[lang]
+    return next((v for v in texts.values() if v), "")
+
+
+def _money(amount: float | None, currency: str = "EUR") -> str:
+    if amount is None:
+        return "onbekend"
+    sign = "€ " if currency == "EUR" else f"{currency} "
+    return sign + f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+
+
+def dates(data: dict[str, Any]) -> list[str]:
+    cal = data.get("calendar") or {}
+    occ = cal.get("occurrences") or []
+    lines = []
+    for o in occ:
+        line = _span(o.get("start"), o.get("end"))
+        status = o.get("status")
+        if status and status != "available":
+            line += f" ({EVENT_STATUS_NL.get(status, status).lower()})"
+        lines.append(line)
+    if not lines:
+        if cal.get("type") == "permanent":
+            lines.append("Doorlopend")
+        elif cal.get("start") or cal.get("end"):
+            s, e = local(cal.get("start")), local(cal.get("end"))
+            frm = day_nl(s, False) if s else "…"
+            lines.append(f"van {frm} tot {day_nl(e, False) if e else '…'}")
+    return lines
+
+
+def opening_hours(data: dict[str, Any]) -> list[str]:
+    out = []
+    for oh in (data.get("calendar") or {}).get("opening_hours") or []:
+        days = [DAYS[SCHEMA_DAYS.index(d)] for d in oh.get("days") or () if d in SCHEMA_DAYS]
+        hours = f"{oh.get('opens', '?')} tot {oh.get('closes', '?')} uur".replace(":", ".")
+        out.append(f"{', '.join(days) or 'Dagen onbekend'}: {hours}")
+    return out
+
+
+def price(data: dict[str, Any]) -> str:
+    p = data.get("price")
+    if not p:
+        return "Niet opgegeven"
+    currency = p.get("currency") or "EUR"
+    parts = ["Gratis" if p.get("is_free")
+             else f"Basistarief {_money(p.get('base_price'), currency)}"]
+    for tariff in p.get("tariffs") or []:
+        amount = _money(tariff.get("price"), tariff.get("currency") or currency)
+        parts.append(f"{pick(tariff.get('name'))}: {amount}")
+    if p.get("uitpas"):
+        parts.append("UiTPAS")
+    return "; ".join(parts)
+
+
+def place_lines(data: dict[str, Any], main: str | None) -> list[str]:
+    pl = data.get("place") or {}
+    lines = [pick(pl.get("name"), main)]
+    street = pl.get("street_address")
+    town = " ".join(x for x in (pl.get("postal_code"),
+                                pl.get("locality") or pl.get("municipality")) if x)
+    lines += [x for x in (street, town) if x]
+    return [x for x in lines if x]
+
+
+def booking(data: dict[str, Any]) -> dict[str, str | None] | None:
+    b = data.get("booking")
+    if not b or not any(b.get(k) for k in ("url", "phone", "email")):
+        return None
+    return {"url": safe_url(b.get("url")), "label": pick(b.get("url_label")) or None,
+            "phone": b.get("phone"), "email": b.get("email")}
+
+
+def levels(data: dict[str, Any]) -> list[tuple[int, str]]:
+    return [(n, LANGUAGE_LEVELS.get(n, "")) for n in data.get("language_levels") or ()]
+
+
+@dataclass(frozen=True, slots=True)
+class DiffRow:
+    label: str
+    before: str
+    after: str
+
+
+@dataclass(slots=True)
+class ItemView:
+    """One review item, as the catalogue will show the activity."""
+
+    id: int
+    activity_id: int
+    kind: str
+    kind_nl: str
+    status: str
+    status_nl: str
+    lock_version: int
+    municipality_nis: str
+    municipality: str
+    activity_state_nl: str
+    title: str
+    description_html: str
+    dates: list[str]
+    opening_hours: list[str]
+    place: list[str]
+    levels: list[tuple[int, str]]
+    activity_types: list[str]
+    price: str
+    organizer: str | None
+    booking: dict[str, str | None] | None
+    image: str | None
+    event_status: str
+    source_url: str | None
+    withdrawn_reason: str | None
+    decided_by: str | None
+    decided_at: str | None
+    decision_reason: str | None
+    diff: list[DiffRow] = field(default_factory=list)
+    level_correctable: bool = False
+    all_activity_types: tuple[str, ...] = ACTIVITY_TYPES
+    all_levels: dict[int, str] = field(default_factory=lambda: dict(LANGUAGE_LEVELS))
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == cat.ITEM_OPEN
+
+
+def _flat(data: dict[str, Any]) -> dict[str, str]:
+    """Each field a moderator compares, as displayed text."""
+    main = data.get("main_language")
+    b = booking(data) or {}
+    org = data.get("organizer") or {}
+    status = EVENT_STATUS_NL.get(data.get("status") or "", data.get("status") or "")
+    if data.get("sold_out"):
+        status += ", volzet"
+    return {
+        "Titel": pick(data.get("title"), main),
+        "Beschrijving": pick(data.get("description_text"), main),
+        "Data": "\n".join(dates(data)),
+        "Openingsuren": "\n".join(opening_hours(data)),
+        "Plaats": "\n".join(place_lines(data, main)),
+        "Gemeente": (data.get("place") or {}).get("municipality") or "",
+        "Taalniveau": ", ".join(str(n) for n in data.get("language_levels") or ()),
+        "Soort activiteit": ", ".join(data.get("activity_types") or ()),
+        "Prijs": price(data),
+        "Organisator": pick(org.get("name"), main),
+        "Reserveren": " · ".join(str(v) for v in (b.get("url"), b.get("phone"), b.get("email"))
+                                 if v),
+        "Afbeelding": data.get("image") or "",
+        "Status": status,
+        "Link naar de bron": data.get("url") or "",
+    }
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> list[DiffRow]:
+    old, new = _flat(before), _flat(after)
+    return [DiffRow(k, old[k], new[k]) for k in new if old[k] != new[k]]
+
+
+def _version(conn: Connection, version_id: int | None) -> dict[str, Any] | None:
+    if version_id is None:
+        return None
+    v = t.activity_versions
+    data = conn.execute(sa.select(v.c.data).where(v.c.id == version_id)).scalar_one_or_none()
+    return None if data is None else dict(data)
+
+
+def item_row(conn: Connection, item_id: int) -> Any:
+    r = t.review_items
+    return conn.execute(sa.select(r).where(r.c.id == item_id)).one_or_none()
+
+
+def newest_open(conn: Connection, activity_id: int) -> Any:
+    """The open review item of an activity (a newer sync supersedes older ones)."""
+    r = t.review_items
+    return conn.execute(sa.select(r).where(r.c.activity_id == activity_id,
+                                           r.c.status == cat.ITEM_OPEN)
+                        .order_by(r.c.id.desc()).limit(1)).one_or_none()
+
+
+def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView | None:
+    r, a = t.review_items, t.activities
+    row = conn.execute(
+        sa.select(r, a.c.state.label("activity_state"),
+                  a.c.approved_version_id.label("approved_version_id"))
+        .join(a, a.c.id == r.c.activity_id).where(r.c.id == item_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    data = _version(conn, row.version_id) or {}
+    main = data.get("main_language")
+    org = data.get("organizer") or {}
+    approved = _version(conn, row.approved_version_id)
+    rows = diff(approved, data) if approved is not None and row.kind == cat.KIND_CHANGED else []
+    status = EVENT_STATUS_NL.get(data.get("status") or "", data.get("status") or "Onbekend")
+    if data.get("sold_out"):
+        status += ", volzet"
+    withdrawn = None
+    if row.kind == cat.KIND_WITHDRAWN:
+        withdrawn = WITHDRAWN_REASON_NL.get(row.reason or "", "Niet langer in het aanbod.")
+    return ItemView(
+        id=row.id, activity_id=row.activity_id, kind=row.kind,
+        kind_nl=KIND_NL.get(row.kind, row.kind), status=row.status,
+        status_nl=ITEM_STATUS_NL.get(row.status, row.status), lock_version=row.lock_version,
+        municipality_nis=row.municipality_nis,
+        municipality=names.get(row.municipality_nis, row.municipality_nis),
+        activity_state_nl=STATE_NL.get(row.activity_state, row.activity_state),
+        title=pick(data.get("title"), main) or "(zonder titel)",
+        description_html=clean_html(pick(data.get("description_html"), main)
+                                    or pick(data.get("description_text"), main)),
+        dates=dates(data), opening_hours=opening_hours(data), place=place_lines(data, main),
+        levels=levels(data), activity_types=list(data.get("activity_types") or ()),
+        price=price(data), organizer=pick(org.get("name"), main) or None,
+        booking=booking(data), image=safe_url(data.get("image"), https_only=True),
+        event_status=status, source_url=safe_url(data.get("url")),
+        withdrawn_reason=withdrawn, decided_by=row.decided_by,
+        decided_at=day_nl(row.decided_at) if row.decided_at else None,
+        decision_reason=row.decision_reason, diff=rows,
+        level_correctable=len(data.get("language_levels") or ()) != 1,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    id: int
+    kind: str
+    kind_nl: str
+    title: str
+    when: str
+    municipality: str
+    lock_version: int
+    reason: str | None
+
+
+@dataclass(slots=True)
+class QueueView:
+    rows: list[QueueRow]
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+
+def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str]) -> QueueView:
+    """Open items of the given municipalities, soonest activity first (one query)."""
+    r, a = t.review_items, t.activities
+    wanted = sorted(set(nis))
+    rows = conn.execute(
+        sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.lock_version,
+                  a.c.title, a.c.next_occurrence)
+        .join(a, a.c.id == r.c.activity_id)
+        .where(r.c.status == cat.ITEM_OPEN, r.c.municipality_nis.in_(wanted))
+        .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
+    ).all() if wanted else []
+    out, counts = [], {k: 0 for k in KIND_NL}
+    for row in rows:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+        reason = (WITHDRAWN_REASON_NL.get(row.reason or "", "Niet langer in het aanbod.")
+                  if row.kind == cat.KIND_WITHDRAWN else None)
+        out.append(QueueRow(row.id, row.kind, KIND_NL.get(row.kind, row.kind), row.title,
+                            day_nl(row.next_occurrence) if row.next_occurrence
+                            else "Doorlopend of datum onbekend",
+                            names.get(row.municipality_nis, row.municipality_nis),
+                            row.lock_version, reason))
+    return QueueView(out, counts)

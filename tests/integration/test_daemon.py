@@ -1,0 +1,181 @@
+"""The daemon's parts: job registration, the stop flag, reconciliation, the source lock."""
+# ruff: noqa: F811 - pytest fixtures imported from test_notify are used as parameters
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from connectors.base import Cursor
+from samplefeed.server import FakeSapi3
+from sync.adapters import tables as t
+from sync.adapters.locks import lock_key, supports_locks, try_lock
+from sync.bootstrap import App, map_uitdatabank
+from sync.entrypoints.daemon import Daemon, source_lock
+from sync.service.reconcile import reconcile_source
+from sync.service.sync_source import SyncService, sync_source
+from sync.settings import AppConfig
+from tests.builders import StaticConnector, changed, event_id
+from tests.integration.test_notify import (  # noqa: F401 - fixtures
+    ROOT,
+    ieper,
+    poperinge,
+    smtp,
+    world,
+)
+
+
+def test_jobs_are_registered_from_the_config(world):
+    config = AppConfig.model_validate({
+        "region_file": str(ROOT / "config" / "westhoek_municipalities.json"),
+        "sources": [
+            {"name": "a", "connector": "uitdatabank", "base_url": "http://x", "interval_minutes": 7,
+             "reconcile_cron": "30 2 * * *"},
+            {"name": "b", "connector": "uitdatabank", "base_url": "http://y"},
+            {"name": "off", "connector": "uitdatabank", "base_url": "http://z", "enabled": False},
+        ],
+        "notifications": {"digest_hour": 9},
+        "daemon": {"relay_interval_seconds": 2, "misfire_grace_seconds": 120},
+    })
+    app = App(config=config, env=world.app.env, engine=world.engine, region=world.region)
+    scheduler = BackgroundScheduler()
+    Daemon(app, serve_web=False).register_jobs(scheduler)
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"sync:a", "reconcile:a", "sync:b", "reconcile:b", "outbox:relay",
+                         "notify:digest", "notify:reminders"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1
+        assert job.misfire_grace_time == 120
+    a = jobs["sync:a"].trigger
+    assert isinstance(a, IntervalTrigger) and a.interval == timedelta(minutes=7)
+    assert jobs["sync:b"].trigger.interval == timedelta(minutes=15)
+    assert jobs["sync:a"].args == ("a",)
+    rec = jobs["reconcile:a"].trigger
+    assert isinstance(rec, CronTrigger) and str(rec.timezone) == "Europe/Brussels"
+    assert {f.name: str(f) for f in rec.fields}["hour"] == "2"
+    assert {f.name: str(f) for f in rec.fields}["minute"] == "30"
+    assert {f.name: str(f) for f in jobs["reconcile:b"].trigger.fields}["hour"] == "3"
+    assert jobs["outbox:relay"].trigger.interval == timedelta(seconds=2)
+    digest = jobs["notify:digest"].trigger
+    assert {f.name: str(f) for f in digest.fields}["hour"] == "9"
+    assert str(digest.timezone) == "Europe/Brussels"
+
+
+def test_a_stop_between_pages_commits_the_page_in_flight_and_the_next_run_resumes(world):
+    stop = threading.Event()
+    pages = [[ieper(1), ieper(2)], [ieper(3, modified="2026-11-20T11:00:00+00:00")],
+             [ieper(4, modified="2026-11-20T12:00:00+00:00")]]
+
+    class StopsAfterFirst(StaticConnector):
+        def pages(self, cursor: Cursor) -> Any:
+            for i, page in enumerate(super().pages(cursor)):
+                if i == 1:
+                    stop.set()  # SIGTERM arrives while page 2 is being fetched
+                yield page
+
+    service = SyncService("uitdatabank", world.region, map_uitdatabank, world.clock)
+    first = sync_source(world.app.uow, StopsAfterFirst(pages), service, stop=stop)
+    assert first.status == "failed" and first.error.startswith("stopped")
+    assert first.counts.created == 2
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.activities)).scalar() == 2
+        cursor = conn.execute(sa.select(t.source_state.c.cursor)).scalar_one()
+    assert cursor["modified"] == "2026-11-20T10:00:00+00:00"
+    rest = sync_source(world.app.uow, StaticConnector(pages[1:]), service)
+    assert rest.status == "succeeded" and rest.counts.created == 2
+
+
+def feed_app(world, fake: FakeSapi3) -> App:
+    config = world.app.config.model_copy(update={"sources": [
+        world.app.config.sources[0].model_copy(update={
+            "base_url": fake.base_url, "client_id_env": None, "limit": 3,
+            "backoff_initial_seconds": 0, "backoff_max_seconds": 0})]})
+    return App(config=config, env=world.app.env, engine=world.engine, region=world.region,
+               clock=world.clock)
+
+
+def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
+    events = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 8)]
+    with FakeSapi3(events) as fake:
+        app = feed_app(world, fake)
+        src = app.config.sources[0]
+        service = app.sync_service(src)
+        assert sync_source(app.uow, app.connector(src), service).counts.created == 7
+        # Pitfall 3: the place moved out of the region, `modified` unchanged.
+        moved = changed(fake.get(event_id(2)))
+        moved["location"]["address"]["nl"].update(postalCode="8000", addressLocality="Brugge")
+        fake.add([moved])
+        # A hard delete: the source no longer knows the event at all.
+        with fake._lock:
+            del fake._events[event_id(3)]
+        # An event moved into the region unseen by the cursor.
+        fake.add([poperinge(9, modified="2026-11-01T10:00:00+00:00")])
+        incremental = sync_source(app.uow, app.connector(src), service)
+        assert incremental.counts.fetched == 0  # the cursor sees none of it
+        result = reconcile_source(app.uow, app.connector(src), service)
+    assert result.run.status == "succeeded" and result.missing == 2 and result.withdrawn == 2
+    assert result.run.counts.created == 1  # the one that moved in
+    with world.engine.connect() as conn:
+        rows = dict(conn.execute(sa.select(t.activities.c.source_id,
+                                           t.activities.c.withdrawn_reason)
+                                 .where(t.activities.c.state == "withdrawn")).all())
+        run = conn.execute(sa.select(t.sync_runs).order_by(t.sync_runs.c.id.desc())).first()
+    assert rows == {event_id(2): "outside_region", event_id(3): "vanished"}
+    assert run.kind == "full" and run.counts["withdrawn"] == 2
+    # Nothing left to find: a second reconciliation withdraws nothing.
+    with FakeSapi3(fake.events()) as again:
+        app2 = feed_app(world, again)
+        src2 = app2.config.sources[0]
+        again_result = reconcile_source(app2.uow, app2.connector(src2), app2.sync_service(src2))
+        assert again_result.withdrawn == 0
+
+
+def test_an_incomplete_reconciliation_withdraws_nothing(world):
+    docs = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 5)]
+    with FakeSapi3(docs) as fake:
+        app = feed_app(world, fake)
+        src = app.config.sources[0]
+        sync_source(app.uow, app.connector(src), app.sync_service(src))
+        stop = threading.Event()
+        stop.set()
+        result = reconcile_source(app.uow, app.connector(src), app.sync_service(src), stop=stop)
+    assert result.withdrawn == 0 and result.run.status == "failed"
+
+
+def test_lock_keys_are_stable_and_per_schema():
+    assert lock_key("public", "source:a") == lock_key("public", "source:a")
+    assert lock_key("public", "source:a") != lock_key("t_1", "source:a")
+    assert -(2**63) <= lock_key("x", "y") < 2**63
+
+
+def test_the_source_lock_lets_one_holder_in_at_a_time(world):
+    if not supports_locks(world.engine):
+        pytest.skip("SQLite: no advisory locks; the daemon runs as a single instance there")
+    with try_lock(world.engine, source_lock("uitdatabank")) as first:
+        assert first is True
+        with try_lock(world.engine, source_lock("uitdatabank")) as second:
+            assert second is False
+        with try_lock(world.engine, source_lock("other")) as other:
+            assert other is True
+    with try_lock(world.engine, source_lock("uitdatabank")) as again:
+        assert again is True
+
+
+def test_a_daemon_skips_the_tick_when_another_instance_just_synced(world):
+    with FakeSapi3([ieper(1)]) as fake:
+        app = feed_app(world, fake)
+        daemon = Daemon(app, serve_web=False)
+        daemon.sync_job("uitdatabank")
+        daemon.sync_job("uitdatabank")  # same tick on a second instance: skipped
+        world.clock.advance(minutes=15)
+        daemon.sync_job("uitdatabank")
+    with world.engine.connect() as conn:
+        runs = conn.execute(sa.select(sa.func.count()).select_from(t.sync_runs)).scalar_one()
+    assert runs == 2

@@ -1,0 +1,444 @@
+"""Moderation pages over HTTP: item and queue links, decisions, corrections, undo, bulk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from sync.adapters import tables as t
+from sync.adapters.database import make_engine
+from sync.bootstrap import App, map_uitdatabank
+from sync.domain.region import Region
+from sync.entrypoints.web.app import create_app
+from sync.service import links
+from sync.service import moderators as mods
+from sync.service.sync_source import SyncService, sync_source
+from sync.settings import AppConfig, EnvSettings
+from tests.builders import StaticConnector, changed, make_event
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_URL = "http://testserver"  # TestClient's own origin, so same-origin checks pass
+START = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+IEPER, POPERINGE, DIKSMUIDE = "33011", "33021", "32003"
+FALLBACK = "regio@ikdoemee.test"
+
+
+def make_config(**moderation: Any) -> AppConfig:
+    return AppConfig.model_validate({
+        "region_file": str(ROOT / "config" / "westhoek_municipalities.json"),
+        "sources": [{"name": "uitdatabank", "connector": "uitdatabank",
+                     "base_url": "http://127.0.0.1:9"}],
+        "web": {"base_url": BASE_URL},
+        "notifications": {"fallback_moderators": [FALLBACK]},
+        "moderation": moderation,
+    })
+
+
+@dataclass
+class Clock:
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class World:
+    app: App
+    clock: Clock
+    region: Region
+    client: TestClient
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    def sync(self, *docs: dict[str, Any]) -> None:
+        service = SyncService("uitdatabank", self.region, map_uitdatabank, self.clock)
+        sync_source(self.app.uow, StaticConnector([list(docs)]), service)
+
+    def moderator(self, name: str, email: str, *nis: str) -> int:
+        with self.engine.begin() as conn:
+            return mods.add(conn, name=name, email=email, municipalities=nis,
+                            now=self.clock()).id
+
+    def fallback(self) -> int:
+        with self.engine.begin() as conn:
+            return mods.ensure_fallback(conn, [FALLBACK], self.clock())[0].id
+
+    def item_token(self, moderator_id: int, item_id: int, days: int = 14) -> str:
+        with self.engine.begin() as conn:
+            return links.issue(conn, moderator_id, links.SCOPE_ITEM, self.clock(), days,
+                               review_item_id=item_id)
+
+    def queue_token(self, moderator_id: int, days: int = 14) -> str:
+        with self.engine.begin() as conn:
+            return links.issue(conn, moderator_id, links.SCOPE_QUEUE, self.clock(), days)
+
+    def items(self, status: str | None = "open") -> list[Any]:
+        r, a = t.review_items, t.activities
+        q = (sa.select(r, a.c.title, a.c.state.label("activity_state"))
+             .join(a, a.c.id == r.c.activity_id).order_by(r.c.id))
+        if status:
+            q = q.where(r.c.status == status)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q))
+
+    def item(self, item_id: int) -> Any:
+        return next(i for i in self.items(None) if i.id == item_id)
+
+    def log(self) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(t.decision_log).order_by(t.decision_log.c.id)))
+
+    def outbox(self, topic: str) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(t.outbox).where(t.outbox.c.topic == topic)))
+
+    def used_at(self, token: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.link_tokens.c.used_at).where(
+                t.link_tokens.c.token_hash == links.token_hash(token))).scalar_one()
+
+    def post(self, path: str, data: dict[str, Any], **headers: str) -> Any:
+        return self.client.post(path, data=data, headers=headers)
+
+    def decide(self, path: str, action: str, item_id: int, lock: int, *, csrf: str | None = None,
+               **fields: Any) -> Any:
+        page = self.client.get(path)
+        token = csrf if csrf is not None else hidden(page.text, "csrf")
+        return self.post(path, {"csrf": token, "item_id": str(item_id), "lock_version": str(lock),
+                                "action": action, **fields})
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden {name} in page"
+    return found.group(1)
+
+
+@pytest.fixture
+def world(database_url: str, engine: Engine, region: Region) -> Iterator[World]:
+    clock = Clock()
+    app = App(config=make_config(), env=EnvSettings(database_url=database_url,
+                                                    secret_key="test-secret"),
+              engine=make_engine(database_url), region=region, clock=clock)
+    with TestClient(create_app(app)) as client:
+        yield World(app, clock, region, client)
+    app.engine.dispose()
+
+
+def ieper(n: int, **kw: Any) -> dict[str, Any]:
+    return make_event(n, postal_code="8900", locality="Ieper", **kw)
+
+
+def poperinge(n: int, **kw: Any) -> dict[str, Any]:
+    return make_event(n, postal_code="8970", locality="Poperinge", **kw)
+
+
+def item_path(token: str) -> str:
+    return links.ITEM_PATH + token
+
+
+def queue_path(token: str) -> str:
+    return links.QUEUE_PATH + token
+
+
+# ---------------------------------------------------------------------------------- tests
+
+
+def test_item_page_shows_the_activity_as_the_catalogue_will(world: World) -> None:
+    ann = world.moderator("Ann Peeters", "ann@ieper.test", IEPER)
+    world.sync(ieper(1, title="Praatcafé in de bib", labels=("één taalicoon", "twee taaliconen")))
+    item = world.items()[0]
+    page = world.client.get(item_path(world.item_token(ann, item.id)))
+    assert page.status_code == 200
+    html = page.text
+    assert "Praatcafé in de bib" in html
+    assert "Je beslist als Ann Peeters (ann@ieper.test)" in html
+    assert "maandag 1 februari 2027, 18.00 tot 20.00 uur" in html  # Europe/Brussels, Dutch
+    assert "Bibliotheek" in html and "Weverijstraat 1" in html and "Gemeente Ieper" in html
+    assert "Je begrijpt of spreekt nog weinig Nederlands." in html  # level 1 meaning
+    assert "Cursus" in html and "Gratis" in html and "Vzw Taal" in html
+    assert "https://io.uitdatabank.be/event/" in html  # the source link
+    for button in ("Goedkeuren", "Afkeuren", "Goedkeuren met correcties"):
+        assert f">{button}<" in html or f"<summary>{button}</summary>" in html
+    assert 'name="language_level"' in html  # several levels: the moderator may pick one
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_approve_by_item_link_publishes_logs_and_uses_the_link(world: World) -> None:
+    ann = world.moderator("Ann Peeters", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    token = world.item_token(ann, item.id)
+    world.client.headers["user-agent"] = "Mozilla/5.0 test"
+    done = world.decide(item_path(token), "goedkeuren", item.id, item.lock_version)
+    assert done.status_code == 200, done.text
+    assert "Opgeslagen" in done.text and "Terugdraaien" in done.text
+    after = world.item(item.id)
+    assert after.status == "approved" and after.activity_state == "published"
+    assert after.decided_by == "ann@ieper.test"
+    assert world.used_at(token) is not None
+    [row] = world.log()
+    assert (row.via, row.scope_used, row.decision) == ("link", "own", "approve")
+    assert (row.before_state, row.after_state, row.moderator_id) == ("pending", "published", ann)
+    assert row.link_token_id is not None and row.ip == "testclient"
+    assert row.user_agent == "Mozilla/5.0 test"
+    [event] = world.outbox("review.decided")
+    assert event.payload["decision"] == "approve"
+    # The link is single use: opening it again shows the generic page.
+    assert world.client.get(item_path(token)).status_code == 403
+
+
+def test_reject_needs_a_reason_and_stores_label_and_text(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    path = item_path(world.item_token(ann, item.id))
+    missing = world.decide(path, "afkeuren", item.id, item.lock_version, reason_code="andere")
+    assert missing.status_code == 400 and "Geef een reden op" in missing.text
+    assert world.item(item.id).status == "open"
+    ok = world.decide(path, "afkeuren", item.id, item.lock_version, reason_code="dubbel",
+                      reason_text="Staat al in de catalogus als Praatcafé 7.")
+    assert ok.status_code == 200
+    after = world.item(item.id)
+    assert after.status == "rejected" and after.activity_state == "rejected"
+    assert after.decision_reason == ("Dubbel: dit aanbod bestaat al. Staat al in de catalogus "
+                                     "als Praatcafé 7.")
+    assert world.log()[0].reason == after.decision_reason
+
+
+def test_approve_with_corrections_changes_the_published_version_only(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1, labels=("één taalicoon", "drie taaliconen")))
+    item = world.items()[0]
+    path = item_path(world.item_token(ann, item.id))
+    done = world.decide(path, "corrigeren", item.id, item.lock_version,
+                        activity_types=["Ontmoeting", "Cursus"], language_level="3")
+    assert done.status_code == 200, done.text
+    with world.engine.connect() as conn:
+        a = conn.execute(sa.select(t.activities)).one()
+        data = conn.execute(sa.select(t.activity_versions.c.data).where(
+            t.activity_versions.c.id == a.approved_version_id)).scalar_one()
+    assert a.state == "published" and a.approved_version_id != item.version_id
+    assert data["activity_types"] == ["Cursus", "Ontmoeting"] and data["language_levels"] == [3]
+    assert world.log()[0].corrections == {"activity_types": ["Cursus", "Ontmoeting"],
+                                          "language_levels": [3]}
+    # The feed did not change: the next sync leaves the corrected publication alone.
+    world.sync(ieper(1, labels=("één taalicoon", "drie taaliconen")))
+    assert world.items() == []
+    public = world.client.get("/api/activities").json()
+    assert public["items"][0]["activity_types"] == ["Cursus", "Ontmoeting"]
+
+
+def test_level_cannot_be_corrected_when_the_feed_gives_exactly_one(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    page = world.client.get(item_path(world.item_token(ann, item.id)))
+    assert 'name="language_level"' not in page.text
+    refused = world.decide(item_path(world.item_token(ann, item.id)), "corrigeren", item.id,
+                           item.lock_version, activity_types=["Cursus"], language_level="2")
+    assert refused.status_code == 400 and world.item(item.id).status == "open"
+
+
+def test_changed_item_shows_the_diff_against_the_approved_version(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    doc = ieper(1, title="Praatcafé")
+    world.sync(doc)
+    first = world.items()[0]
+    world.decide(item_path(world.item_token(ann, first.id)), "goedkeuren", first.id,
+                 first.lock_version)
+    world.sync(changed(doc, name={"nl": "Praatcafé op dinsdag"},
+                       modified="2026-11-21T10:00:00+00:00"))
+    item = world.items()[0]
+    assert item.kind == "changed"
+    html = world.client.get(item_path(world.item_token(ann, item.id))).text
+    assert "Wat is er veranderd?" in html
+    assert "<del>Praatcafé</del>" in html and "<ins>Praatcafé op dinsdag</ins>" in html
+    assert "in de catalogus: Gepubliceerd" in html
+
+
+def test_withdrawn_item_says_why_and_only_confirms(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    doc = ieper(1)
+    world.sync(doc)
+    first = world.items()[0]
+    world.decide(item_path(world.item_token(ann, first.id)), "goedkeuren", first.id,
+                 first.lock_version)
+    world.sync(changed(doc, workflowStatus="DELETED", modified="2026-11-21T10:00:00+00:00"))
+    item = world.items()[0]
+    assert item.kind == "withdrawn"
+    path = item_path(world.item_token(ann, item.id))
+    html = world.client.get(path).text
+    assert "Verwijderd in UiTdatabank." in html and "Intrekking bevestigen" in html
+    assert ">Goedkeuren<" not in html
+    wrong = world.decide(path, "goedkeuren", item.id, item.lock_version)
+    assert wrong.status_code == 400 and world.item(item.id).status == "open"
+    ok = world.decide(path, "bevestigen", item.id, item.lock_version)
+    assert ok.status_code == 200
+    after = world.item(item.id)
+    assert after.status == "confirmed" and after.activity_state == "withdrawn"
+    assert world.log()[-1].decision == "confirm"
+
+
+@pytest.mark.parametrize("reason,text", [
+    ("cancelled", "Geannuleerd door de organisator."),
+    ("outside_region", "Verhuisd naar een plaats buiten de Westhoek."),
+])
+def test_withdrawal_reasons_in_dutch(world: World, reason: str, text: str) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    doc = ieper(1)
+    world.sync(doc)
+    if reason == "cancelled":
+        world.sync(changed(doc, status={"type": "Unavailable"},
+                           modified="2026-11-21T10:00:00+00:00"))
+    else:
+        gone = changed(doc, modified="2026-11-21T10:00:00+00:00")
+        gone["location"]["address"]["nl"].update(postalCode="9000", addressLocality="Gent")
+        world.sync(gone)
+    item = world.items()[-1]
+    assert item.kind == "withdrawn"
+    assert text in world.client.get(item_path(world.item_token(ann, item.id))).text
+
+
+def test_undo_restores_the_previous_state_within_the_window(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    token = world.item_token(ann, item.id)
+    done = world.decide(item_path(token), "goedkeuren", item.id, item.lock_version)
+    undo = world.post(item_path(token) + "/terugdraaien",
+                      {"csrf": hidden(done.text, "csrf"),
+                       "decision_id": hidden(done.text, "decision_id")})
+    assert undo.status_code == 200 and "teruggedraaid" in undo.text
+    after = world.item(item.id)
+    assert after.status == "open" and after.activity_state == "pending"
+    assert after.decided_by is None and world.used_at(token) is None
+    assert [r.decision for r in world.log()] == ["approve", "undo"]
+    assert world.log()[1].undo_of_id == world.log()[0].id
+    assert [e.payload["decision"] for e in world.outbox("review.decided")] == ["approve", "undo"]
+    # The same link decides anew, with the new version.
+    again = world.decide(item_path(token), "afkeuren", item.id, after.lock_version,
+                         reason_code="ongepast")
+    assert again.status_code == 200 and world.item(item.id).status == "rejected"
+
+
+def test_undo_after_the_window_is_refused(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    token = world.item_token(ann, item.id)
+    done = world.decide(item_path(token), "goedkeuren", item.id, item.lock_version)
+    world.clock.advance(minutes=11)
+    undo = world.post(item_path(token) + "/terugdraaien",
+                      {"csrf": hidden(done.text, "csrf"),
+                       "decision_id": hidden(done.text, "decision_id")})
+    assert undo.status_code == 409 and "voorbij" in undo.text
+    assert world.item(item.id).status == "approved"
+
+
+def test_undo_of_a_correction_restores_the_earlier_publication(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    doc = ieper(1)
+    world.sync(doc)
+    first = world.items()[0]
+    world.decide(item_path(world.item_token(ann, first.id)), "goedkeuren", first.id,
+                 first.lock_version)
+    world.sync(changed(doc, name={"nl": "Nieuw"}, modified="2026-11-21T10:00:00+00:00"))
+    item = world.items()[0]
+    token = world.item_token(ann, item.id)
+    done = world.decide(item_path(token), "corrigeren", item.id, item.lock_version,
+                        activity_types=["Workshop"])
+    world.post(item_path(token) + "/terugdraaien",
+               {"csrf": hidden(done.text, "csrf"), "decision_id": hidden(done.text, "decision_id")})
+    with world.engine.connect() as conn:
+        a = conn.execute(sa.select(t.activities)).one()
+    assert a.state == "published" and a.approved_version_id == first.version_id
+
+
+def test_queue_page_lists_own_items_soonest_first_with_counts(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1, title="Later", start="2027-03-01T18:00:00+01:00",
+                     end="2027-03-01T20:00:00+01:00"),
+               ieper(2, title="Eerst", start="2027-01-10T10:00:00+01:00",
+                     end="2027-01-10T12:00:00+01:00"),
+               poperinge(3, title="Elders"))
+    page = world.client.get(queue_path(world.queue_token(ann)))
+    assert page.status_code == 200
+    html = page.text
+    assert html.index("Eerst") < html.index("Later") and "Elders" not in html
+    assert "Nieuw: <strong>2</strong>" in html and "Geselecteerde goedkeuren" in html
+
+
+def test_bulk_approve_selected_items_and_undo_them(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1), ieper(2), ieper(3))
+    items = world.items()
+    path = queue_path(world.queue_token(ann))
+    page = world.client.get(path)
+    picked = [f"{i.id}:{i.lock_version}" for i in items[:2]]
+    done = world.post(path + "/goedkeuren", {"csrf": hidden(page.text, "csrf"), "item": picked})
+    assert done.status_code == 200 and "Deze 2 activiteiten zijn goedgekeurd" in done.text
+    assert [world.item(i.id).status for i in items] == ["approved", "approved", "open"]
+    assert {r.via for r in world.log()} == {"page"}
+    ids = re.findall(r'name="decision_id" value="(\d+)"', done.text)
+    undo = world.post(path + "/terugdraaien", {"csrf": hidden(page.text, "csrf"),
+                                               "decision_id": ids})
+    assert undo.status_code == 200 and "2 beslissing(en) teruggedraaid" in undo.text
+    assert [world.item(i.id).status for i in items] == ["open", "open", "open"]
+
+
+def test_bulk_approve_skips_stale_and_foreign_items(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.moderator("Piet", "piet@poperinge.test", POPERINGE)
+    world.sync(ieper(1), poperinge(2))
+    mine, theirs = world.items()
+    path = queue_path(world.queue_token(ann))
+    csrf = hidden(world.client.get(path).text, "csrf")
+    done = world.post(path + "/goedkeuren", {"csrf": csrf, "item": [
+        f"{mine.id}:{mine.lock_version + 5}", f"{theirs.id}:{theirs.lock_version}"]})
+    assert done.status_code == 200 and "Niet goedgekeurd" in done.text
+    assert world.item(mine.id).status == "open" and world.item(theirs.id).status == "open"
+
+
+def test_queue_item_page_decides_within_scope(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1), ieper(2))
+    item = world.items()[0]
+    token = world.queue_token(ann)
+    path = f"{queue_path(token)}/item/{item.id}"
+    done = world.decide(path, "goedkeuren", item.id, item.lock_version)
+    assert done.status_code == 200 and world.item(item.id).status == "approved"
+    assert f'href="{queue_path(token)}"' in done.text
+    # The queue link stays valid after a decision.
+    assert world.client.get(queue_path(token)).status_code == 200
+
+
+def test_fallback_moderator_decides_unmoderated_municipalities(world: World) -> None:
+    world.moderator("Ann", "ann@ieper.test", IEPER)
+    regio = world.fallback()
+    world.sync(ieper(1), poperinge(2))
+    ieper_item, pop_item = world.items()
+    token = world.queue_token(regio)
+    html = world.client.get(queue_path(token)).text
+    assert "Praatcafé 2" in html and "Praatcafé 1" not in html
+    ok = world.decide(f"{queue_path(token)}/item/{pop_item.id}", "goedkeuren", pop_item.id,
+                      pop_item.lock_version)
+    assert ok.status_code == 200
+    assert world.log()[0].scope_used == "fallback"
+    no = world.client.get(f"{queue_path(token)}/item/{ieper_item.id}")
+    assert no.status_code == 403

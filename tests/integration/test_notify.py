@@ -1,0 +1,331 @@
+"""Moderator mail against a real SMTP server on loopback: digest, immediate, fallback, reminders."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from sqlalchemy.engine import Engine
+
+from sync.adapters import tables as t
+from sync.adapters.database import make_engine
+from sync.adapters.mailer import SmtpMailer
+from sync.bootstrap import App, map_uitdatabank
+from sync.domain.region import Region
+from sync.service import links, notify
+from sync.service import moderators as mods
+from sync.service.sync_source import SyncService, sync_source
+from sync.settings import AppConfig, EnvSettings
+from tests.builders import StaticConnector, changed, make_event
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_URL = "https://moderatie.ikdoemee.test"
+START = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+IEPER, POPERINGE, DIKSMUIDE = "33011", "33021", "32003"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+class SmtpSink:
+    """aiosmtpd on a fixed loopback port, so it can be stopped and started again (an outage)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[Received] = []
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = email.message_from_bytes(envelope.original_content or envelope.content,
+                                       policy=email.policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [r.message for r in self.received if address in r.rcpt_tos]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@dataclass
+class Clock:
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class World:
+    """An App wired to the test database and the SMTP sink, with a settable clock."""
+
+    app: App
+    clock: Clock
+    region: Region
+    feed: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    def sync(self, *pages: list[dict[str, Any]]) -> Any:
+        service = SyncService("uitdatabank", self.region, map_uitdatabank, self.clock)
+        return sync_source(self.app.uow, StaticConnector(list(pages)), service)
+
+    def moderator(self, name: str, email_: str, *nis: str, notify_: str = "daily") -> int:
+        with self.engine.begin() as conn:
+            return mods.add(conn, name=name, email=email_, municipalities=nis, notify=notify_,
+                            now=self.clock()).id
+
+    def relay(self) -> Any:
+        return self.app.relay().run_once()
+
+    def digest(self) -> notify.Report:
+        return notify.build_digests(self.engine, self.app.notify_settings(), self.clock())
+
+
+def make_config(smtp_port: int, **notifications: Any) -> AppConfig:
+    return AppConfig.model_validate({
+        "region_file": str(ROOT / "config" / "westhoek_municipalities.json"),
+        "sources": [{"name": "uitdatabank", "connector": "uitdatabank",
+                     "base_url": "http://127.0.0.1:9"}],
+        "web": {"base_url": BASE_URL},
+        "smtp": {"host": "127.0.0.1", "port": smtp_port,
+                 "sender": "ikdoemee Westhoek <noreply@ikdoemee.test>", "timeout_seconds": 5},
+        "notifications": {"fallback_moderators": ["regio@ikdoemee.test"],
+                          "reminder_after_days": 3, "escalate_after_days": 7, **notifications},
+        "daemon": {"outbox_backoff_initial_seconds": 60, "outbox_backoff_max_seconds": 600},
+    })
+
+
+@pytest.fixture
+def world(database_url: str, engine: Engine, region: Region, smtp: SmtpSink) -> Iterator[World]:
+    config = make_config(smtp.port)
+    clock = Clock()
+    app = App(config=config, env=EnvSettings(database_url=database_url),
+              engine=make_engine(database_url), region=region, clock=clock,
+              mailer=SmtpMailer(config.smtp, env={}))
+    yield World(app, clock, region)
+    app.engine.dispose()
+
+
+def ieper(n: int, **kw: Any) -> dict[str, Any]:
+    return make_event(n, postal_code="8900", locality="Ieper", **kw)
+
+
+def poperinge(n: int, **kw: Any) -> dict[str, Any]:
+    return make_event(n, postal_code="8970", locality="Poperinge", **kw)
+
+
+def links_in(text: str) -> list[str]:
+    return re.findall(r"https?://\S+", text)
+
+
+def token_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def bodies(msg: EmailMessage) -> tuple[str, str]:
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert text is not None and html is not None, "multipart text + HTML"
+    return (text.get_content().replace("\r\n", "\n"),
+            html.get_content().replace("\r\n", "\n"))
+
+
+# ---------------------------------------------------------------------------------- tests
+
+
+def test_digest_lists_new_changed_and_withdrawn_soonest_first_with_links(world, smtp):
+    world.moderator("Ann Peeters", "ann@ieper.test", IEPER)
+    later = ieper(1, title="Later praatcafé", start="2027-03-01T18:00:00+01:00",
+                  end="2027-03-01T20:00:00+01:00")
+    soon = ieper(2, title="Snel praatcafé", start="2027-01-10T10:00:00+01:00",
+                 end="2027-01-10T12:00:00+01:00")
+    gone = ieper(3, title="Wandeling", start="2027-02-01T09:00:00+01:00",
+                 end="2027-02-01T12:00:00+01:00")
+    elsewhere = poperinge(4, title="Hopfeest")
+    world.sync([later, soon, gone, elsewhere])
+    # Approve one, then change it: a "changed" item; delete another: a "withdrawn" item.
+    from sync.service.review import APPROVE, decide_review
+    with world.app.uow() as uow:
+        first = uow.catalogue.queue(IEPER)[0]
+        decide_review(uow, first.id, APPROVE, moderator="ann@ieper.test", now=world.clock())
+        uow.commit()
+    world.sync([changed(soon, name={"nl": "Snel praatcafé (nieuw uur)"},
+                        modified="2026-11-21T10:00:00+00:00"),
+                changed(gone, workflowStatus="DELETED", modified="2026-11-21T10:00:00+00:00")])
+
+    report = world.digest()
+    assert report.mails == 2  # Ann, and the fallback moderator for Poperinge
+    world.relay()
+    [msg] = smtp.to("ann@ieper.test")
+    assert msg["To"].addresses[0].username == "ann"
+    assert "te valideren" in msg["Subject"]
+    assert msg["List-Unsubscribe"].startswith(f"<{BASE_URL}/moderatie/afmelden/")
+    assert "mailto:noreply@ikdoemee.test" in msg["List-Unsubscribe"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text, html = bodies(msg)
+    assert text.startswith("Beste Ann,")
+    assert "Vriendelijke groet,\nhet ikdoemee-team Westhoek" in text
+    assert "Beste Ann," in html and "het ikdoemee-team Westhoek" in html
+    # Soonest activity first, each kind labelled, Poperinge not in Ann's mail.
+    order = [text.index(x) for x in ("Snel praatcafé (nieuw uur)", "Wandeling", "Later praatcafé")]
+    assert order == sorted(order)
+    assert "[Gewijzigd] Snel praatcafé" in text and "[Ingetrokken] Wandeling" in text
+    assert "[Nieuw] Later praatcafé" in text and "Verwijderd in UiTdatabank." in text
+    assert "Hopfeest" not in text
+    assert "1 nieuwe activiteit, 1 gewijzigde activiteit en 1 ingetrokken activiteit" in text
+    urls = links_in(text)
+    item_urls = [u for u in urls if "/moderatie/item/" in u]
+    queue_urls = [u for u in urls if "/moderatie/wachtrij/" in u]
+    assert len(item_urls) == 3 and len(queue_urls) == 1
+    assert all(u.startswith(BASE_URL + "/moderatie/") for u in item_urls + queue_urls)
+    for u in item_urls:
+        assert u in html
+    with world.engine.connect() as conn:
+        grants = [links.resolve(conn, token_of(u), world.clock()) for u in item_urls]
+        queue = links.resolve(conn, token_of(queue_urls[0]), world.clock())
+        open_ids = {r.id for r in conn.execute(sa.select(t.review_items.c.id).where(
+            t.review_items.c.status == "open", t.review_items.c.municipality_nis == IEPER))}
+    assert {g.scope for g in grants} == {"item"} and queue.scope == "queue"
+    assert {g.review_item_id for g in grants} == open_ids
+    # Nothing new: no second digest.
+    assert world.digest().mails == 0
+    # One new item: a digest with only that one.
+    world.sync([ieper(5, title="Kookles", modified="2026-11-22T10:00:00+00:00")])
+    assert world.digest().mails == 1
+    world.relay()
+    msgs = smtp.to("ann@ieper.test")
+    assert len(msgs) == 2
+    text2, _ = bodies(msgs[1])
+    assert "Kookles" in text2 and "Wandeling" not in text2
+    assert "(4 open)" in text2
+
+
+def test_unmoderated_municipalities_route_to_the_fallback_moderator(world, smtp):
+    world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync([ieper(1, title="In Ieper"), poperinge(2, title="In Poperinge"),
+                make_event(3, postal_code="8600", locality="Diksmuide", title="In Diksmuide")])
+    world.digest()
+    world.relay()
+    ann_text, _ = bodies(smtp.to("ann@ieper.test")[0])
+    [fallback] = smtp.to("regio@ikdoemee.test")
+    fb_text, _ = bodies(fallback)
+    assert "In Ieper" in ann_text and "In Poperinge" not in ann_text
+    assert "In Poperinge" in fb_text and "In Diksmuide" in fb_text and "In Ieper" not in fb_text
+    assert fb_text.startswith("Beste regio,")
+    # An inactive moderator's municipality falls back too.
+    with world.engine.begin() as conn:
+        mods.update(conn, "ann@ieper.test", now=world.clock(), active=False)
+    world.sync([ieper(4, title="Nog in Ieper", modified="2026-11-22T10:00:00+00:00")])
+    world.digest()
+    world.relay()
+    assert len(smtp.to("ann@ieper.test")) == 1
+    fb2, _ = bodies(smtp.to("regio@ikdoemee.test")[1])
+    assert "Nog in Ieper" in fb2 and "In Ieper" in fb2  # Ieper's open items, now the fallback's
+
+
+def test_immediate_mode_mails_each_item_when_the_relay_sees_its_event(world, smtp):
+    world.moderator("Bert", "bert@ieper.test", IEPER, notify_="immediate")
+    world.moderator("Carla", "carla@ieper.test", IEPER)  # daily: waits for the digest
+    world.sync([ieper(1, title="Eerste"), ieper(2, title="Tweede")])
+    # Pass 1 turns the activity events into mails; pass 2 (or the same pass) sends them.
+    world.relay()
+    world.relay()
+    bert = smtp.to("bert@ieper.test")
+    assert sorted(m["Subject"] for m in bert) == [
+        "ikdoemee: nieuw te valideren: Eerste", "ikdoemee: nieuw te valideren: Tweede"]
+    assert smtp.to("carla@ieper.test") == []
+    text, _ = bodies(bert[0])
+    assert len([u for u in links_in(text) if "/moderatie/item/" in u]) == 1
+    # The digest does not repeat what Bert already got; Carla gets both.
+    world.digest()
+    world.relay()
+    assert len(smtp.to("bert@ieper.test")) == 2
+    assert len(smtp.to("carla@ieper.test")) == 1
+
+
+def test_reminder_after_n_days_and_escalation_after_m_days_each_once(world, smtp):
+    world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync([ieper(1, title="Blijft liggen")])
+    world.digest()
+    s = world.app.notify_settings()
+    assert notify.build_reminders(world.engine, s, world.clock()).mails == 0
+    world.clock.advance(days=3, minutes=1)
+    assert notify.build_reminders(world.engine, s, world.clock()).mails == 1
+    assert notify.build_reminders(world.engine, s, world.clock()).mails == 0  # once
+    assert notify.build_escalations(world.engine, s, world.clock()).mails == 0
+    world.clock.advance(days=4)
+    assert notify.build_escalations(world.engine, s, world.clock()).mails == 1
+    assert notify.build_escalations(world.engine, s, world.clock()).mails == 0
+    world.relay()
+    reminder = [m for m in smtp.to("ann@ieper.test") if m["Subject"].startswith("Herinnering")]
+    assert len(reminder) == 1
+    text, _ = bodies(reminder[0])
+    assert "meer dan 3 dagen" in text and "Blijft liggen" in text
+    [esc] = smtp.to("regio@ikdoemee.test")
+    assert esc["Subject"].startswith("Escalatie: 1 activiteit wacht al meer dan 7 dagen")
+    esc_text, _ = bodies(esc)
+    assert "Ieper" in esc_text and "Blijft liggen" in esc_text
+    [url] = [u for u in links_in(esc_text) if "/moderatie/item/" in u]
+    with world.engine.connect() as conn:
+        grant = links.resolve(conn, token_of(url), world.clock())
+        fallback_id = conn.execute(sa.select(t.moderators.c.id).where(
+            t.moderators.c.email == "regio@ikdoemee.test")).scalar_one()
+    assert grant.moderator_id == fallback_id
+
+
+def test_a_title_cannot_inject_mail_headers(world, smtp):
+    world.moderator("Bert", "bert@ieper.test", IEPER, notify_="immediate")
+    evil = "Praatcafé\r\nBcc: evil@x\r\nX-Evil: 1"
+    world.sync([ieper(1, title=evil)])
+    world.relay()
+    world.relay()
+    [got] = smtp.received
+    assert got.rcpt_tos == ["bert@ieper.test"]
+    msg = got.message
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
+    assert msg["Subject"].endswith("Praatcafé Bcc: evil@x X-Evil: 1")
+    raw_headers = msg.as_string().split("\n\n", 1)[0]
+    assert not re.search(r"^Bcc:", raw_headers, re.MULTILINE)

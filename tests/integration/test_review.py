@@ -1,0 +1,128 @@
+"""The review service: reasons, corrections, undo guards, stale versions, audit CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from sync.service import review as rv
+from tests.builders import changed
+from tests.integration.test_moderation_web import IEPER, World, ieper
+from tests.integration.test_moderation_web import world as world  # noqa: F401 - fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+WINDOW = timedelta(minutes=10)
+
+
+def actor(mid: int, email: str = "ann@ieper.test") -> rv.Actor:
+    return rv.Actor(email, mid, rv.VIA_PAGE, scope_used=rv.SCOPE_OWN)
+
+
+def test_reject_reasons() -> None:
+    assert rv.reject_reason("dubbel", None) == "Dubbel: dit aanbod bestaat al."
+    outside = rv.reject_reason("buiten de regio", " ligt  in\nGent ")
+    assert outside.endswith("Westhoek. ligt in Gent")
+    for code, text in (("andere", ""), ("onbekend", "x"), (None, "  ")):
+        with pytest.raises(rv.ReviewError):
+            rv.reject_reason(code, text)
+    with pytest.raises(rv.ReviewError):
+        rv.reject_reason("andere", "x" * 501)
+
+
+def test_corrections_are_checked() -> None:
+    several = {"language_levels": [1, 2]}
+    assert rv.check_corrections(rv.Corrections(("Workshop", "Cursus")), several) == \
+        rv.Corrections(("Cursus", "Workshop"))
+    for bad in (rv.Corrections(("Dansen",)), rv.Corrections(language_level=5)):
+        with pytest.raises(rv.ReviewError):
+            rv.check_corrections(bad, several)
+    with pytest.raises(rv.ReviewError):
+        rv.check_corrections(rv.Corrections(language_level=2), {"language_levels": [1]})
+    assert rv.check_corrections(rv.Corrections(language_level=2), {"language_levels": []})
+
+
+def test_stale_lock_version_conflicts(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    with world.app.uow() as uow, pytest.raises(rv.Conflict) as err:
+        rv.decide_review(uow, item.id, rv.APPROVE, moderator="ann@ieper.test",
+                         now=world.clock(), expected_lock_version=item.lock_version - 1,
+                         actor=actor(ann))
+    assert err.value.status == "open" and world.log() == []
+
+
+def test_undo_refused_after_a_newer_sync(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    doc = ieper(1)
+    world.sync(doc)
+    item = world.items()[0]
+    with world.app.uow() as uow:
+        out = rv.decide_review(uow, item.id, rv.APPROVE, moderator="ann@ieper.test",
+                               now=world.clock(), actor=actor(ann))
+        uow.commit()
+    world.sync(changed(doc, name={"nl": "Nieuw"}, modified="2026-11-21T10:00:00+00:00"))
+    with world.app.uow() as uow, pytest.raises(rv.UndoError):
+        rv.undo_decision(uow, out.decision_id or 0, actor=actor(ann), now=world.clock(),
+                         window=WINDOW)
+
+
+def test_undo_twice_is_refused_and_cli_may_undo_anyone(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    with world.app.uow() as uow:
+        out = rv.decide_review(uow, item.id, rv.REJECT, moderator="ann@ieper.test",
+                               now=world.clock(), reason_code="ongepast", actor=actor(ann))
+        uow.commit()
+    admin = rv.Actor("admin@ikdoemee.test", None, rv.VIA_CLI)
+    with world.app.uow() as uow:
+        rv.undo_decision(uow, out.decision_id or 0, actor=admin, now=world.clock(),
+                         window=WINDOW)
+        uow.commit()
+    with world.app.uow() as uow, pytest.raises(rv.UndoError):
+        rv.undo_decision(uow, out.decision_id or 0, actor=admin, now=world.clock(),
+                         window=WINDOW)
+    assert world.item(item.id).status == "open"
+    assert world.item(item.id).activity_state == "pending"
+
+
+def test_entitlement_own_and_fallback(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    regio = world.fallback()
+    all_nis = [m.nis for m in world.region.municipalities]
+    with world.engine.connect() as conn:
+        mine = rv.entitlement(conn, ann, ["regio@ikdoemee.test"], all_nis)
+        theirs = rv.entitlement(conn, regio, ["regio@ikdoemee.test"], all_nis)
+    assert mine is not None and theirs is not None
+    assert mine.scope_for(IEPER) == "own" and mine.fallback == frozenset()
+    assert theirs.scope_for(IEPER) is None and len(theirs.fallback) == len(all_nis) - 1
+
+
+def test_audit_list_json_cli(world: World, database_url: str, tmp_path: Path) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    item = world.items()[0]
+    with world.app.uow() as uow:
+        rv.decide_review(uow, item.id, rv.REJECT, moderator="ann@ieper.test",
+                         now=world.clock(), reason_code="dubbel", actor=actor(ann))
+        uow.commit()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'region_file = "{ROOT / "config" / "westhoek_municipalities.json"}"\n'
+                   '[[sources]]\nname = "uitdatabank"\nconnector = "uitdatabank"\n'
+                   'base_url = "http://127.0.0.1:9"\n', encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sync.entrypoints.cli", "--config", str(cfg), "audit", "list",
+         "--json"], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={**os.environ, "IKDOEMEE_DATABASE_URL": database_url})
+    assert proc.returncode == 0, proc.stderr
+    [row] = json.loads(proc.stdout)["decisions"]
+    assert row["decision"] == "reject" and row["moderator_email"] == "ann@ieper.test"
+    assert row["via"] == "page" and row["scope_used"] == "own"
+    assert row["reason"].startswith("Dubbel")
