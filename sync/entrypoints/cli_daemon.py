@@ -49,7 +49,7 @@ MunicipalityOpt = Annotated[
     list[str] | None,
     typer.Option("--municipality", help="Name or NIS code; repeat for several."),
 ]
-NotifyOpt = Annotated[str | None, typer.Option("--notify", help="immediate or daily.")]
+NotifyOpt = Annotated[str | None, typer.Option("--notify", help="immediate, daily or off.")]
 
 
 def run_cmd(

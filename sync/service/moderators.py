@@ -19,7 +19,8 @@ log = structlog.get_logger()
 
 IMMEDIATE = "immediate"
 DAILY = "daily"
-NOTIFY_MODES = (IMMEDIATE, DAILY)
+OFF = "off"  # unsubscribed: no mail at all; the queue link still works
+NOTIFY_MODES = (IMMEDIATE, DAILY, OFF)
 
 # Deliberately simple: one @, no whitespace or control characters (they would end up in headers).
 _PART = r"[^@\s\x00-\x1f\x7f<>,;]+"
@@ -63,7 +64,7 @@ def _clean_name(name: str) -> str:
 
 def _check_notify(notify: str) -> str:
     if notify not in NOTIFY_MODES:
-        raise ModeratorError(f"notify must be immediate or daily, not {notify!r}")
+        raise ModeratorError(f"notify must be immediate, daily or off, not {notify!r}")
     return notify
 
 

@@ -245,6 +245,8 @@ def _per_moderator(
         done = notified(conn, kinds)
     all_nis = _all_nis(s, items)
     for moderator in routing.moderators.values():
+        if moderator.notify == mods.OFF:
+            continue  # unsubscribed from every mail (List-Unsubscribe)
         scope = routing.scope(moderator.id, all_nis)
         mine = [i for i in items if i.municipality_nis in scope]
         chosen, subject, extra = pick(routing, moderator, mine, done)

@@ -421,6 +421,50 @@ async def queue_undo(request: Request, token: str) -> Response:
     return _undo(*got)
 
 
+# ---------------------------------------------------------------- unsubscribe
+
+
+UNSUBSCRIBE_PATH = "/afmelden/"
+ONE_CLICK = b"List-Unsubscribe=One-Click"
+
+
+@router.api_route(UNSUBSCRIBE_PATH + "{token}", methods=["GET", "HEAD"])
+def unsubscribe_page(request: Request, token: str) -> Response:
+    """The mail's List-Unsubscribe link: a GET only asks; the button posts."""
+    ctx = _context(request, token, links.SCOPE_QUEUE)
+    if isinstance(ctx, Response):
+        return ctx
+    ctx.base_path = links.QUEUE_PATH.replace("/wachtrij/", UNSUBSCRIBE_PATH) + token
+    return ctx.render("afmelden.html", afgemeld=False)
+
+
+@router.post(UNSUBSCRIBE_PATH + "{token}")
+async def unsubscribe(request: Request, token: str) -> Response:
+    """Stop every mail to the link's moderator: from our button, or RFC 8058 one-click.
+
+    A mail provider's one-click POST carries no CSRF value and no Origin; it is accepted on
+    the exact one-click body because the token itself is the secret and the change only
+    stops mail (the queue link keeps working, and an admin can turn mail on again).
+    """
+    body = await request.body()
+    if body.strip() == ONE_CLICK:
+        ctx = _context(request, token, links.SCOPE_QUEUE)
+    else:
+        got = await _post_context(request, token, links.SCOPE_QUEUE)
+        ctx = got if isinstance(got, Response) else got[0]
+    if isinstance(ctx, Response):
+        return ctx
+    application = ctx.application
+    with application.engine.begin() as conn:
+        conn.execute(t.moderators.update()
+                     .where(t.moderators.c.id == ctx.grant.moderator_id)
+                     .values(notify="off", updated_at=application.clock()))
+    log.info("moderator unsubscribed", moderator=ctx.grant.moderator_id,
+             one_click=body.strip() == ONE_CLICK)
+    ctx.base_path = links.QUEUE_PATH.replace("/wachtrij/", UNSUBSCRIBE_PATH) + token
+    return ctx.render("afmelden.html", afgemeld=True)
+
+
 # ---------------------------------------------------------------- a fresh link
 
 
