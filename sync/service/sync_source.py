@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -105,13 +106,14 @@ class SyncService:
         """Insert the page's new activities in batches; return the outcomes left to apply."""
         new: list[tuple[NormalisedActivity, dict[str, Any], str]] = []
         rest: list[MappingOutcome] = []
-        taken: set[str] = set()
+        # An event that appears twice in a page (changed while the pages were read) keeps
+        # its order one by one: batching its first version could reorder it after the second.
+        seen_twice = {sid for sid, n in Counter(o.source_id for o in outcomes).items() if n > 1}
         for outcome in outcomes:
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
-                    and outcome.source_id not in taken):
+                    and outcome.source_id not in seen_twice):
                 data = outcome.to_dict()
                 new.append((outcome, data, hash_of(data)))
-                taken.add(outcome.source_id)
             else:
                 rest.append(outcome)
         if not new:

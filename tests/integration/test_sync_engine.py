@@ -220,3 +220,17 @@ def test_source_error_fails_the_run_with_its_message(run, engine):
                  error=TransientSourceError("GET /events failed 6 times: HTTP 503"))
     assert result.status == "failed" and "HTTP 503" in result.error
     assert count(engine, t.activities) == 1  # the first page is kept
+
+
+def test_two_versions_of_one_event_in_a_page_end_at_the_last(run, engine):
+    deleted = make_event(1, workflow_status="DELETED", modified="2026-11-20T10:00:00+00:00")
+    back = make_event(1, title="Terug gepubliceerd", modified="2026-11-20T10:00:05+00:00")
+    result = run([[deleted, make_event(2), back]])
+    assert (result.counts.created, result.counts.skipped) == (2, {"deleted": 1})
+    assert activity(engine, 1).state == "pending"
+    assert activity(engine, 1).title == "Terug gepubliceerd"
+    # And the other way round: published, then deleted within the same page.
+    result = run([[make_event(3, modified="2026-11-21T10:00:00+00:00"),
+                   make_event(3, workflow_status="DELETED", modified="2026-11-21T10:00:09+00:00")]])
+    assert (result.counts.created, result.counts.withdrawn) == (1, 1)
+    assert activity(engine, 3).state == "withdrawn"
