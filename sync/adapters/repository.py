@@ -59,13 +59,23 @@ class CatalogueRepository:
             return {}
         a = t.activities
         rows = self.conn.execute(
-            sa.select(a.c.id, a.c.source_id, a.c.state, a.c.content_hash, a.c.approved_version_id)
+            sa.select(a.c.id, a.c.source_id, a.c.state, a.c.content_hash,
+                      a.c.approved_version_id, a.c.next_occurrence)
             .where(a.c.source == source, a.c.source_id.in_(ids))
         )
         return {
-            r.source_id: cat.CatalogueEntry(r.id, r.state, r.content_hash, r.approved_version_id)
+            r.source_id: cat.CatalogueEntry(
+                r.id, r.state, r.content_hash, r.approved_version_id,
+                r.next_occurrence.isoformat() if r.next_occurrence else None)
             for r in rows
         }
+
+    def set_next_occurrence(self, activity_id: int, next_occurrence: str | None) -> None:
+        """Keep "soonest first" true as dates pass; the activity's content is unchanged."""
+        self.conn.execute(
+            t.activities.update().where(t.activities.c.id == activity_id)
+            .values(next_occurrence=_iso_to_dt(next_occurrence))
+        )
 
     def create(
         self, source: str, act: NormalisedActivity, state: str, now: datetime,

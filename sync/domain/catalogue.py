@@ -38,6 +38,7 @@ class CatalogueEntry:
     state: str
     content_hash: str
     approved_version_id: int | None
+    next_occurrence: str | None = None  # ISO 8601 UTC, as stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,8 @@ class SyncService:
         created = uow.catalogue.create_many(self.source, new, cat.PENDING, now, run_id)
         events = []
         for (act, _, digest), (activity_id, item_id) in zip(new, created, strict=True):
-            entries[act.source_id] = cat.CatalogueEntry(activity_id, cat.PENDING, digest, None)
+            entries[act.source_id] = cat.CatalogueEntry(
+                activity_id, cat.PENDING, digest, None, act.next_occurrence)
             title = act.title.get("nl") or next(iter(act.title.values()))
             events.append(ActivityDiscovered(activity_id, item_id, self.source, act.source_id,
                                              act.place.nis, title))
@@ -180,6 +181,13 @@ class SyncService:
             counts.skip(decision.reason)
         elif decision.action == cat.UNCHANGED:
             counts.unchanged += 1
+            assert entry is not None and isinstance(outcome, NormalisedActivity)
+            if outcome.next_occurrence != entry.next_occurrence:
+                # A date passed since the last version (re-read by --full or the nightly
+                # reconciliation): only the derived sort key moves; no version, no review.
+                uow.catalogue.set_next_occurrence(entry.id, outcome.next_occurrence)
+                entries[outcome.source_id] = replace(
+                    entry, next_occurrence=outcome.next_occurrence)
         elif decision.action == cat.WITHDRAW:
             assert entry is not None and isinstance(outcome, Skipped)
             self._withdraw(uow, entry.id, outcome, now)
@@ -191,7 +199,7 @@ class SyncService:
             activity_id = self._store(uow, entry, outcome, decision, run_id, now, data, digest)
             approved = entry.approved_version_id if entry else None
             entries[outcome.source_id] = cat.CatalogueEntry(
-                activity_id, decision.state, digest, approved)
+                activity_id, decision.state, digest, approved, outcome.next_occurrence)
             if decision.action == cat.CREATE:
                 counts.created += 1
             else:

@@ -234,3 +234,24 @@ def test_two_versions_of_one_event_in_a_page_end_at_the_last(run, engine):
                    make_event(3, workflow_status="DELETED", modified="2026-11-21T10:00:09+00:00")]])
     assert (result.counts.created, result.counts.withdrawn) == (1, 1)
     assert activity(engine, 3).state == "withdrawn"
+
+
+def test_unchanged_event_whose_date_passed_moves_its_next_occurrence_only(engine, region):
+    doc = make_event(1)
+    doc.update(calendarType="multiple", subEvent=[
+        {"startDate": "2026-12-01T18:00:00+01:00", "endDate": "2026-12-01T20:00:00+01:00",
+         "status": {"type": "Available"}},
+        {"startDate": "2027-01-05T18:00:00+01:00", "endDate": "2027-01-05T20:00:00+01:00",
+         "status": {"type": "Available"}},
+    ])
+    counts = []
+    for now in (NOW, datetime(2026, 12, 10, tzinfo=UTC)):
+        service = SyncService("uitdatabank", region, map_uitdatabank, lambda now=now: now)
+        result = sync_source(lambda: UnitOfWork(engine), StaticConnector([[doc]]), service)
+        counts.append(result.counts)
+        with engine.connect() as conn:
+            nxt = conn.execute(sa.select(t.activities.c.next_occurrence)).scalar_one()
+        assert nxt == (datetime(2026, 12, 1, 17, tzinfo=UTC) if now == NOW
+                       else datetime(2027, 1, 5, 17, tzinfo=UTC))
+    assert counts[1].unchanged == 1
+    assert count(engine, t.activity_versions) == 1 and count(engine, t.review_items) == 1
