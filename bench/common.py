@@ -112,7 +112,9 @@ def database(kind: str, tag: str, *, base_url: str | None = None,
             admin.dispose()
         return
     name = f"bench_{token}".lower()
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pre-ping: a drill may restart the server while the database is in use; the pooled admin
+    # connection from CREATE DATABASE is dead then, and DROP DATABASE must not fail on it.
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)

@@ -1,6 +1,7 @@
 """Fault drills (`make drills`; a short mode runs in the test suite).
 
-    .venv/bin/python bench/drills.py [--short] [--db sqlite|postgresql|both] [--only kill,http,pg]
+    .venv/bin/python bench/drills.py [--short] [--db sqlite|postgresql|both]
+        [--only kill,http,pg,smtp] [--cases http_500,...] [--http-repeat N] [--out FILE]
 
 1. kill -9 the sync at random moments during a 20 000-event sync, 20 times, then finish it:
    catalogue, queues and outbox must equal one clean sync; no orphans, no doubled open items.
@@ -8,7 +9,9 @@
    empty page in the middle, a repeated page, a burst longer than the retries): each run ends
    with the clean catalogue, or fails with a clear message and the next run resumes correctly.
 3. PostgreSQL restart during a sync (full mode, PostgreSQL only).
-Writes bench/out/drills-<mode>.json and prints a summary.
+4. SMTP outage during a digest run: digests built into the outbox, the SMTP server (aiosmtpd)
+   stops in the middle of a relay pass and comes back; every digest arrives, none twice.
+Writes bench/out/drills-<mode>.json (or --out) and prints a summary.
 """
 
 from __future__ import annotations
@@ -308,13 +311,132 @@ def pg_restart_drill(n_events: int, *, limit: int, restart_after: float = 4.0) -
     return result
 
 
+# --------------------------------------------------------------------------- 4. SMTP outage
+
+def smtp_outage_drill(kind: str, *, moderators: int = 60, items: int = 5, stop_after: int = 20,
+                      base_url: str | None = None) -> dict[str, Any]:
+    """Digests for `moderators` moderators go to the outbox; the relay sends them to a local
+    aiosmtpd server that stops after accepting `stop_after` mails (in the middle of the pass).
+    During the outage: another relay pass and another digest run. Then the server comes back on
+    the same port, the clock moves past the back-off, and the relay finishes. Every digest must
+    arrive exactly once (by Message-ID), and the outbox must end fully delivered."""
+    import email
+    import socket
+    import threading
+    from datetime import timedelta
+
+    from aiosmtpd.controller import Controller
+
+    from bench.bench_digest import NOW, seed
+    from sync.adapters import migrate
+    from sync.adapters import tables as t
+    from sync.adapters.database import make_engine
+    from sync.adapters.mailer import SmtpMailer
+    from sync.service.notify import NotifySettings, build_digests
+    from sync.service.outbox import OutboxRelay
+    from sync.settings import SmtpConfig
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+
+    received: list[str] = []  # Message-IDs, in arrival order
+    state: dict[str, Any] = {"controller": None, "stopper": None}
+
+    class Sink:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            msg = email.message_from_bytes(envelope.original_content or envelope.content)
+            received.append(str(msg["Message-ID"]))
+            if len(received) == stop_after and state["stopper"] is None:
+                # The outage: the server goes away right after accepting this mail.
+                state["stopper"] = threading.Thread(target=state["controller"].stop)
+                state["stopper"].start()
+            return "250 OK"
+
+    def start_server() -> None:
+        state["controller"] = Controller(Sink(), hostname="127.0.0.1", port=port)
+        state["controller"].start()
+
+    clock = {"now": NOW}
+    settings = NotifySettings(
+        base_url="https://moderatie.ikdoemee.test", sender="ikdoemee <noreply@bench.test>",
+        link_valid_days=14, fallback_emails=(), reminder_after_days=3, escalate_after_days=7)
+    with database(kind, "smtp", base_url=base_url) as db:
+        engine = make_engine(db.url)
+        try:
+            migrate.upgrade(engine)
+            seed(engine, moderators, items)
+            relay = OutboxRelay(engine, lambda: clock["now"], batch_size=100_000,
+                                mailer=SmtpMailer(SmtpConfig(host="127.0.0.1", port=port,
+                                                             timeout_seconds=5)))
+
+            def outbox() -> dict[str, int]:
+                o = t.outbox
+                with engine.connect() as conn:
+                    rows = conn.execute(sa.select(o.c.delivered_at, o.c.attempts)).all()
+                return {"rows": len(rows),
+                        "delivered": sum(r.delivered_at is not None for r in rows),
+                        "undelivered": sum(r.delivered_at is None for r in rows),
+                        "with_failed_attempts": sum(
+                            r.attempts > (1 if r.delivered_at is not None else 0)
+                            for r in rows)}
+
+            built = build_digests(engine, settings, clock["now"])
+            start_server()
+            t0 = time.monotonic()
+            during = relay.run_once()  # the server stops after `stop_after` mails
+            if state["stopper"] is not None:
+                state["stopper"].join(10)
+            after_pass1 = outbox()
+            clock["now"] += timedelta(hours=2)  # past any back-off
+            rebuilt = build_digests(engine, settings, clock["now"])  # digest run in the outage
+            down_pass = relay.run_once()  # server still down
+            after_pass2 = outbox()
+            start_server()  # back, same port
+            clock["now"] += timedelta(hours=2)
+            passes = []
+            for _ in range(5):
+                r = relay.run_once()
+                passes.append({"delivered": r.delivered, "failed": r.failed})
+                if outbox()["undelivered"] == 0:
+                    break
+                clock["now"] += timedelta(hours=2)
+            seconds = round(time.monotonic() - t0, 2)
+            state["controller"].stop()
+            final = outbox()
+        finally:
+            engine.dispose()
+    unique = len(set(received))
+    lost = built.mails - unique
+    doubled = len(received) - unique
+    return {
+        "kind": kind, "moderators": moderators, "items_each": items,
+        "digests_built": built.mails, "stop_after": stop_after,
+        "pass_1_server_stops": {"delivered": during.delivered, "failed": during.failed,
+                                "gave_up": during.gave_up, "outbox": after_pass1},
+        "digest_run_during_outage": rebuilt.to_json(),
+        "pass_2_server_down": {"delivered": down_pass.delivered, "failed": down_pass.failed,
+                               "gave_up": down_pass.gave_up, "outbox": after_pass2},
+        "passes_after_restart": passes, "final_outbox": final,
+        "received": len(received), "unique_received": unique,
+        "lost": lost, "doubled": doubled, "seconds": seconds,
+        "ok": (lost == 0 and doubled == 0 and final["undelivered"] == 0
+               and rebuilt.mails == 0 and during.failed >= 1),
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--db", default="both", choices=["sqlite", "postgresql", "both"])
-    parser.add_argument("--only", default="kill,http,pg")
+    parser.add_argument("--only", default="kill,http,pg,smtp")
+    parser.add_argument("--cases", default=None,
+                        help="HTTP matrix cases to run (comma-separated; default all)")
+    parser.add_argument("--http-repeat", type=int, default=1,
+                        help="run the (selected) HTTP matrix this many times")
+    parser.add_argument("--out", default=None)
     parser.add_argument("--kills", type=int, default=None)
     parser.add_argument("--events", type=int, default=None)
     args = parser.parse_args()
@@ -322,7 +444,8 @@ def main() -> int:
     parts = args.only.split(",")
     short = args.short
     report: dict[str, Any] = {"mode": "short" if short else "full"}
-    out = OUT / f"drills-{report['mode']}.json"
+    out = Path(args.out) if args.out else OUT / f"drills-{report['mode']}.json"
+    cases = args.cases.split(",") if args.cases else None
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
@@ -339,17 +462,20 @@ def main() -> int:
             save()
         if "http" in parts:
             print(f"[{kind}] HTTP fault matrix", file=sys.stderr, flush=True)
-            report[f"http/{kind}"] = http_drill(kind, 600 if short else 3000,
-                                                limit=100 if short else 500)
-            save()
+            for rep in range(args.http_repeat):
+                key = f"http/{kind}" + (f"/{rep + 1}" if args.http_repeat > 1 else "")
+                report[key] = http_drill(kind, 600 if short else 3000,
+                                         limit=100 if short else 500, only=cases)
+                save()
     if "pg" in parts and not short and "postgresql" in kinds:
         print("[postgresql] restart during a sync", file=sys.stderr, flush=True)
         report["pg_restart"] = pg_restart_drill(args.events or 10000, limit=500)
         save()
-    report["smtp_outage_during_digest"] = {
-        "pending": "no digest CLI entry point to drive from a drill yet; the relay's SMTP "
-                   "outage is covered by tests/integration/test_outbox.py"}
-    save()
+    if "smtp" in parts and not short:
+        for kind in kinds:
+            print(f"[{kind}] SMTP outage during a digest run", file=sys.stderr, flush=True)
+            report[f"smtp_outage/{kind}"] = smtp_outage_drill(kind)
+            save()
     ok = all(v.get("ok", True) for v in report.values() if isinstance(v, dict))
     print(json.dumps(report, indent=2, default=str))
     return 0 if ok else 1
