@@ -201,7 +201,7 @@ def fault_cases(max_attempts: int) -> dict[str, list[Fault]]:
 
 def http_drill(kind: str, n_events: int, *, limit: int, at_request: int = 3,
                base_url: str | None = None, only: list[str] | None = None,
-               max_attempts: int = 3) -> dict[str, Any]:
+               max_attempts: int = 3, timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
     events = generate_events(n_events, seed=SEED + 1)
     reference = clean_reference(kind, events, limit, base_url)
     results: dict[str, Any] = {}
@@ -210,7 +210,7 @@ def http_drill(kind: str, n_events: int, *, limit: int, at_request: int = 3,
             continue
         with FakeSapi3(events) as fake, database(kind, "http", base_url=base_url) as db:
             cli = Cli(write_config(OUT / f"drill-http-{kind}.toml", fake.base_url, limit=limit,
-                                   timeout=HTTP_TIMEOUT, max_attempts=max_attempts), db.url)
+                                   timeout=timeout, max_attempts=max_attempts), db.url)
             cli.upgrade()
             seen = {"n": 0}
 

@@ -31,7 +31,9 @@ def test_kill_9_at_random_moments_then_finish_equals_one_clean_sync(database_url
 
 def test_http_fault_slice_ends_with_the_clean_catalogue(database_url, tmp_path):
     kind, base = _where(database_url, tmp_path)
-    result = http_drill(kind, 200, limit=40, base_url=base, only=[
+    # No timeout case in this slice: a generous client timeout keeps a busy CI machine from
+    # turning a slow answer into a fault the case did not inject.
+    result = http_drill(kind, 200, limit=40, base_url=base, timeout=15.0, only=[
         "truncated_json", "repeated_previous_page", "burst_503_beyond_retries"])
     for name, case in result["cases"].items():
         assert case["ok"], (name, case)
