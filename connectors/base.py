@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+def source_id_of(at_id: Any) -> str | None:
+    """The event id: last path segment of `@id` (works for `/event/` and `/events/`)."""
+    if not isinstance(at_id, str):
+        return None
+    segment = at_id.rstrip("/").rsplit("/", 1)[-1]
+    return segment or None
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """Incremental position: the last `modified` second read, and the ids read at that second.

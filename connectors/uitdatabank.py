@@ -20,7 +20,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from connectors.base import Cursor, FatalSourceError, Page, TransientSourceError
+from connectors.base import (
+    Cursor,
+    FatalSourceError,
+    Page,
+    TransientSourceError,
+    source_id_of,
+)
 
 TAALICOON_LABELS = ("één taalicoon", "twee taaliconen", "drie taaliconen", "vier taaliconen")
 
@@ -81,14 +87,6 @@ def normalise_modified(value: str) -> str:
     if parsed is None:
         raise ValueError(f"cursor.modified is not an ISO 8601 date-time: {value!r}")
     return format_modified(parsed)
-
-
-def source_id_of(at_id: Any) -> str | None:
-    """The event id: last path segment of `@id` (works for `/event/` and `/events/`)."""
-    if not isinstance(at_id, str):
-        return None
-    segment = at_id.rstrip("/").rsplit("/", 1)[-1]
-    return segment or None
 
 
 def _quote(value: str) -> str:

@@ -15,36 +15,30 @@ class DomainEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class ActivityDiscovered(DomainEvent):
+class ActivityEvent(DomainEvent):
+    """Something happened to an activity, and a review item was opened for it."""
+
+    activity_id: int
+    review_item_id: int
+    source: str
+    source_id: str
+    municipality_nis: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDiscovered(ActivityEvent):
     topic: ClassVar[str] = "activity.discovered"
-    activity_id: int
-    review_item_id: int
-    source: str
-    source_id: str
-    municipality_nis: str
-    title: str
 
 
 @dataclass(frozen=True, slots=True)
-class ActivityChanged(DomainEvent):
+class ActivityChanged(ActivityEvent):
     topic: ClassVar[str] = "activity.changed"
-    activity_id: int
-    review_item_id: int
-    source: str
-    source_id: str
-    municipality_nis: str
-    title: str
 
 
 @dataclass(frozen=True, slots=True)
-class ActivityWithdrawn(DomainEvent):
+class ActivityWithdrawn(ActivityEvent):
     topic: ClassVar[str] = "activity.withdrawn"
-    activity_id: int
-    review_item_id: int
-    source: str
-    source_id: str
-    municipality_nis: str
-    title: str
     reason: str
 
 

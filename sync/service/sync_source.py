@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import Connector, ConnectorError, Cursor, Page
+from connectors.base import Connector, ConnectorError, Cursor, Page, source_id_of
 from sync.domain import catalogue as cat
 from sync.domain.activity import (
     MappingError,
@@ -43,10 +43,8 @@ class RunResult:
 
 def raw_source_id(raw: Any) -> str | None:
     """Best-effort id of a raw record, for a failure row; never raises."""
-    if isinstance(raw, dict) and isinstance(raw.get("@id"), str):
-        parts = [p for p in raw["@id"].split("/") if p]
-        return parts[-1][:128] if parts else None
-    return None
+    sid = source_id_of(raw.get("@id")) if isinstance(raw, dict) else None
+    return sid[:128] if sid else None
 
 
 def raw_json(raw: Any) -> str:
