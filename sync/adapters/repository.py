@@ -349,14 +349,19 @@ class RunRepository:
         ).one_or_none()
 
     def list(
-        self, source: str | None = None, status: str | None = None, limit: int = 50
+        self, source: str | None = None, status: str | None = None, limit: int = 50, *,
+        kind: str | None = None, since: datetime | None = None, until: datetime | None = None,
     ) -> list[sa.Row[Any]]:
+        """Runs newest first; `since`/`until` bound `started_at` (until exclusive)."""
         r = t.sync_runs
         q = sa.select(r).order_by(r.c.id.desc()).limit(limit)
-        if source:
-            q = q.where(r.c.source == source)
-        if status:
-            q = q.where(r.c.status == status)
+        for col, val in ((r.c.source, source), (r.c.status, status), (r.c.kind, kind)):
+            if val is not None:
+                q = q.where(col == val)
+        if since is not None:
+            q = q.where(r.c.started_at >= since)
+        if until is not None:
+            q = q.where(r.c.started_at < until)
         return list(self.conn.execute(q))
 
     def add_failure(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import ConnectorError
 from sync.adapters import tables as t
+from sync.adapters.repository import RunRepository
 from sync.domain.activity import MappingError
 from sync.domain.runs import FAILED, STAGE_FETCH, STAGE_MAP, STAGE_STORE, RunCounts, final_status
 from sync.service.sync_source import SyncService, raw_json
@@ -71,16 +72,8 @@ def list_runs(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Runs newest first; `since`/`until` bound `started_at` (until exclusive)."""
-    r = t.sync_runs
-    q = sa.select(r).order_by(r.c.id.desc()).limit(limit)
-    for col, val in ((r.c.source, source), (r.c.status, status), (r.c.kind, kind)):
-        if val is not None:
-            q = q.where(col == val)
-    if since is not None:
-        q = q.where(r.c.started_at >= since)
-    if until is not None:
-        q = q.where(r.c.started_at < until)
-    return [run_doc(row) for row in conn.execute(q)]
+    rows = RunRepository(conn).list(source, status, limit, kind=kind, since=since, until=until)
+    return [run_doc(row) for row in rows]
 
 
 def get_run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
@@ -107,13 +100,8 @@ def list_failures(
     conn: sa.Connection, *, source: str | None = None, run_id: int | None = None,
     stage: str | None = None, status: str | None = None, limit: int = 200,
 ) -> list[dict[str, Any]]:
-    f = t.sync_failures
-    q = sa.select(f).order_by(f.c.id).limit(limit)
-    for col, val in ((f.c.source, source), (f.c.run_id, run_id), (f.c.stage, stage),
-                     (f.c.status, status)):
-        if val is not None:
-            q = q.where(col == val)
-    return [_failure_doc(row, with_payload=False) for row in conn.execute(q)]
+    rows = RunRepository(conn).failures(source, run_id, status, stage, limit)
+    return [_failure_doc(row, with_payload=False) for row in rows]
 
 
 def get_failure(conn: sa.Connection, failure_id: int) -> dict[str, Any]:
