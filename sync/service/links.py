@@ -18,6 +18,7 @@ SCOPE_QUEUE = "queue"  # the moderator's whole queue
 
 ITEM_PATH = "/moderatie/item/"
 QUEUE_PATH = "/moderatie/wachtrij/"
+UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # takes a queue token
 
 
 class InvalidLink(Exception):
@@ -82,6 +83,10 @@ def item_url(base_url: str, token: str) -> str:
 
 def queue_url(base_url: str, token: str) -> str:
     return base_url.rstrip("/") + QUEUE_PATH + token
+
+
+def unsubscribe_url(base_url: str, queue_token: str) -> str:
+    return base_url.rstrip("/") + UNSUBSCRIBE_PATH + queue_token
 
 
 def resolve(conn: Connection, token: str, now: datetime) -> LinkGrant:

@@ -188,7 +188,7 @@ def write_mail(
         text=_env.get_template(f"{kind}.txt").render(context),
         html=_env.get_template(f"{kind}.html").render(context),
         message_id=new_message_id(s.sender),
-        unsubscribe_url=s.base_url.rstrip("/") + "/moderatie/afmelden/" + queue_token,
+        unsubscribe_url=links.unsubscribe_url(s.base_url, queue_token),
         unsubscribe_mailto=_sender_address(s.sender),
     )
     payload = {**mail.to_payload(), "kind": kind, "moderator_id": moderator.id,

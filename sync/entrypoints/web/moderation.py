@@ -424,21 +424,20 @@ async def queue_undo(request: Request, token: str) -> Response:
 # ---------------------------------------------------------------- unsubscribe
 
 
-UNSUBSCRIBE_PATH = "/afmelden/"
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
-@router.api_route(UNSUBSCRIBE_PATH + "{token}", methods=["GET", "HEAD"])
+@router.api_route("/afmelden/{token}", methods=["GET", "HEAD"])
 def unsubscribe_page(request: Request, token: str) -> Response:
     """The mail's List-Unsubscribe link: a GET only asks; the button posts."""
     ctx = _context(request, token, links.SCOPE_QUEUE)
     if isinstance(ctx, Response):
         return ctx
-    ctx.base_path = links.QUEUE_PATH.replace("/wachtrij/", UNSUBSCRIBE_PATH) + token
+    ctx.base_path = links.UNSUBSCRIBE_PATH + token
     return ctx.render("afmelden.html", afgemeld=False)
 
 
-@router.post(UNSUBSCRIBE_PATH + "{token}")
+@router.post("/afmelden/{token}")
 async def unsubscribe(request: Request, token: str) -> Response:
     """Stop every mail to the link's moderator: from our button, or RFC 8058 one-click.
 
@@ -461,7 +460,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
                      .values(notify="off", updated_at=application.clock()))
     log.info("moderator unsubscribed", moderator=ctx.grant.moderator_id,
              one_click=body.strip() == ONE_CLICK)
-    ctx.base_path = links.QUEUE_PATH.replace("/wachtrij/", UNSUBSCRIBE_PATH) + token
+    ctx.base_path = links.UNSUBSCRIBE_PATH + token
     return ctx.render("afmelden.html", afgemeld=True)
 
 
