@@ -1,7 +1,7 @@
 """Moderation pages (issue 4): what a decision changed, so it can be undone and audited.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0002
 Create Date: 2026-11-28
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
