@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import Cursor, Page
@@ -66,6 +68,22 @@ def changed(doc: dict[str, Any], **fields: Any) -> dict[str, Any]:
     new = copy.deepcopy(doc)
     new.update(fields)
     return new
+
+
+CLOCK_START = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """A settable clock for the composition root: tests move time instead of sleeping."""
+
+    now: datetime = CLOCK_START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 class StaticConnector:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sync.service import links
 from sync.service import moderators as mods
 from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
-from tests.builders import StaticConnector, changed, make_event
+from tests.builders import Clock, StaticConnector, changed, make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = "http://testserver"  # TestClient's own origin, so same-origin checks pass
@@ -41,17 +41,6 @@ def make_config(**moderation: Any) -> AppConfig:
         "notifications": {"fallback_moderators": [FALLBACK]},
         "moderation": moderation,
     })
-
-
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from sync.service import links, notify
 from sync.service import moderators as mods
 from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
-from tests.builders import StaticConnector, changed, make_event
+from tests.builders import Clock, StaticConnector, changed, make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = "https://moderatie.ikdoemee.test"
@@ -81,17 +81,6 @@ def smtp() -> Iterator[SmtpSink]:
     sink.start()
     yield sink
     sink.stop()
-
-
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
