@@ -28,8 +28,6 @@ from connectors.base import (
     source_id_of,
 )
 
-TAALICOON_LABELS = ("één taalicoon", "twee taaliconen", "drie taaliconen", "vier taaliconen")
-
 # Every default filter is overridden: deletions, rejections, drafts, availability changes,
 # foreign addresses and member-only audiences must all reach us so we can withdraw activities.
 DEFAULT_FILTER_OVERRIDES: dict[str, str] = {
@@ -39,6 +37,8 @@ DEFAULT_FILTER_OVERRIDES: dict[str, str] = {
     "addressCountry": "*",
     "audienceType": "*",
 }
+# SAPI3 leaves UiTPAS and kansentarief prices out of `priceInfo` unless asked.
+EMBED_PARAMS: dict[str, str] = {"embed": "true", "embedUitpasPrices": "true"}
 
 # Rescans of one tie from start 0 allowed in one pass before we call the feed unstable.
 _MAX_RESCANS = 25
@@ -133,8 +133,8 @@ class UitdatabankConnector:
         *,
         name: str,
         postal_codes: Sequence[str],
+        labels: Sequence[str],
         limit: int = 200,
-        labels: Sequence[str] = TAALICOON_LABELS,
         window: int = 10000,
         max_attempts: int = 6,
         backoff_initial: float = 0.5,
@@ -173,7 +173,7 @@ class UitdatabankConnector:
         params: dict[str, str | int] = {
             **DEFAULT_FILTER_OVERRIDES,
             "q": f"id:{source_id}",
-            "embed": "true",
+            **EMBED_PARAMS,
             "limit": 1,
         }
         body = self.get_collection(params)
@@ -197,7 +197,7 @@ class UitdatabankConnector:
         query = self._query if postal_codes is None else build_query(self._labels, postal_codes)
         params: dict[str, str | int] = {
             "q": query,
-            "embed": "true",
+            **EMBED_PARAMS,
             "sort[modified]": "asc",
             **DEFAULT_FILTER_OVERRIDES,
             "start": start,

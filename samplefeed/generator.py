@@ -662,9 +662,8 @@ def generate_events(
 
 
 # Edge cases, keyed by what they test; the SAPI3 query of the connector excludes some of them.
-EXCLUDED_BY_QUERY = frozenset(
-    {"no_taalicoon", "outside_region", "online", "legacy_een_only", "legacy_underscore_only"}
-)
+# Legacy spellings (`een taalicoon`, `twee_taaliconen`) are asked for by name, so they match.
+EXCLUDED_BY_QUERY = frozenset({"no_taalicoon", "outside_region", "online"})
 
 
 def generate_edge_events(
@@ -726,7 +725,7 @@ def generate_edge_events(
                 },
             }
         elif name == "legacy_een_only":
-            event["labels"] = ["een taalicoon"]  # no accents: SAPI3 does not match it
+            event["labels"] = ["een taalicoon"]  # no accents: matched only when asked by name
         elif name == "legacy_underscore_only":
             event["labels"] = ["Twee_Taaliconen"]
         elif name == "capitalised_label":

@@ -25,6 +25,7 @@ KNOWN_PARAMS = frozenset(
     {
         "q",
         "embed",
+        "embedUitpasPrices",
         "start",
         "limit",
         "sort[modified]",
@@ -379,6 +380,7 @@ class FakeSapi3:
         if direction not in ("asc", "desc"):
             raise _invalid("sort[modified] must be asc or desc")
         embed = params.get("embed", "false").lower() == "true"
+        uitpas = params.get("embedUitpasPrices", "false").lower() == "true"
         with self._lock:
             matched = [e for e in self._events.values() if all(p(e) for p in predicates)]
             if "sort[modified]" in params:
@@ -387,7 +389,8 @@ class FakeSapi3:
                 ordered = sorted(matched, key=lambda e: self._seq[event_id(e)])
             page = ordered[start : start + limit]
             members = [
-                copy.deepcopy(e) if embed else {"@id": e.get("@id"), "@type": "Event"} for e in page
+                _embedded(e, uitpas) if embed else {"@id": e.get("@id"), "@type": "Event"}
+                for e in page
             ]
         return {
             "@context": HYDRA_CONTEXT,
@@ -531,6 +534,16 @@ def _invalid(detail: str) -> ProblemError:
     return ProblemError(
         400, "Bad Request", detail, "https://api.publiq.be/probs/url/query-parameters-invalid"
     )
+
+
+def _embedded(event: dict[str, Any], uitpas_prices: bool) -> dict[str, Any]:
+    """The full document; like SAPI3, UiTPAS prices only with `embedUitpasPrices=true`."""
+    doc = copy.deepcopy(event)
+    prices = doc.get("priceInfo")
+    if not uitpas_prices and isinstance(prices, list):
+        doc["priceInfo"] = [p for p in prices
+                            if not (isinstance(p, dict) and p.get("category") == "uitpas")]
+    return doc
 
 
 def _int_param(params: dict[str, str], name: str, default: int) -> int:

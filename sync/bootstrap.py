@@ -12,17 +12,20 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from connectors.uitdatabank import UitdatabankConnector
-from mappings.uitdatabank import to_activity
+from mappings.activity_types import TypeTable, TypeTableError, default_type_table, load_type_table
+from mappings.taaliconen import QUERY_LABELS
+from mappings.uitdatabank import mapping_version, to_activity
 from sync.adapters.database import make_engine
 from sync.adapters.mailer import Mailer, SmtpMailer
 from sync.adapters.region_file import load_region
 from sync.domain.activity import MappingOutcome
 from sync.domain.region import Region
+from sync.service import review_view
 from sync.service.notify import NotifySettings, notify_immediately
 from sync.service.outbox import Delivery, OutboxRelay
-from sync.service.sync_source import SyncService
+from sync.service.sync_source import Mapper, SyncService
 from sync.service.unit_of_work import UnitOfWork
-from sync.settings import AppConfig, EnvSettings, SourceConfig, load_config
+from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
 
 USER_AGENT = "ikdoemee-sync/0.1 (+https://ikdoemee.be)"
 
@@ -32,7 +35,16 @@ def utcnow() -> datetime:
 
 
 def map_uitdatabank(raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
+    """The mapping with the shipped type table."""
     return to_activity(raw, region, as_of=as_of)
+
+
+def load_types(config: AppConfig) -> TypeTable:
+    """The configured type table; a bad file stops the program with the key that names it."""
+    try:
+        return load_type_table(config.catalogue.activity_types_file)
+    except TypeTableError as exc:
+        raise ConfigError(f"catalogue.activity_types_file: {exc}") from None
 
 
 @dataclass
@@ -47,6 +59,7 @@ class App:
     transport: httpx.BaseTransport | None = None  # tests inject one
     sleep: Callable[[float], None] | None = None
     mailer: Mailer | None = None  # tests inject one; default: SMTP from `[smtp]`
+    types: TypeTable = field(default_factory=default_type_table)
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
@@ -76,6 +89,7 @@ class App:
             self.http_client(source),
             name=source.name,
             postal_codes=self.region.postal_codes,
+            labels=QUERY_LABELS,
             limit=source.limit,
             max_attempts=source.max_attempts,
             backoff_initial=source.backoff_initial_seconds,
@@ -84,8 +98,24 @@ class App:
             **extra,
         )
 
+    def mapper(self) -> Mapper:
+        """The mapping with the configured type table (the shipped one by default)."""
+        if self.types is default_type_table():
+            return map_uitdatabank  # looked up now, so tests can swap it
+        types = self.types
+
+        def mapped(raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
+            return to_activity(raw, region, as_of=as_of, types=types)
+
+        return mapped
+
+    @property
+    def mapping_version(self) -> str:
+        return mapping_version(self.types)
+
     def sync_service(self, source: SourceConfig) -> SyncService:
-        return SyncService(source.name, self.region, map_uitdatabank, self.clock)
+        return SyncService(source.name, self.region, self.mapper(), self.clock,
+                           mapping_version=self.mapping_version, review_diff=review_view.diff)
 
     def get_mailer(self) -> Mailer:
         if self.mailer is None:
@@ -133,4 +163,5 @@ def bootstrap(config_path: Path, env: EnvSettings | None = None, **overrides: An
     env = env or EnvSettings()
     engine = make_engine(env.database_url)
     region = load_region(config.region_file)
+    overrides.setdefault("types", load_types(config))
     return App(config=config, env=env, engine=engine, region=region, **overrides)

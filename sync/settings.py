@@ -101,6 +101,14 @@ class ModerationConfig(_Strict):
     reason_max_length: int = Field(default=500, ge=20, le=5000)
 
 
+class CatalogueConfig(_Strict):
+    # Events only for the organizer's members (`audience.audienceType = members`) are not
+    # for the public catalogue unless the region says so.
+    include_members_only: bool = False
+    # Our own term → activity type table instead of the one shipped (same TOML shape).
+    activity_types_file: Path | None = None
+
+
 class AppConfig(_Strict):
     region_file: Path = Path("westhoek_municipalities.json")
     sources: list[SourceConfig] = Field(min_length=1)
@@ -110,6 +118,7 @@ class AppConfig(_Strict):
     daemon: DaemonConfig = DaemonConfig()
     health: HealthConfig = HealthConfig()
     moderation: ModerationConfig = ModerationConfig()
+    catalogue: CatalogueConfig = CatalogueConfig()
 
     @field_validator("sources")
     @classmethod
@@ -166,6 +175,11 @@ def load_config(path: Path) -> AppConfig:
     region = raw.get("region_file", "westhoek_municipalities.json")
     if isinstance(region, str) and not Path(region).is_absolute():
         raw["region_file"] = str(path.parent / region)
+    catalogue = raw.get("catalogue")
+    if isinstance(catalogue, dict):
+        types_file = catalogue.get("activity_types_file")
+        if isinstance(types_file, str) and not Path(types_file).is_absolute():
+            catalogue["activity_types_file"] = str(path.parent / types_file)
     try:
         return AppConfig.model_validate(raw)
     except ValidationError as exc:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
 from sync.domain.activity import NormalisedActivity, hash_of
+from sync.domain.catalogue import NO_PROVENANCE, Provenance
 from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
 
@@ -39,12 +40,6 @@ def _iso_to_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def display_title(activity: NormalisedActivity) -> str:
-    """The title a Dutch-speaking moderator sees first."""
-    for lang in ("nl", activity.main_language):
-        if activity.title.get(lang):
-            return activity.title[lang]
-    return next(iter(activity.title.values()), activity.source_id)
 
 
 class CatalogueRepository:
@@ -60,15 +55,64 @@ class CatalogueRepository:
         a = t.activities
         rows = self.conn.execute(
             sa.select(a.c.id, a.c.source_id, a.c.state, a.c.content_hash,
-                      a.c.approved_version_id, a.c.next_occurrence)
+                      a.c.approved_version_id, a.c.next_occurrence, a.c.current_version_id,
+                      a.c.source_modified, a.c.raw_fingerprint)
             .where(a.c.source == source, a.c.source_id.in_(ids))
         )
         return {
             r.source_id: cat.CatalogueEntry(
                 r.id, r.state, r.content_hash, r.approved_version_id,
-                r.next_occurrence.isoformat() if r.next_occurrence else None)
+                r.next_occurrence.isoformat() if r.next_occurrence else None,
+                r.current_version_id, r.source_modified, r.raw_fingerprint)
             for r in rows
         }
+
+    def refresh(self, activity_id: int, next_occurrence: str | None,
+                prov: Provenance | None) -> None:
+        """An unchanged activity re-read: keep its sort key and raw document current."""
+        values: dict[str, Any] = {"next_occurrence": _iso_to_dt(next_occurrence)}
+        if prov is not None and prov.raw_document is not None:
+            values.update(prov.columns())
+        self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
+                          .values(**values))
+
+    def expire(self, activity_ids: Sequence[int], now: datetime) -> None:
+        """Out of the catalogue by date: state `expired`, open items closed undecided."""
+        if not activity_ids:
+            return
+        a, r = t.activities, t.review_items
+        self.conn.execute(a.update().where(a.c.id.in_(activity_ids))
+                          .values(state=cat.EXPIRED, updated_at=now))
+        self.conn.execute(
+            r.update().where(r.c.activity_id.in_(activity_ids), r.c.status == cat.ITEM_OPEN)
+            .values(status=cat.ITEM_EXPIRED, decided_at=now, lock_version=r.c.lock_version + 1))
+
+    def due_to_expire(self, now: datetime, limit: int = 1000) -> list[int]:
+        """Pending or published activities whose current version is shown no longer."""
+        a = t.activities
+        return list(self.conn.execute(
+            sa.select(a.c.id).where(a.c.state.in_((cat.PENDING, cat.PUBLISHED)),
+                                    a.c.visible_until.is_not(None), a.c.visible_until <= now)
+            .order_by(a.c.id).limit(limit)).scalars())
+
+    def stale_next_occurrences(self, now: datetime, limit: int = 1000) -> list[tuple[int, int]]:
+        """(activity id, current version id) of live activities whose next date passed."""
+        a = t.activities
+        rows = self.conn.execute(
+            sa.select(a.c.id, a.c.current_version_id)
+            .where(a.c.state.in_((cat.PENDING, cat.PUBLISHED)),
+                   a.c.next_occurrence.is_not(None), a.c.next_occurrence < now)
+            .order_by(a.c.id).limit(limit))
+        return [(r.id, r.current_version_id) for r in rows]
+
+    def set_provenance(self, activity_id: int, prov: Provenance) -> None:
+        self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
+                          .values(**prov.columns()))
+
+    def approve_quietly(self, activity_id: int, version_id: int) -> None:
+        """A new version the moderator would see no difference in becomes the approved one."""
+        self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
+                          .values(approved_version_id=version_id))
 
     def set_next_occurrence(self, activity_id: int, next_occurrence: str | None) -> None:
         """Keep "soonest first" true as dates pass; the activity's content is unchanged."""
@@ -80,16 +124,18 @@ class CatalogueRepository:
     def create(
         self, source: str, act: NormalisedActivity, state: str, now: datetime,
         run_id: int | None, data: dict[str, Any] | None = None, digest: str | None = None,
+        prov: Provenance = NO_PROVENANCE,
     ) -> tuple[int, int]:
         """Insert an activity and its first version; `data`/`digest` when already computed."""
         data = data if data is not None else act.to_dict()
         digest = digest or hash_of(data)
         activity_id = new_id(self.conn.execute(_INSERT_ACTIVITY, {
+            **prov.columns(),
             "source": source,
             "source_id": act.source_id,
             "state": state,
             "municipality_nis": act.place.nis,
-            "title": display_title(act),
+            "title": act.display_title,
             "next_occurrence": _iso_to_dt(act.next_occurrence),
             "content_hash": digest,
             "source_modified": act.modified,
@@ -101,7 +147,8 @@ class CatalogueRepository:
         return activity_id, version_id
 
     def create_many(
-        self, source: str, new: Sequence[tuple[NormalisedActivity, dict[str, Any], str]],
+        self, source: str,
+        new: Sequence[tuple[NormalisedActivity, dict[str, Any], str, Provenance]],
         state: str, now: datetime, run_id: int | None,
     ) -> list[tuple[int, int]]:
         """Insert activities, their first versions and their review items in a few batched
@@ -111,17 +158,18 @@ class CatalogueRepository:
             a.insert().returning(a.c.id, sort_by_parameter_order=True),
             [{
                 "source": source, "source_id": act.source_id, "state": state,
-                "municipality_nis": act.place.nis, "title": display_title(act),
+                "municipality_nis": act.place.nis, "title": act.display_title,
                 "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
                 "source_modified": act.modified, "created_at": now, "updated_at": now,
-            } for act, _, digest in new],
+                **prov.columns(),
+            } for act, _, digest, prov in new],
         ).scalars())
         version_ids = list(self.conn.execute(
             v.insert().returning(v.c.id, sort_by_parameter_order=True),
             [{
                 "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
                 "source_modified": act.modified, "run_id": run_id, "created_at": now,
-            } for aid, (act, data, digest) in zip(activity_ids, new, strict=True)],
+            } for aid, (act, data, digest, _) in zip(activity_ids, new, strict=True)],
         ).scalars())
         self.conn.execute(
             _SET_CURRENT_VERSION,
@@ -132,13 +180,14 @@ class CatalogueRepository:
             [{
                 "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
                 "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
-            } for aid, vid, (act, _, _) in zip(activity_ids, version_ids, new, strict=True)],
+            } for aid, vid, (act, _, _, _) in zip(activity_ids, version_ids, new, strict=True)],
         ).scalars())
         return list(zip(activity_ids, item_ids, strict=True))
 
     def update(
         self, activity_id: int, act: NormalisedActivity, state: str, now: datetime,
         run_id: int | None, data: dict[str, Any] | None = None, digest: str | None = None,
+        prov: Provenance = NO_PROVENANCE,
     ) -> int:
         data = data if data is not None else act.to_dict()
         digest = digest or hash_of(data)
@@ -154,13 +203,14 @@ class CatalogueRepository:
             .values(
                 state=state,
                 municipality_nis=act.place.nis,
-                title=display_title(act),
+                title=act.display_title,
                 next_occurrence=_iso_to_dt(act.next_occurrence),
                 content_hash=digest,
                 source_modified=act.modified,
                 current_version_id=version_id,
                 withdrawn_reason=None,
                 updated_at=now,
+                **({} if prov is NO_PROVENANCE else prov.columns()),
             )
         )
         return version_id

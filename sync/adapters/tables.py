@@ -87,7 +87,7 @@ activities = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("source_id", sa.String(128), nullable=False),
-    # pending | published | rejected | withdrawn
+    # pending | published | rejected | withdrawn | expired
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("municipality_nis", sa.String(8), nullable=False, index=True),
     sa.Column("title", sa.Text, nullable=False),
@@ -99,6 +99,12 @@ activities = sa.Table(
     sa.Column("withdrawn_reason", sa.String(32), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # The last raw document (for `remap`), its fingerprint and the mapping that read it.
+    sa.Column("raw_document", sa.Text, nullable=True),
+    sa.Column("raw_fingerprint", sa.String(64), nullable=True),
+    sa.Column("mapping_version", sa.String(40), nullable=True),
+    # When the current version leaves the public catalogue; None: never (permanent).
+    sa.Column("visible_until", UTCDateTime(), nullable=True, index=True),
     sa.UniqueConstraint("source", "source_id", name="uq_activities_source_source_id"),
 )
 
@@ -128,7 +134,7 @@ review_items = sa.Table(
     sa.Column("version_id", sa.Integer, sa.ForeignKey("activity_versions.id"), nullable=False),
     sa.Column("municipality_nis", sa.String(8), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # new | changed | withdrawn
-    # open | superseded | approved | rejected | confirmed
+    # open | superseded | approved | rejected | confirmed | expired
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(64), nullable=True),  # why withdrawn
     sa.Column("created_at", UTCDateTime(), nullable=False),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,11 @@ SKIP_DELETED = "deleted"
 SKIP_REJECTED = "rejected"
 SKIP_CANCELLED = "cancelled"
 SKIP_DRAFT = "draft"
+# School groups only (publiq's `audience.audienceType = education`, or its dummy place for
+# education events): never for a newcomer.
+SKIP_EDUCATION = "education"
+# The place has no postal code any more: we cannot tell its municipality, so it leaves.
+SKIP_NO_POSTAL_CODE = "no_postal_code"
 SKIP_REASONS: tuple[str, ...] = (
     SKIP_NO_LANGUAGE_ICON,
     SKIP_OUTSIDE_REGION,
@@ -52,7 +59,18 @@ SKIP_REASONS: tuple[str, ...] = (
     SKIP_REJECTED,
     SKIP_CANCELLED,
     SKIP_DRAFT,
+    SKIP_EDUCATION,
+    SKIP_NO_POSTAL_CODE,
 )
+
+# Audiences (publiq's `audience.audienceType`).
+AUDIENCE_EVERYONE = "everyone"
+AUDIENCE_MEMBERS = "members"
+AUDIENCE_EDUCATION = "education"
+
+# Attendance modes we keep (online-only events are skipped).
+ATTENDANCE_OFFLINE = "offline"
+ATTENDANCE_MIXED = "mixed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +81,9 @@ class Occurrence:
     end: str | None
     status: str = STATUS_AVAILABLE
     sold_out: bool = False
+    # A date without a time of day (start at 00.00 and no end, or to 23.59): shown without
+    # a time and over only when its day is over.
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +96,15 @@ class OpeningHours:
 
 
 @dataclass(frozen=True, slots=True)
+class DayRange:
+    """Closed days, or days with other opening hours, of a periodic or permanent calendar."""
+
+    first: str  # ISO date (Europe/Brussels)
+    last: str
+    opening_hours: tuple[OpeningHours, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Calendar:
     """When the activity takes place."""
 
@@ -83,6 +113,11 @@ class Calendar:
     end: str | None = None
     occurrences: tuple[Occurrence, ...] = ()
     opening_hours: tuple[OpeningHours, ...] = ()
+    closed_days: tuple[DayRange, ...] = ()
+    adjusted_days: tuple[DayRange, ...] = ()
+    # SAPI3's ready-made Dutch summary; the only detail of legacy `multiple` events without
+    # sub-events.
+    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +140,7 @@ class Tariff:
     name: dict[str, str]
     price: float
     currency: str = "EUR"
+    category: str = "tariff"  # tariff | uitpas (UiTPAS and kansentarief prices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +162,9 @@ class Booking:
     url_label: dict[str, str] = field(default_factory=dict)
     phone: str | None = None
     email: str | None = None
+    # Booking period (bookingInfo.availabilityStarts/Ends), ISO 8601 UTC.
+    opens: str | None = None
+    closes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +178,20 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class Organizer:
-    """Who organises the activity."""
+    """Who organises the activity, and how to reach them."""
 
     id: str | None
     name: dict[str, str]
+    url: str | None = None
+    contact: Contact | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facility:
+    """An accessibility facility from the taxonomy (`domain: facility`)."""
+
+    id: str
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +207,7 @@ class NormalisedActivity:
     """One feed event, normalised for the catalogue. Built by a mapping; never does I/O."""
 
     source_id: str
-    url: str
+    url: str  # the page for people (uitinvlaanderen.be)
     main_language: str
     languages: tuple[str, ...]  # languages the title is available in
     title: dict[str, str]
@@ -185,6 +234,14 @@ class NormalisedActivity:
     available_from: str | None = None
     available_to: str | None = None
     next_occurrence: str | None = None  # relative to the mapping's `as_of`; not hashed
+    source_url: str | None = None  # the document in the UiTdatabank API (JSON, `@id`)
+    image_alt: str | None = None  # the image's description, for screen readers
+    image_credit: str | None = None  # its copyright holder, shown with it
+    facilities: tuple[Facility, ...] = ()
+    attendance_mode: str = ATTENDANCE_OFFLINE
+    online_url: str | None = None
+    children_only: bool = False
+    event_type_label: str | None = None
 
     @property
     def has_several_levels(self) -> bool:
@@ -194,6 +251,26 @@ class NormalisedActivity:
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = _plain(self)
         return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NormalisedActivity:
+        """The activity of a stored version; fields missing in older versions get defaults."""
+        result = _from_plain(cls, data)
+        assert isinstance(result, cls)
+        return result
+
+    @property
+    def display_title(self) -> str:
+        """The title a Dutch-speaking reader sees first: Dutch, the main language, any."""
+        for lang in ("nl", self.main_language):
+            if self.title.get(lang):
+                return self.title[lang]
+        return next((v for v in self.title.values() if v), self.source_id)
+
+    @property
+    def lowest_level(self) -> int:
+        """The level a visitor needs at least (several taaliconen: the easiest applies)."""
+        return min(self.language_levels)
 
     def content_hash(self) -> str:
         """Hash of what a moderator reviews: `modified` and `next_occurrence` are left out."""
@@ -225,6 +302,37 @@ def _plain(value: Any) -> Any:
         names = tuple(f.name for f in dataclasses.fields(value))
         _FIELD_NAMES[type(value)] = names
     return {name: _plain(getattr(value, name)) for name in names}
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _from_plain(cls: Any, value: Any) -> Any:
+    """Rebuild a dataclass tree from `_plain` output, typed by the fields' annotations."""
+    if value is None:
+        return None
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = typing.get_type_hints(cls)
+        _HINTS[cls] = hints
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: _convert(hints[k], v) for k, v in value.items() if k in names}
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value) if len(inner) == 1 else value
+    if origin is tuple:
+        return tuple(_convert(args[0], v) for v in value)
+    if dataclasses.is_dataclass(hint):
+        return _from_plain(hint, value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sync.domain.activity import MappingOutcome, NormalisedActivity, Skipped
 
@@ -11,6 +13,9 @@ PENDING = "pending"  # waiting for a first decision; not visible
 PUBLISHED = "published"  # visible at its approved version
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
+# Its last date or `availableTo` passed: out of the public catalogue by itself, no review item,
+# still listed for admins. A newer version with dates ahead brings it back to review.
+EXPIRED = "expired"
 
 # Review item kinds and statuses.
 KIND_NEW = "new"
@@ -21,6 +26,7 @@ ITEM_SUPERSEDED = "superseded"
 ITEM_APPROVED = "approved"
 ITEM_REJECTED = "rejected"
 ITEM_CONFIRMED = "confirmed"
+ITEM_EXPIRED = "expired"  # closed without a decision: the activity is over
 
 # What a sync does with one record.
 CREATE = "create"
@@ -28,6 +34,7 @@ UPDATE = "update"
 UNCHANGED = "unchanged"
 WITHDRAW = "withdraw"
 SKIP = "skip"
+EXPIRE = "expire"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,15 @@ class CatalogueEntry:
     content_hash: str
     approved_version_id: int | None
     next_occurrence: str | None = None  # ISO 8601 UTC, as stored
+    current_version_id: int | None = None
+    source_modified: str | None = None
+    raw_fingerprint: str | None = None
+
+    @property
+    def has_open_item(self) -> bool:
+        """Pending, or published with a newer version waiting: a moderator owes a decision."""
+        return self.state == PENDING or (
+            self.state == PUBLISHED and self.current_version_id != self.approved_version_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +67,49 @@ class Decision:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """What is kept with an activity besides its version: the raw document it was mapped
+    from, by which mapping, and until when the version is shown."""
+
+    raw_document: str | None = None
+    raw_fingerprint: str | None = None
+    mapping_version: str | None = None
+    visible_until: datetime | None = None
+
+    def columns(self) -> dict[str, Any]:
+        return {"raw_document": self.raw_document, "raw_fingerprint": self.raw_fingerprint,
+                "mapping_version": self.mapping_version, "visible_until": self.visible_until}
+
+
+NO_PROVENANCE = Provenance()
+
+
 def decide(
-    entry: CatalogueEntry | None, outcome: MappingOutcome, content_hash: str | None = None
+    entry: CatalogueEntry | None, outcome: MappingOutcome, content_hash: str | None = None,
+    *, expired: bool = False,
 ) -> Decision:
     """Pure transition table; the sync service carries the decision out in one transaction.
 
-    `content_hash` is the outcome's hash when the caller has computed it already.
+    `content_hash` is the outcome's hash when the caller has computed it already; `expired`
+    says the outcome's last date or `availableTo` has passed (see `domain.visibility`).
     """
     if isinstance(outcome, Skipped):
-        if entry is None or entry.state == WITHDRAWN:
+        # An activity that is over needs no moderator to confirm it is gone as well.
+        if entry is None or entry.state in (WITHDRAWN, EXPIRED):
             return Decision(SKIP, reason=outcome.reason)
         return Decision(WITHDRAW, KIND_WITHDRAWN, WITHDRAWN, reason=outcome.reason)
     assert isinstance(outcome, NormalisedActivity)
     if entry is None:
-        return Decision(CREATE, KIND_NEW, PENDING)
+        # Nobody reviews what is already over (a first full read brings years of history).
+        return Decision(CREATE, None, EXPIRED) if expired else Decision(CREATE, KIND_NEW, PENDING)
     digest = content_hash or outcome.content_hash()
     if entry.state != WITHDRAWN and entry.content_hash == digest:
+        if expired and entry.state in (PENDING, PUBLISHED):
+            return Decision(EXPIRE, state=EXPIRED)
         return Decision(UNCHANGED)
+    if expired:
+        return Decision(UPDATE, None, EXPIRED)
     # Something to compare with: the moderator sees a "changed" item with the differences.
     kind = KIND_CHANGED if entry.approved_version_id is not None else KIND_NEW
     # A published activity stays published at its approved version until a moderator decides.

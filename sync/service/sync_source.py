@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -22,9 +23,11 @@ from sync.domain.activity import (
     Skipped,
     hash_of,
 )
+from sync.domain.catalogue import Provenance
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
 from sync.domain.runs import STAGE_MAP, STAGE_STORE, RunCounts, final_status
+from sync.domain.visibility import is_expired, visible_until
 from sync.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger()
@@ -50,18 +53,44 @@ def raw_source_id(raw: Any) -> str | None:
 def raw_json(raw: Any) -> str:
     try:
         return json.dumps(raw, ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError):
-        return repr(raw)
+    except (TypeError, ValueError, RecursionError):
+        return repr(raw)[:100_000]
+
+
+def fingerprint(raw_text: str) -> str:
+    return hashlib.sha256(raw_text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# A record handed to `apply` without its raw document (tests, admin tools): nothing stored.
+NO_RAW: Any = object()
+
+
+def _is_quiet(diff_fn: Callable[[dict[str, Any], dict[str, Any]], list[Any]] | None,
+              before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    return diff_fn is not None and before is not None and not diff_fn(before, after)
 
 
 class SyncService:
     """Applies mapped records to the catalogue; shared by sync and replay."""
 
-    def __init__(self, source: str, region: Region, mapper: Mapper, clock: Clock) -> None:
+    def __init__(self, source: str, region: Region, mapper: Mapper, clock: Clock, *,
+                 mapping_version: str | None = None,
+                 review_diff: Callable[[dict[str, Any], dict[str, Any]], list[Any]]
+                 | None = None) -> None:
         self.source = source
         self.region = region
         self.mapper = mapper
         self.clock = clock
+        self.mapping_version = mapping_version
+        # What a moderator sees differ between two versions (`review_view.diff`): when the
+        # source did not change and this is empty, a new mapping's version goes in quietly.
+        self.review_diff = review_diff
+
+    def provenance(self, raw: Any, act: NormalisedActivity) -> Provenance:
+        if raw is NO_RAW:
+            return Provenance(visible_until=visible_until(act))
+        text = raw_json(raw)
+        return Provenance(text, fingerprint(text), self.mapping_version, visible_until(act))
 
     def process_page(
         self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
@@ -85,66 +114,50 @@ class SyncService:
         if not savepoints:
             # Fast path: events new to the catalogue (most of an initial sync) are inserted in
             # batches; the rest, and a second version of the same event, go one by one.
-            rest = self._create_new(uow, [o for _, o in outcomes], run_id, counts, now, entries)
-            for left in rest:
-                self.apply(uow, left, run_id, counts, now, entries)
+            rest = self._create_new(uow, outcomes, run_id, counts, now, entries)
+            for raw, left in rest:
+                self.apply(uow, left, run_id, counts, now, entries, raw=raw)
             return
         for raw, outcome in outcomes:
             try:
                 with uow.savepoint():
-                    self.apply(uow, outcome, run_id, counts, now, entries)
+                    self.apply(uow, outcome, run_id, counts, now, entries, raw=raw)
             except SQLAlchemyError as exc:
                 self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
                            counts, now)
 
     def _create_new(
-        self, uow: UnitOfWork, outcomes: list[MappingOutcome], run_id: int,
+        self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome]], run_id: int,
         counts: RunCounts, now: datetime, entries: dict[str, cat.CatalogueEntry],
-    ) -> list[MappingOutcome]:
+    ) -> list[tuple[Any, MappingOutcome]]:
         """Insert the page's new activities in batches; return the outcomes left to apply."""
-        new: list[tuple[NormalisedActivity, dict[str, Any], str]] = []
-        rest: list[MappingOutcome] = []
+        new: list[tuple[NormalisedActivity, dict[str, Any], str, Provenance]] = []
+        rest: list[tuple[Any, MappingOutcome]] = []
         # An event that appears twice in a page (changed while the pages were read) keeps
         # its order one by one: batching its first version could reorder it after the second.
-        seen_twice = {sid for sid, n in Counter(o.source_id for o in outcomes).items() if n > 1}
-        for outcome in outcomes:
+        seen_twice = {sid for sid, n in Counter(o.source_id for _, o in outcomes).items()
+                      if n > 1}
+        for raw, outcome in outcomes:
+            # Already over: created without a review item, one by one (rare).
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
-                    and outcome.source_id not in seen_twice):
+                    and outcome.source_id not in seen_twice and not is_expired(outcome, now)):
                 data = outcome.to_dict()
-                new.append((outcome, data, hash_of(data)))
+                new.append((outcome, data, hash_of(data), self.provenance(raw, outcome)))
             else:
-                rest.append(outcome)
+                rest.append((raw, outcome))
         if not new:
             return rest
         created = uow.catalogue.create_many(self.source, new, cat.PENDING, now, run_id)
         events = []
-        for (act, _, digest), (activity_id, item_id) in zip(new, created, strict=True):
+        for (act, _, digest, prov), (activity_id, item_id) in zip(new, created, strict=True):
             entries[act.source_id] = cat.CatalogueEntry(
-                activity_id, cat.PENDING, digest, None, act.next_occurrence)
-            title = act.title.get("nl") or next(iter(act.title.values()))
+                activity_id, cat.PENDING, digest, None, act.next_occurrence, None,
+                act.modified, prov.raw_fingerprint)
             events.append(ActivityDiscovered(activity_id, item_id, self.source, act.source_id,
-                                             act.place.nis, title))
+                                             act.place.nis, act.display_title))
         uow.outbox.add_many(events, now)
         counts.created += len(new)
         return rest
-
-    def process(self, uow: UnitOfWork, raw: Any, run_id: int, counts: RunCounts) -> bool:
-        """Map and store one record inside the page's transaction; False if it failed."""
-        now = self.clock()
-        counts.fetched += 1
-        try:
-            outcome = self.mapper(raw, self.region, now)
-        except MappingError as exc:
-            self._fail(uow, run_id, raw, STAGE_MAP, str(exc), counts, now)
-            return False
-        try:
-            with uow.savepoint():
-                self.apply(uow, outcome, run_id, counts, now)
-        except SQLAlchemyError as exc:
-            # One bad record must not sink the page: its savepoint is rolled back alone.
-            self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}", counts, now)
-            return False
-        return True
 
     def _fail(
         self, uow: UnitOfWork, run_id: int, raw: Any, stage: str, error: str,
@@ -159,33 +172,45 @@ class SyncService:
     def apply(
         self, uow: UnitOfWork, outcome: MappingOutcome, run_id: int | None, counts: RunCounts,
         now: datetime, entries: dict[str, cat.CatalogueEntry] | None = None,
+        *, raw: Any = NO_RAW,
     ) -> None:
         """Carry out what `decide` says for one outcome.
 
         `entries` is a page's prefetched catalogue state; it is kept current here, because one
-        page can hold two versions of the same event.
+        page can hold two versions of the same event. `raw` is the document it was mapped
+        from, kept with the activity for `remap`.
         """
         if entries is None:
             entries = uow.catalogue.entries(self.source, [outcome.source_id])
         entry = entries.get(outcome.source_id)
         data: dict[str, Any] | None = None
         digest: str | None = None
+        expired = False
         if isinstance(outcome, NormalisedActivity):
             data = outcome.to_dict()
             digest = hash_of(data)
-        decision = cat.decide(entry, outcome, digest)
+            expired = is_expired(outcome, now)
+        decision = cat.decide(entry, outcome, digest, expired=expired)
         if decision.action == cat.SKIP:
             assert decision.reason is not None
             counts.skip(decision.reason)
-        elif decision.action == cat.UNCHANGED:
+        elif decision.action in (cat.UNCHANGED, cat.EXPIRE):
             counts.unchanged += 1
             assert entry is not None and isinstance(outcome, NormalisedActivity)
-            if outcome.next_occurrence != entry.next_occurrence:
+            prov = self.provenance(raw, outcome) if raw is not NO_RAW else None
+            if (outcome.next_occurrence != entry.next_occurrence or
+                    (prov is not None and prov.raw_fingerprint != entry.raw_fingerprint)):
                 # A date passed since the last version (re-read by --full or the nightly
-                # reconciliation): only the derived sort key moves; no version, no review.
-                uow.catalogue.set_next_occurrence(entry.id, outcome.next_occurrence)
-                entries[outcome.source_id] = replace(
-                    entry, next_occurrence=outcome.next_occurrence)
+                # reconciliation), or the source rewrote the document without changing what
+                # we take from it: only the sort key and raw document move; no version.
+                uow.catalogue.refresh(entry.id, outcome.next_occurrence, prov)
+                entry = replace(entry, next_occurrence=outcome.next_occurrence,
+                                raw_fingerprint=prov.raw_fingerprint if prov else
+                                entry.raw_fingerprint)
+                entries[outcome.source_id] = entry
+            if decision.action == cat.EXPIRE:
+                uow.catalogue.expire([entry.id], now)
+                entries[outcome.source_id] = replace(entry, state=cat.EXPIRED)
         elif decision.action == cat.WITHDRAW:
             assert entry is not None and isinstance(outcome, Skipped)
             self._withdraw(uow, entry.id, outcome, now)
@@ -193,41 +218,70 @@ class SyncService:
             counts.withdrawn += 1
         else:
             assert isinstance(outcome, NormalisedActivity) and decision.state is not None
-            assert decision.review_kind is not None and data is not None and digest is not None
-            activity_id = self._store(uow, entry, outcome, decision, run_id, now, data, digest)
+            assert data is not None and digest is not None
+            prov = self.provenance(raw, outcome)
+            if entry is not None and decision.review_kind is not None and self._quiet(
+                    uow, entry, outcome, data):
+                # The source did not change; our mapping did, in nothing a moderator sees.
+                decision = cat.Decision(cat.UPDATE, None, entry.state)
+            activity_id, version_id = self._store(uow, entry, outcome, decision, run_id, now,
+                                                  data, digest, prov)
             approved = entry.approved_version_id if entry else None
+            if (entry is not None and decision.review_kind is None
+                    and decision.state == cat.PUBLISHED):
+                uow.catalogue.approve_quietly(activity_id, version_id)
+                approved = version_id
+            assert decision.state is not None
             entries[outcome.source_id] = cat.CatalogueEntry(
-                activity_id, decision.state, digest, approved, outcome.next_occurrence)
+                activity_id, decision.state, digest, approved, outcome.next_occurrence,
+                version_id, outcome.modified, prov.raw_fingerprint)
             if decision.action == cat.CREATE:
                 counts.created += 1
             else:
                 counts.updated += 1
 
+    def _quiet(self, uow: UnitOfWork, entry: cat.CatalogueEntry, act: NormalisedActivity,
+               data: dict[str, Any]) -> bool:
+        """A re-mapped, unchanged source document whose new version looks the same to a
+        moderator: no review item. Only when nothing is waiting for a decision."""
+        if entry.has_open_item or entry.current_version_id is None:
+            return False
+        if entry.state not in (cat.PUBLISHED, cat.REJECTED):
+            return False
+        if entry.source_modified != act.modified:
+            return False  # the source changed: a moderator looks at it
+        before = uow.catalogue.version_data(entry.current_version_id)
+        return _is_quiet(self.review_diff, before, data)
+
     def _store(
         self, uow: UnitOfWork, entry: cat.CatalogueEntry | None, act: NormalisedActivity,
         decision: cat.Decision, run_id: int | None, now: datetime, data: dict[str, Any],
-        digest: str,
-    ) -> int:
-        assert decision.state is not None and decision.review_kind is not None
+        digest: str, prov: Provenance,
+    ) -> tuple[int, int]:
+        assert decision.state is not None
         if entry is None:
             activity_id, version_id = uow.catalogue.create(
-                self.source, act, decision.state, now, run_id, data, digest
+                self.source, act, decision.state, now, run_id, data, digest, prov
             )
         else:
             activity_id = entry.id
             version_id = uow.catalogue.update(
-                activity_id, act, decision.state, now, run_id, data, digest
+                activity_id, act, decision.state, now, run_id, data, digest, prov
             )
+        if decision.review_kind is None:
+            if decision.state == cat.EXPIRED and entry is not None:
+                uow.catalogue.expire([activity_id], now)  # closes what was still open
+            return activity_id, version_id
         item_id = uow.catalogue.open_review_item(
             activity_id, version_id, act.place.nis, decision.review_kind, now,
             supersede=entry is not None,
         )
         event_cls = ActivityDiscovered if entry is None else ActivityChanged
-        title = act.title.get("nl") or next(iter(act.title.values()))
         uow.outbox.add(
-            event_cls(activity_id, item_id, self.source, act.source_id, act.place.nis, title), now
+            event_cls(activity_id, item_id, self.source, act.source_id, act.place.nis,
+                      act.display_title), now
         )
-        return activity_id
+        return activity_id, version_id
 
     def _withdraw(
         self, uow: UnitOfWork, activity_id: int, skipped: Skipped, now: datetime

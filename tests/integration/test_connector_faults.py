@@ -11,6 +11,7 @@ import pytest
 
 from connectors.base import Cursor, FatalSourceError, TransientSourceError
 from connectors.uitdatabank import UitdatabankConnector
+from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import POSTAL_CODES, generate_events
 from samplefeed.server import FakeSapi3, Fault
 
@@ -33,6 +34,7 @@ def connector(
         client,
         name="uitdatabank-test",
         postal_codes=POSTAL_CODES,
+        labels=QUERY_LABELS,
         limit=5,
         sleep=sleeps.append,
         **kwargs,

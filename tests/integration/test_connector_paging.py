@@ -13,6 +13,7 @@ import pytest
 
 from connectors.base import Cursor, FatalSourceError, Page
 from connectors.uitdatabank import UitdatabankConnector
+from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import POSTAL_CODES, generate_events
 from samplefeed.server import FakeSapi3, Fault
 
@@ -50,7 +51,8 @@ def client(fake: FakeSapi3) -> Iterator[httpx.Client]:
 def make(client: httpx.Client, **kwargs: Any) -> UitdatabankConnector:
     kwargs.setdefault("limit", 5)
     return UitdatabankConnector(
-        client, name="uitdatabank-test", postal_codes=POSTAL_CODES, sleep=lambda _: None, **kwargs
+        client, name="uitdatabank-test", postal_codes=POSTAL_CODES, sleep=lambda _: None,
+        labels=kwargs.pop("labels", QUERY_LABELS), **kwargs
     )
 
 
@@ -316,5 +318,5 @@ def test_only_matching_events_are_read(fake: FakeSapi3, client: httpx.Client) ->
 
     pages, _ = read(make(client), Cursor())
 
-    assert [sid(r) for r in records(pages)] == [sid(e) for e in events[2:]]
-    assert Counter(page.total for page in pages) == Counter({3: len(pages)})
+    assert [sid(r) for r in records(pages)] == [sid(e) for e in (events[0], *events[2:])]
+    assert Counter(page.total for page in pages) == Counter({4: len(pages)})

@@ -161,7 +161,9 @@ def test_item_page_shows_the_activity_as_the_catalogue_will(world: World) -> Non
     assert "Bibliotheek" in html and "Weverijstraat 1" in html and "Gemeente Ieper" in html
     assert "Je begrijpt of spreekt nog weinig Nederlands." in html  # level 1 meaning
     assert "Cursus" in html and "Gratis" in html and "Vzw Taal" in html
-    assert "https://io.uitdatabank.be/event/" in html  # the source link
+    # The link is the page for people on uitinvlaanderen.be, not the API's JSON document.
+    assert "https://www.uitinvlaanderen.be/agenda/e/praatcafe-in-de-bib/" in html
+    assert "https://io.uitdatabank.be/event/" not in html
     for button in ("Goedkeuren", "Afkeuren", "Goedkeuren met correcties"):
         assert f">{button}<" in html or f"<summary>{button}</summary>" in html
     assert 'name="language_level"' in html  # several levels: the moderator may pick one

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connectors.uitdatabank import UitdatabankConnector
+from mappings.taaliconen import QUERY_LABELS
 from samplefeed.server import FakeSapi3, Fault
 from sync.adapters import tables as t
 from sync.bootstrap import map_uitdatabank
@@ -42,6 +43,7 @@ class Pipeline:
         client = httpx.Client(base_url=self.fake.base_url, timeout=5)
         connector = UitdatabankConnector(
             client, name="uitdatabank", postal_codes=self.region.postal_codes, limit=limit,
+            labels=QUERY_LABELS,
             window=window, sleep=self.sleeps.append, backoff_initial=0, backoff_max=0,
             max_attempts=kw.pop("max_attempts", 6),
         )
@@ -92,13 +94,14 @@ def test_deletion_withdraws_and_availability_change_is_seen(pipeline, fake):
     fake.add(tie(4))
     pipeline.run()
     fake.delete(event_id(1))
-    fake.update(event_id(2), availableTo="2026-11-21T00:00:00+00:00")  # left default results
+    # Left the default results: its availableTo passed, so it leaves our catalogue by itself.
+    fake.update(event_id(2), availableTo="2026-11-21T00:00:00+00:00")
     result = pipeline.run()
     assert (result.counts.withdrawn, result.counts.updated) == (1, 1)
     with pipeline.engine.connect() as conn:
         rows = conn.execute(sa.select(t.activities.c.source_id, t.activities.c.state))
         states = {r.source_id: r.state for r in rows}
-    assert states[event_id(1)] == "withdrawn" and states[event_id(2)] == "pending"
+    assert states[event_id(1)] == "withdrawn" and states[event_id(2)] == "expired"
 
 
 def test_429_then_success_and_a_burst_of_500s(pipeline, fake):

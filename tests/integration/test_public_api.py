@@ -176,7 +176,8 @@ def test_jsonld_is_a_schema_org_event(client):
                              "priceCurrency": "EUR"}
     assert doc["organizer"] == {"@type": "Organization", "name": "Vzw Taal",
                                 "identifier": "aaaa"}
-    assert doc["url"] == "https://io.uitdatabank.be/event/" + event_id(3)
+    assert doc["url"] == ("https://www.uitinvlaanderen.be/agenda/e/kookworkshop/"
+                          + event_id(3))
     assert doc["audience"] == {"@type": "Audience", "audienceType": "everyone"}
     assert doc["keywords"] == ["Cursus", "Workshop"]
     same = client.get(f"/api/activities/{item['id']}", params={"format": "jsonld"})

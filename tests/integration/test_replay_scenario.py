@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from mappings import tables as mapping_tables
+from mappings.activity_types import default_type_table
 from samplefeed.server import FakeSapi3
 from sync import bootstrap
 from sync.adapters import tables as t
@@ -34,7 +34,7 @@ def strict_event_types(raw: Any, region: Region, as_of: datetime) -> Any:
     if isinstance(raw, dict):
         for i, term in enumerate(raw.get("terms") or []):
             if (isinstance(term, dict) and term.get("domain") == "eventtype"
-                    and term.get("id") not in mapping_tables.EVENT_TYPE_ACTIVITY_TYPES):
+                    and term.get("id") not in default_type_table().event_types):
                 raise MappingError(f"terms[{i}].id", f"event type {term.get('id')} is not in "
                                                      "the activity type table")
     return REAL_MAPPER(raw, region, as_of)
@@ -93,7 +93,7 @@ def test_missing_event_type_then_fixed_table_then_replay_all_open(
         cfg = ["--config", str(config)]
 
         with monkeypatch.context() as broken:
-            broken.delitem(mapping_tables.EVENT_TYPE_ACTIVITY_TYPES, CONCERT)
+            broken.delitem(default_type_table().event_types, CONCERT)
             run = invoke(*cfg, "sync", "--json")
             assert run["status"] == "partial"
             assert run["counts"]["failed"] == 3 and run["counts"]["created"] == 1

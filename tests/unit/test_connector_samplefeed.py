@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.uitdatabank import DEFAULT_FILTER_OVERRIDES, TAALICOON_LABELS, build_query
+from connectors.uitdatabank import DEFAULT_FILTER_OVERRIDES, build_query
+from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import (
     EXCLUDED_BY_QUERY,
     POSTAL_CODES,
@@ -21,7 +22,7 @@ from samplefeed.generator import (
 )
 from samplefeed.server import FakeSapi3, ProblemError
 
-QUERY = build_query(TAALICOON_LABELS, POSTAL_CODES)
+QUERY = build_query(QUERY_LABELS, POSTAL_CODES)
 
 
 def ids(body: dict[str, Any]) -> list[str]:

@@ -14,11 +14,11 @@ from structlog.testing import capture_logs
 
 from connectors.base import Cursor, FatalSourceError, TransientSourceError
 from connectors.uitdatabank import (
-    TAALICOON_LABELS,
     UitdatabankConnector,
     build_query,
     normalise_modified,
 )
+from mappings.taaliconen import QUERY_LABELS, SPELLINGS, taalicoon_level
 
 POSTAL = ("8600", "8610", "8900")
 
@@ -51,6 +51,7 @@ def make(
         client,
         name="uitdatabank",
         postal_codes=POSTAL,
+        labels=QUERY_LABELS,
         sleep=(sleeps if sleeps is not None else []).append,
         **kwargs,
     )
@@ -68,11 +69,15 @@ def test_query_has_labels_postal_codes_and_every_default_filter_override() -> No
     request = seen[-1]
     params = dict(request.url.params)
     assert request.url.path == "/events"
-    assert params["q"] == (
-        'labels:("één taalicoon" OR "twee taaliconen" OR "drie taaliconen" OR "vier taaliconen")'
-        r" AND address.\*.postalCode:(8600 OR 8610 OR 8900)"
-    )
+    assert params["q"].startswith(
+        'labels:("één taalicoon" OR "twee taaliconen" OR "drie taaliconen" OR "vier taaliconen"'
+        ' OR ')
+    assert params["q"].endswith(r") AND address.\*.postalCode:(8600 OR 8610 OR 8900)")
+    # Older spellings are asked for by name: SAPI3 matches case, not accents or underscores.
+    for legacy in ("een taalicoon", "twee_taaliconen", "drie-taaliconen", "vier taalicoon"):
+        assert f'"{legacy}"' in params["q"]
     assert params["embed"] == "true"
+    assert params["embedUitpasPrices"] == "true"
     assert params["sort[modified]"] == "asc"
     for name in (
         "workflowStatus",
@@ -103,7 +108,7 @@ def test_build_query_escapes_quotes() -> None:
     assert (
         build_query(['a "b"'], ["8600"]) == r'labels:("a \"b\"") AND address.\*.postalCode:(8600)'
     )
-    assert TAALICOON_LABELS[0] == "één taalicoon"
+    assert QUERY_LABELS[0] == "één taalicoon"
 
 
 def test_modified_forms_are_normalised_in_the_cursor() -> None:
@@ -306,6 +311,7 @@ def test_fetch_one_query_and_result() -> None:
         "audienceType": "*",
         "q": "id:id-7",
         "embed": "true",
+        "embedUitpasPrices": "true",
         "limit": "1",
     }
 
@@ -313,3 +319,15 @@ def test_fetch_one_query_and_result() -> None:
 def test_limit_must_fit_the_window() -> None:
     with pytest.raises(ValueError):
         make(lambda r: httpx.Response(200), limit=2001, window=2000)
+
+
+def test_every_spelling_the_mapping_accepts_is_asked_for() -> None:
+    # One table drives both: a label the mapping reads but the query never asks for would be
+    # lost silently (SAPI3 never returns the event).
+    query = build_query(QUERY_LABELS, ["8600"])
+    for spelling, level in SPELLINGS.items():
+        assert taalicoon_level(spelling) == level
+        assert f'"{spelling}"' in query, spelling
+    asked = set(QUERY_LABELS)
+    assert {label.casefold() for label in asked} == set(SPELLINGS)
+    assert len(QUERY_LABELS) == len(asked)  # no label asked twice

@@ -1,0 +1,217 @@
+"""Typed readers of SAPI3 JSON values: each names the path it complains about."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sync.domain.activity import (
+    STATUS_AVAILABLE,
+    STATUS_CANCELLED,
+    STATUS_POSTPONED,
+    MappingError,
+)
+from sync.domain.calendar import BRUSSELS
+
+_STATUSES: dict[str, str] = {
+    "available": STATUS_AVAILABLE,
+    "temporarilyunavailable": STATUS_POSTPONED,
+    "unavailable": STATUS_CANCELLED,
+}
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::\d{2})?$")
+# C0/C1 control characters (ESC, NUL, …) never belong in a text we show: they can rewrite an
+# admin's terminal. Tabs and line breaks become spaces in one-line texts.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"[\t\r\n]+")
+
+# Size caps: a title or a description beyond these is an error in the source, and a 10 MB
+# description must not travel through our API and pages.
+MAX_LINE = 500
+MAX_TEXT = 30_000
+
+
+def show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def one_line(text: str) -> str:
+    """Control characters dropped, line breaks and tabs as spaces, capped."""
+    return cap(_LINE_BREAKS.sub(" ", _CONTROL.sub("", text)).strip(), MAX_LINE)
+
+
+def multi_line(text: str) -> str:
+    """Control characters dropped, line breaks kept (descriptions)."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def as_object(value: Any, path: str) -> Mapping[str, Any]:
+    """An object; None and [] (PHP's empty object) count as empty."""
+    if value is None or (isinstance(value, list) and not value):
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    raise MappingError(path, f"expected an object, got {kind(value)}")
+
+
+def as_list(value: Any, path: str) -> list[Any]:
+    """A list; PHP-style objects with numeric keys ({"0": …, "2": …}) are read as lists."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        if not value:
+            return []
+        if all(isinstance(k, str) and k.isdigit() for k in value):
+            return [value[k] for k in sorted(value, key=int)]
+    raise MappingError(path, f"expected a list, got {kind(value)}")
+
+
+def as_str(value: Any, path: str) -> str | None:
+    """A non-empty one-line string or None; numbers are tolerated (phones, postal codes)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return one_line(value) or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise MappingError(path, f"expected a string, got {kind(value)}")
+
+
+def as_str_tuple(value: Any, path: str) -> tuple[str, ...]:
+    """A list of strings, or a legacy single string; empty entries dropped, order kept."""
+    items = [value] if isinstance(value, str | int) and not isinstance(value, bool) else None
+    if items is None:
+        items = as_list(value, path)
+    out: list[str] = []
+    for i, item in enumerate(items):
+        text = as_str(item, f"{path}[{i}]")
+        if text is not None and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def lang_map(value: Any, path: str, main_language: str, *,
+             multiline: bool = False) -> dict[str, str]:
+    """A language map; a legacy plain string belongs to the main language."""
+    clean = multi_line if multiline else one_line
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        text = clean(value).strip()
+        return {main_language: text} if text else {}
+    if isinstance(value, list) and not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MappingError(path, f"expected a language map or a string, got {kind(value)}")
+    out: dict[str, str] = {}
+    for lang, text in value.items():
+        # Junk entries (non-string values, empty strings) carry no translation; skip them.
+        if isinstance(lang, str) and lang.strip() and isinstance(text, str):
+            cleaned = clean(text).strip()
+            if cleaned:
+                out[one_line(lang)[:8]] = cleaned
+    return out
+
+
+def last_segment(url: str) -> str | None:
+    cut = re.split(r"[?#]", url, maxsplit=1)[0]
+    segments = [s for s in cut.split("/") if s.strip()]
+    return segments[-1].strip() if segments else None
+
+
+def as_datetime(value: Any, path: str) -> datetime:
+    """An ISO 8601 date-time (or date) as an aware UTC datetime; no offset means Brussels."""
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(path, f"expected an ISO 8601 date-time, got {show(value)}")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            parsed = datetime(day.year, day.month, day.day, tzinfo=BRUSSELS)
+        else:
+            parsed = datetime.fromisoformat(text)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=BRUSSELS)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise MappingError(path, f"not a valid date-time: {show(value)}") from exc
+
+
+def opt_datetime(value: Any, path: str) -> datetime | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return as_datetime(value, path)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def opt_iso(value: Any, path: str) -> str | None:
+    moment = opt_datetime(value, path)
+    return None if moment is None else iso(moment)
+
+
+def hhmm(value: Any, path: str) -> str:
+    match = _HHMM.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise MappingError(path, f"expected a time HH:MM, got {show(value)}")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes != 0):
+        raise MappingError(path, f"not a valid time: {show(value)}")
+    return f"{hours:02d}:{minutes:02d}"
+
+
+def price_value(value: Any, path: str) -> float:
+    if isinstance(value, bool) or value is None:
+        raise MappingError(path, f"expected a number, got {kind(value)}")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        # Older data writes prices as strings, sometimes with a decimal comma.
+        try:
+            number = float(value.strip().replace(",", "."))
+        except ValueError as exc:
+            raise MappingError(path, f"not a number: {show(value)}") from exc
+    else:
+        raise MappingError(path, f"expected a number, got {kind(value)}")
+    if not math.isfinite(number):
+        raise MappingError(path, f"not a finite number: {show(value)}")
+    return number
+
+
+def status(value: Any, path: str, default: str) -> str:
+    """`status` is {"type": …, "reason": …}; a bare string is tolerated."""
+    if isinstance(value, str):
+        raw: Any = value
+        type_path = path
+    else:
+        raw = as_object(value, path).get("type")
+        type_path = f"{path}.type"
+    if raw is None:
+        return default
+    if not isinstance(raw, str):
+        raise MappingError(type_path, f"expected a string, got {kind(raw)}")
+    found = _STATUSES.get(raw.strip().casefold())
+    if found is None:
+        raise MappingError(type_path, f"unknown status {show(raw)}")
+    return found
+
+
+def unavailable(value: Any, path: str) -> bool:
+    """`bookingAvailability.type == "Unavailable"` (sold out; a bare string is tolerated)."""
+    raw = value if isinstance(value, str) else as_object(value, path).get("type")
+    return isinstance(raw, str) and raw.strip().casefold() == "unavailable"
