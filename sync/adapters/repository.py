@@ -105,6 +105,15 @@ class CatalogueRepository:
             .order_by(a.c.id).limit(limit))
         return [(r.id, r.current_version_id) for r in rows]
 
+    def raw_documents(self, source: str, after_id: int,
+                      limit: int) -> list[tuple[int, str | None]]:
+        """(activity id, raw document) of a source in id order, for `remap`."""
+        a = t.activities
+        rows = self.conn.execute(
+            sa.select(a.c.id, a.c.raw_document)
+            .where(a.c.source == source, a.c.id > after_id).order_by(a.c.id).limit(limit))
+        return [(r.id, r.raw_document) for r in rows]
+
     def set_provenance(self, activity_id: int, prov: Provenance) -> None:
         self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
                           .values(**prov.columns()))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sync.domain.activity import AUDIENCE_EVERYONE, AUDIENCE_MEMBERS, NormalisedActivity
-from sync.domain.calendar import last_end, parse
+from sync.domain.calendar import is_whole_day, last_end, parse
 
 # For these event types publiq sets `availableTo` to the *start*: once a course series or a
 # camp has begun, nobody can join any more (udb3's AvailableTo rule).
@@ -31,14 +31,18 @@ def visible_until(act: NormalisedActivity) -> datetime | None:
     series and camps) and the end of its last date.
     """
     ends: list[datetime] = []
+    over = last_end(act.calendar)
     available_to = parse(act.available_to)
     if available_to is not None:
+        # publiq copies a whole-day end date (00.00) into availableTo: that day still counts.
+        if (over is not None and is_whole_day(available_to, None)
+                and available_to < over <= available_to + timedelta(days=1)):
+            available_to = over
         ends.append(available_to)
     elif act.event_type_id in JOIN_BEFORE_START and act.calendar.start:
         start = parse(act.calendar.start)
         assert start is not None
         ends.append(start)
-    over = last_end(act.calendar)
     if over is not None:
         ends.append(over)
     return min(ends) if ends else None

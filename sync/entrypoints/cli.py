@@ -23,6 +23,7 @@ from sync.bootstrap import App, bootstrap
 from sync.domain.region import Region
 from sync.domain.runs import FAILED
 from sync.logs import configure_logging
+from sync.service.remap import remap_source
 from sync.service.sync_source import sync_source
 from sync.settings import DEFAULT_CONFIG_PATH, ConfigError, EnvSettings
 
@@ -206,6 +207,39 @@ def sync_cmd(
         )
         if result.error:
             typer.echo(f"error: {result.error}", err=True)
+    if result.status == FAILED:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("remap")
+def remap_cmd(
+    source: Annotated[str | None, typer.Option("--source", help="Source name.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Map the stored raw documents again with today's rules (no refetch).
+
+    A review item opens only where what the moderator sees changed.
+    """
+    with open_app() as application:
+        try:
+            src = application.config.source(source)
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
+        with try_lock(application.engine, source_lock(src.name)) as mine:
+            if not mine:
+                raise fail(f"source {src.name} is being synced by another process right now; "
+                           "try again when it has finished", EXIT_FAILED)
+            result = remap_source(application.uow, application.sync_service(src))
+    doc = {"run_id": result.run_id, "source": src.name, "status": result.status,
+           "counts": result.counts.to_json(), "error": result.error}
+    if as_json:
+        emit_json(doc)
+    else:
+        c = result.counts
+        typer.echo(
+            f"remap run {result.run_id} {result.status}: {c.fetched} re-mapped, "
+            f"{c.updated} changed, {c.unchanged} unchanged, {c.withdrawn} withdrawn, "
+            f"{c.failed} failed")
     if result.status == FAILED:
         raise typer.Exit(EXIT_FAILED)
 

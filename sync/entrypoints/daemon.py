@@ -22,6 +22,7 @@ from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.bootstrap import App
 from sync.domain.runs import PARTIAL, SUCCEEDED
 from sync.service import notify
+from sync.service.expiry import expire_and_refresh
 from sync.service.moderators import ensure_fallback
 from sync.service.outbox import OutboxRelay
 from sync.service.reconcile import reconcile_source
@@ -80,6 +81,11 @@ class Daemon:
         scheduler.add_job(
             self.reminders_job, CronTrigger(hour=n.digest_hour, minute=15, timezone=BRUSSELS),
             id="notify:reminders", name="reminders and escalation", **common)
+        # Dates pass without any feed change: expire what is over, move next dates on.
+        scheduler.add_job(
+            self.housekeeping_job, IntervalTrigger(minutes=15, timezone=BRUSSELS),
+            id="catalogue:housekeeping", name="catalogue housekeeping",
+            next_run_time=datetime.now(BRUSSELS), **common)
 
     def _guarded(self, job: str, fn: Callable[[], Any]) -> Any:
         """A job's error is logged and the daemon goes on; the next tick tries again."""
@@ -117,6 +123,10 @@ class Daemon:
                 sa.select(r.c.id).where(r.c.source == source, r.c.started_at >= since,
                                         r.c.status.in_((SUCCEEDED, PARTIAL))).limit(1)
             ).first() is not None
+
+    def housekeeping_job(self) -> None:
+        self._guarded("catalogue:housekeeping",
+                      lambda: expire_and_refresh(self.app.uow, self.app.clock()))
 
     def reconcile_job(self, source_name: str) -> None:
         self._guarded(f"reconcile:{source_name}", lambda: self._reconcile(source_name))

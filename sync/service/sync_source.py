@@ -28,6 +28,7 @@ from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWith
 from sync.domain.region import Region
 from sync.domain.runs import STAGE_MAP, STAGE_STORE, RunCounts, final_status
 from sync.domain.visibility import is_expired, visible_until
+from sync.service.expiry import expire_and_refresh
 from sync.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger()
@@ -370,6 +371,8 @@ def sync_source(
     with uow_factory() as uow:
         uow.runs.finish(run_id, status, counts, error, clock())
         uow.commit()
+    # A sync run from cron (no daemon) still moves the catalogue on as dates pass.
+    expire_and_refresh(uow_factory, clock())
     log.info("run finished", source=source, run_id=run_id, status=status,
              error=error, **counts.to_json())
     return RunResult(run_id, status, counts, error)

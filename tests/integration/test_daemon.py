@@ -49,7 +49,7 @@ def test_jobs_are_registered_from_the_config(world):
     Daemon(app, serve_web=False).register_jobs(scheduler)
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert set(jobs) == {"sync:a", "reconcile:a", "sync:b", "reconcile:b", "outbox:relay",
-                         "notify:digest", "notify:reminders"}
+                         "notify:digest", "notify:reminders", "catalogue:housekeeping"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time == 120
