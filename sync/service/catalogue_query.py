@@ -7,16 +7,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
-from sync.domain.activity import ACTIVITY_TYPES, STATUS_CANCELLED, STATUS_POSTPONED
+from sync.domain.activity import (
+    ACTIVITY_TYPES,
+    ATTENDANCE_MIXED,
+    STATUS_CANCELLED,
+    STATUS_POSTPONED,
+    NormalisedActivity,
+)
+from sync.domain.calendar import BRUSSELS, Upcoming, next_occurrence, occurrence_over, parse
 from sync.domain.region import Region
+from sync.domain.visibility import PUBLIC, visibility
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 DEFAULT_LANGUAGE = "nl"
 LANGUAGES = ("nl", "fr", "en", "de")
 MAX_PER_PAGE = 100
@@ -24,20 +30,29 @@ MAX_PER_PAGE = 100
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """One published activity: catalogue row facts plus the approved version's data."""
+    """One published activity: catalogue row facts plus the approved version, typed."""
 
     id: int
     source: str
     source_id: str
     data: dict[str, Any]
     updated_at: datetime
+    activity: NormalisedActivity
+
+    def is_public(self, now: datetime, include_members_only: bool = False) -> bool:
+        """Shown to the public right now: publiq's visibility rules at request time."""
+        return visibility(self.activity, now,
+                          include_members_only=include_members_only) == PUBLIC
+
+    def next_up(self, now: datetime) -> Upcoming | None:
+        return next_occurrence(self.activity.calendar, now)
 
 
 @dataclass(frozen=True, slots=True)
 class Filters:
     municipality_nis: str | None = None
     activity_type: str | None = None
-    language_level: int | None = None
+    language_level: int | None = None  # up to this level: the lowest level of the activity
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
@@ -75,6 +90,12 @@ def municipality_nis(region: Region, value: str) -> str:
     return m.nis
 
 
+def _published(r: Any) -> Published:
+    data = dict(r.data)
+    return Published(r.id, r.source, r.source_id, data, r.updated_at,
+                     NormalisedActivity.from_dict(data))
+
+
 def iter_published(conn: sa.Connection) -> Iterator[Published]:
     """Every published activity with the data a moderator approved, not the latest synced."""
     a, v = t.activities, t.activity_versions
@@ -85,7 +106,13 @@ def iter_published(conn: sa.Connection) -> Iterator[Published]:
         .order_by(a.c.id)
     )
     for r in rows:
-        yield Published(r.id, r.source, r.source_id, dict(r.data), r.updated_at)
+        yield _published(r)
+
+
+def iter_public(conn: sa.Connection, now: datetime,
+                include_members_only: bool = False) -> Iterator[Published]:
+    """Published and shown right now (not expired, not before availableFrom, audience)."""
+    return (p for p in iter_published(conn) if p.is_public(now, include_members_only))
 
 
 def get_published(conn: sa.Connection, activity_id: int) -> Published | None:
@@ -95,78 +122,64 @@ def get_published(conn: sa.Connection, activity_id: int) -> Published | None:
         .join(v, v.c.id == a.c.approved_version_id)
         .where(a.c.state == cat.PUBLISHED, a.c.id == activity_id)
     ).one_or_none()
-    return None if r is None else Published(r.id, r.source, r.source_id, dict(r.data),
-                                            r.updated_at)
+    return None if r is None else _published(r)
 
 
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _spans(act: NormalisedActivity) -> list[tuple[datetime | None, datetime | None]]:
+    """When the activity happens: its dates that take place, else its period."""
+    cal = act.calendar
+    if cal.occurrences:
+        return [(parse(o.start), occurrence_over(o)) for o in cal.occurrences
+                if o.status not in (STATUS_CANCELLED, STATUS_POSTPONED)]
+    if cal.type == "permanent":
+        return [(None, None)]
+    return [(parse(cal.start), parse(cal.end))]
 
 
-def spans(data: dict[str, Any]) -> list[tuple[datetime | None, datetime | None]]:
-    """When the activity happens: its occurrences, else the calendar's own start and end."""
-    cal = data.get("calendar") or {}
-    occ = [(_dt(o.get("start")), _dt(o.get("end")) or _dt(o.get("start")))
-           for o in cal.get("occurrences") or []]
-    if occ:
-        return occ
-    # Periodic and permanent: open-ended on a missing side.
-    return [(_dt(cal.get("start")), _dt(cal.get("end")))]
-
-
-def next_start(data: dict[str, Any], now: datetime) -> datetime | None:
-    """The first occurrence not yet over; for an ongoing period, now; None when all is past."""
-    best: datetime | None = None
-    for start, end in spans(data):
-        if end is not None and end < now:
-            continue
-        moment = now if start is None or start < now else start
-        best = moment if best is None or moment < best else best
-    return best
-
-
-def _overlaps(data: dict[str, Any], lo: datetime | None, hi: datetime | None) -> bool:
-    for start, end in spans(data):
-        if (hi is None or start is None or start < hi) and (lo is None or end is None or end >= lo):
+def _overlaps(act: NormalisedActivity, lo: datetime | None, hi: datetime | None) -> bool:
+    for start, end in _spans(act):
+        if (hi is None or start is None or start < hi) and (lo is None or end is None or end > lo):
             return True
     return False
 
 
-def _text_blob(data: dict[str, Any]) -> str:
-    parts = [*(data.get("title") or {}).values(), *(data.get("description_text") or {}).values()]
-    return " ".join(parts).casefold()
+def _text_blob(act: NormalisedActivity) -> str:
+    return " ".join([*act.title.values(), *act.description_text.values()]).casefold()
 
 
 def matches(p: Published, f: Filters) -> bool:
-    d = p.data
-    if f.municipality_nis and (d.get("place") or {}).get("nis") != f.municipality_nis:
+    act = p.activity
+    if f.municipality_nis and act.place.nis != f.municipality_nis:
         return False
-    if f.activity_type and f.activity_type not in (d.get("activity_types") or ()):
+    if f.activity_type and f.activity_type not in act.activity_types:
         return False
-    if f.language_level and f.language_level not in (d.get("language_levels") or ()):
+    # "Up to my level": an activity with several taaliconen is open at its easiest level.
+    if f.language_level and (not act.language_levels or act.lowest_level > f.language_level):
         return False
     if f.date_from or f.date_to:
         lo = datetime.combine(f.date_from, time(), BRUSSELS) if f.date_from else None
         hi = (datetime.combine(f.date_to + timedelta(days=1), time(), BRUSSELS)
               if f.date_to else None)
-        if not _overlaps(d, lo, hi):
+        if not _overlaps(act, lo, hi):
             return False
     if f.q:
-        blob = _text_blob(d)
+        blob = _text_blob(act)
         if not all(word in blob for word in f.q.casefold().split()):
             return False
     return True
 
 
-def search(conn: sa.Connection, f: Filters, page: int, per_page: int, now: datetime) -> PageOf:
-    """Filtered in Python over the published set: portable across SQLite and PostgreSQL, and
+def search(conn: sa.Connection, f: Filters, page: int, per_page: int, now: datetime,
+           include_members_only: bool = False) -> PageOf:
+    """Filtered in Python over the public set: portable across SQLite and PostgreSQL, and
     the set is a region's catalogue (hundreds to a few thousand), not a search engine's."""
-    found = [p for p in iter_published(conn) if matches(p, f)]
+    found = [p for p in iter_public(conn, now, include_members_only) if matches(p, f)]
     far = datetime.max.replace(tzinfo=UTC)
 
     def order(p: Published) -> tuple[bool, datetime, int]:
-        nxt = next_start(p.data, now)
-        return (nxt is None, nxt or far, p.id)
+        nxt = p.next_up(now)
+        key = nxt.sort_key(now) if nxt is not None else None
+        return (key is None, key or far, p.id)
 
     found.sort(key=order)
     offset = (page - 1) * per_page
@@ -212,7 +225,10 @@ def to_jsonld(p: Published, lang: str, self_url: str) -> dict[str, Any]:
         "availableLanguage": list(d.get("languages") or []),
         "url": d.get("url"),
         "eventStatus": event_status_uri(d.get("status")),
-        "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
+        "eventAttendanceMode": (
+            "https://schema.org/MixedEventAttendanceMode"
+            if d.get("attendance_mode") == ATTENDANCE_MIXED
+            else "https://schema.org/OfflineEventAttendanceMode"),
         "location": {
             "@type": "Place",
             "name": place_name,
@@ -265,5 +281,9 @@ def to_jsonld(p: Published, lang: str, self_url: str) -> dict[str, Any]:
         doc["image"] = d["image"]
     age = d.get("age_range")
     if age and (age.get("min") is not None or age.get("max") is not None):
-        doc["typicalAgeRange"] = f"{age.get('min') or ''}-{age.get('max') or ''}"
+        low, high = age.get("min"), age.get("max")
+        doc["typicalAgeRange"] = (f"{'' if low is None else low}-"
+                                  f"{'' if high is None else high}")
+    if d.get("online_url"):
+        doc["location"] = [doc["location"], {"@type": "VirtualLocation", "url": d["online_url"]}]
     return doc

@@ -89,14 +89,17 @@ def test_lists_only_published_activities_soonest_first(client):
     ({"municipality": "33011"}, ["Praatcafé Ieper"]),
     ({"activity_type": "workshop"}, ["Kookworkshop"]),
     ({"activity_type": "Sportactiviteit"}, ["Wandeling in Poperinge"]),
-    ({"language_level": 2}, ["Wandeling in Poperinge"]),
+    # "Up to my level": level 2 finds the level-1 and level-2 activities, not level 3.
+    ({"language_level": 2}, ["Praatcafé Ieper", "Wandeling in Poperinge"]),
+    ({"language_level": 1}, ["Praatcafé Ieper"]),
+    ({"language_level": 4}, ["Kookworkshop", "Praatcafé Ieper", "Wandeling in Poperinge"]),
     ({"date_from": "2027-02-01", "date_to": "2027-02-01"}, ["Praatcafé Ieper"]),
     ({"date_from": "2027-02-02"}, ["Wandeling in Poperinge"]),
     ({"date_to": "2027-01-31"}, ["Kookworkshop"]),
     ({"q": "praatcafé"}, ["Praatcafé Ieper"]),
     ({"q": "oefenen SESSIE 3"}, ["Kookworkshop"]),
     ({"q": "conversation 2"}, ["Wandeling in Poperinge"]),  # French title, searched too
-    ({"municipality": "Ieper", "language_level": 3}, []),
+    ({"municipality": "Diksmuide", "language_level": 2}, []),
 ])
 def test_filters(client, params, expected):
     assert titles(client.get("/api/activities", params=params).json()) == expected

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -13,13 +12,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.bootstrap import App
+from sync.domain import dutch
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.entrypoints.web.problems import problem
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
+from sync.service.public_view import public_view
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-BRUSSELS = ZoneInfo("Europe/Brussels")
 JSONLD = "application/ld+json"
 Lang = Literal["nl", "fr", "en", "de"]
 
@@ -64,7 +64,9 @@ class ActivityOut(BaseModel):
     id: int
     source: str
     source_id: str
-    url: str = Field(description="The activity at its source (UiTdatabank).")
+    url: str = Field(description="The activity's page for people on uitinvlaanderen.be.")
+    source_url: str | None = Field(
+        description="The activity's document in the UiTdatabank API (JSON, not for people).")
     language: str | None = Field(description="Language of title and description served.")
     title: str | None
     description: str | None = Field(description="Plain text.")
@@ -75,7 +77,9 @@ class ActivityOut(BaseModel):
     activity_types: list[str]
     language_levels: list[int]
     municipality: Municipality
-    next_occurrence: datetime | None
+    next_occurrence: datetime | None = Field(
+        description="Start of the next date, opening slot or running period to turn up for.")
+    next_occurrence_end: datetime | None
     status: str
     sold_out: bool
     place: dict[str, Any]
@@ -87,6 +91,13 @@ class ActivityOut(BaseModel):
     image: str | None
     age_range: dict[str, Any] | None
     audience: str
+    accessibility: list[str] = Field(description="Accessibility facilities, in Dutch.")
+    attendance_mode: str = Field(description="offline, or mixed (also online: see online_url).")
+    online_url: str | None
+    children_only: bool
+    image_alt: str | None
+    image_credit: str | None
+    page: str = Field(description="This activity's Dutch page in our catalogue.")
     jsonld: str = Field(description="The schema.org Event rendering of this activity.")
 
 
@@ -161,6 +172,8 @@ def _filters(
 
 def activity_out(application: App, p: cq.Published, lang: str, now: datetime) -> ActivityOut:
     d = p.data
+    act = p.activity
+    nxt = p.next_up(now)
     main = d.get("main_language") or cq.DEFAULT_LANGUAGE
     title, language = cq.pick(d.get("title"), lang, main)
     text, _ = cq.pick(d.get("description_text"), language or lang, main)
@@ -169,7 +182,8 @@ def activity_out(application: App, p: cq.Published, lang: str, now: datetime) ->
     nis = place.get("nis") or ""
     m = application.region.find(nis) if nis else None
     return ActivityOut(
-        id=p.id, source=p.source, source_id=p.source_id, url=d.get("url") or "",
+        id=p.id, source=p.source, source_id=p.source_id, url=act.url,
+        source_url=act.source_url,
         language=language, title=title, description=text, description_html=html,
         translations=Translations(title=d.get("title") or {},
                                   description=d.get("description_text") or {}),
@@ -177,12 +191,26 @@ def activity_out(application: App, p: cq.Published, lang: str, now: datetime) ->
         activity_types=list(d.get("activity_types") or []),
         language_levels=list(d.get("language_levels") or []),
         municipality=Municipality(nis=nis, name=m.name if m else place.get("municipality") or ""),
-        next_occurrence=cq.next_start(d, now), status=d.get("status") or "available",
+        next_occurrence=None if nxt is None else nxt.start,
+        next_occurrence_end=None if nxt is None else nxt.end,
+        status=d.get("status") or "available",
         sold_out=bool(d.get("sold_out")), place=place, calendar=d.get("calendar") or {},
         price=d.get("price"), booking=d.get("booking"), contact=d.get("contact"),
         organizer=d.get("organizer"), image=d.get("image"), age_range=d.get("age_range"),
-        audience=d.get("audience") or "everyone", jsonld=_self_url(application, p.id) + ".jsonld",
+        audience=d.get("audience") or "everyone",
+        accessibility=[f.label for f in act.facilities], attendance_mode=act.attendance_mode,
+        online_url=act.online_url, children_only=act.children_only, image_alt=act.image_alt,
+        image_credit=act.image_credit, page=_page_url(application, p.id),
+        jsonld=_self_url(application, p.id) + ".jsonld",
     )
+
+
+def _page_url(application: App, activity_id: int) -> str:
+    return f"{application.config.web.base_url.rstrip('/')}/activiteiten/{activity_id}"
+
+
+def _members(application: App) -> bool:
+    return application.config.catalogue.include_members_only
 
 
 def _self_url(application: App, activity_id: int) -> str:
@@ -193,7 +221,9 @@ router = APIRouter(tags=["public catalogue"])
 
 MunicipalityQ = Annotated[str | None, Query(description="Municipality name or NIS code.")]
 TypeQ = Annotated[str | None, Query(description="One of the ten catalogue activity types.")]
-LevelQ = Annotated[int | None, Query(ge=1, le=4, description="Language level (taaliconen).")]
+LevelQ = Annotated[int | None, Query(
+    ge=1, le=4, description="Up to my level: activities whose lowest language level "
+                            "(taaliconen) is at or below this one.")]
 FromQ = Annotated[date | None, Query(description="Takes place on or after this day.")]
 ToQ = Annotated[date | None, Query(description="Takes place on or before this day.")]
 TextQ = Annotated[str | None, Query(max_length=200, description="Words in title or description.")]
@@ -220,7 +250,7 @@ def list_activities(
                        date_to, q)
     now = application.clock()
     with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, per_page, now)
+        found = cq.search(uow.connection, filters, page, per_page, now, _members(application))
 
     def link(n: int) -> str:
         return str(request.url.include_query_params(page=n, per_page=per_page))
@@ -238,7 +268,7 @@ def list_activities(
 def _published(application: App, activity_id: int) -> cq.Published:
     with application.uow() as uow:
         found = cq.get_published(uow.connection, activity_id)
-    if found is None:
+    if found is None or not found.is_public(application.clock(), _members(application)):
         raise ApiProblem(404, "Not Found", f"activity {activity_id} is not in the catalogue")
     return found
 
@@ -287,17 +317,6 @@ def get_stats(request: Request) -> Any:
 # --------------------------------------------------------------------------- HTML listing
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-          "september", "oktober", "november", "december")
-DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-
-
-def dutch_date(moment: datetime | None) -> str:
-    if moment is None:
-        return "doorlopend"
-    local = moment.astimezone(BRUSSELS)
-    return (f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year}, "
-            f"{local:%H.%M} uur")
 
 
 def _form_value(value: str | None) -> str | None:
@@ -342,18 +361,15 @@ def activities_page(
     lo = parsed("van", date.fromisoformat, "De begindatum is geen geldige datum.")
     hi = parsed("tot", date.fromisoformat, "De einddatum is geen geldige datum.")
     try:
-        page = max(1, int(pagina or "1"))
+        page = max(1, min(10_000, int(pagina or "1")))
     except ValueError:
         page = 1
-    filters = cq.Filters(nis, kind, level, lo, hi, values["q"])
+    filters = cq.Filters(nis, kind, level, lo, hi, values["q"][:200] if values["q"] else None)
     now = application.clock()
     with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, 20, now)
-    items = []
-    for p in found.items:
-        out = activity_out(application, p, "nl", now)
-        items.append({"a": out, "when": dutch_date(out.next_occurrence) if out.next_occurrence
-                      else ("voorbij" if _over(p.data, now) else "doorlopend")})
+        found = cq.search(uow.connection, filters, page, 20, now, _members(application))
+    names = {m.nis: m.name for m in application.region.municipalities}
+    items = [public_view(p, now, names) for p in found.items]
 
     def page_link(n: int) -> str:
         return str(request.url.include_query_params(pagina=n))
@@ -363,9 +379,41 @@ def activities_page(
         prev=page_link(page - 1) if page > 1 else None,
         next=page_link(page + 1) if page < found.pages else None,
         values=values, errors=errors, municipalities=application.region.municipalities,
-        types=ACTIVITY_TYPES, levels=LANGUAGE_LEVELS,
+        types=ACTIVITY_TYPES, levels=[(n, dutch.levels(n), text)
+                                      for n, text in LANGUAGE_LEVELS.items()],
+        found_text=_found_text(found.total),
     )
     return HTMLResponse(html, status_code=200)
+
+
+def _found_text(total: int) -> str:
+    if total == 0:
+        return "We vonden geen activiteiten. Probeer minder keuzes."
+    return f"We vonden {dutch.count(total, 'activiteit', 'activiteiten')}."
+
+
+@router.get("/activiteiten/{activity_id}", response_class=HTMLResponse, tags=["public pages"],
+            summary="Dutch page of one activity: when, where, price, booking, contact")
+def activity_page(request: Request, activity_id: str) -> HTMLResponse:
+    application = _app(request)
+    now = application.clock()
+    found = None
+    if activity_id.isascii() and activity_id.isdigit() and len(activity_id) <= 12:
+        with application.uow() as uow:
+            found = cq.get_published(uow.connection, int(activity_id))
+    if found is None or not found.is_public(now, _members(application)):
+        html = _env.get_template("public/niet_gevonden.html").render()
+        return HTMLResponse(html, status_code=404)
+    names = {m.nis: m.name for m in application.region.municipalities}
+    html = _env.get_template("public/activiteit.html").render(
+        a=public_view(found, now, names),
+        following_text=_following_text,
+    )
+    return HTMLResponse(html, status_code=200)
+
+
+def _following_text(n: int) -> str:
+    return f"en nog {dutch.count(n, 'datum', 'data')}"
 
 
 def _level(value: str) -> int:
@@ -373,10 +421,6 @@ def _level(value: str) -> int:
     if level not in LANGUAGE_LEVELS:
         raise ValueError(value)
     return level
-
-
-def _over(data: dict[str, Any], now: datetime) -> bool:
-    return all(end is not None and end < now for _, end in cq.spans(data))
 
 
 def install_api_problems(web: FastAPI) -> None:

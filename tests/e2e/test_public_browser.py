@@ -1,0 +1,124 @@
+"""The public listing and detail page in headless Chromium, at 360 px and at desktop width."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from sync.adapters import tables as t
+from sync.domain.region import Region
+from sync.service.review import APPROVE, decide_review
+from sync.service.sync_source import sync_source
+from tests.builders import Clock, StaticConnector, make_event
+from tests.integration.test_replay import make_app
+from tests.support.web import ARTIFACTS, WebServer, launch, playwright_or_skip
+
+FIXTURE = (Path(__file__).resolve().parents[1] / "fixtures" / "events"
+           / "docs_read_example_all_fields_schema_wrapper.json")
+VIEWPORTS = {"360": {"width": 360, "height": 800}, "1280": {"width": 1280, "height": 900}}
+
+
+def rich_event() -> dict[str, Any]:
+    """publiq's docs example with every field, moved to Ieper and to next month."""
+    doc = json.loads(FIXTURE.read_text(encoding="utf-8"))["examples"][0]
+    doc["location"]["address"] = {"nl": {"addressCountry": "BE", "addressLocality": "Ieper",
+                                         "postalCode": "8900",
+                                         "streetAddress": "Grote Markt 34"}}
+    doc["labels"] = ["twee taaliconen"]
+    doc["workflowStatus"] = "APPROVED"
+    doc["name"]["nl"] = ("Taalcafé met een heel lange titel die op een smalle telefoon "
+                         "netjes moet afbreken")
+    doc["description"]["nl"] = ("<p>Kom samen Nederlands oefenen. Meer info op "
+                                "https://www.example.com/een/heel/lange/link/zonder/spaties/"
+                                "die/niet/mag/uitsteken/op/een/telefoon</p>")
+    for key in ("startDate", "endDate", "availableFrom", "availableTo"):
+        doc.pop(key, None)
+    doc["startDate"] = "2026-12-12T14:00:00+01:00"
+    doc["endDate"] = "2026-12-12T16:00:00+01:00"
+    doc["subEvent"] = [{"startDate": "2026-12-12T14:00:00+01:00",
+                        "endDate": "2026-12-12T16:00:00+01:00", "status": {"type": "Available"}}]
+    doc["bookingInfo"]["availabilityStarts"] = "2026-11-20T00:00:00+01:00"
+    doc["bookingInfo"]["availabilityEnds"] = "2026-12-10T23:59:00+01:00"
+    doc["priceInfo"].append({"category": "uitpas", "name": {"nl": "Kansentarief"},
+                             "price": 2.1, "priceCurrency": "EUR"})
+    doc["terms"].append({"id": "3.34.0.0.0", "domain": "facility"})
+    doc["modified"] = "2026-11-20T10:00:00+00:00"
+    return doc
+
+
+def test_listing_and_detail_in_chromium(engine: Engine, region: Region,
+                                        tmp_path: Path) -> None:
+    sync_playwright = playwright_or_skip()
+    clock = Clock()
+    app = make_app(tmp_path, engine, region, now=clock)
+    docs = [
+        rich_event(),
+        make_event(2, title="Erfgoeddag in het museum", start="2026-11-29T00:00:00+01:00",
+                   end="2026-11-29T23:59:59+01:00", labels=("één taalicoon",)),
+        make_event(3, title="Wekelijkse wandeling", start="2026-12-02T10:00:00+01:00",
+                   end="2026-12-02T12:00:00+01:00", event_type="0.17.0.0.0"),
+    ]
+    sync_source(app.uow, StaticConnector([docs]), app.sync_service(app.config.sources[0]))
+    with app.uow() as uow:
+        items = uow.connection.execute(sa.select(t.review_items.c.id)).scalars().all()
+        for item_id in items:
+            decide_review(uow, item_id, APPROVE, moderator="mod@westhoek.be", now=clock())
+        uow.commit()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    with WebServer(app) as web, sync_playwright() as p:
+        browser = launch(p)
+        try:
+            for name, viewport in VIEWPORTS.items():
+                page = browser.new_page(viewport=viewport, locale="nl-BE")
+                page.goto(f"{web.url}/activiteiten")
+                text = page.inner_text("main")
+                assert "We vonden 3 activiteiten." in text
+                # Soonest first; a whole day without "00.00"; real times otherwise.
+                assert text.index("Erfgoeddag") < text.index("Wekelijkse") < text.index(
+                    "Taalcafé")
+                assert "zondag 29 november 2026" in text and "00.00" not in text
+                assert "zaterdag 12 december 2026, 14.00 tot 16.00 uur" in text
+                assert "taalicoonen" not in text and "2 taaliconen" in text
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= viewport["width"], f"listing is {width}px wide at {name}"
+                page.screenshot(path=str(ARTIFACTS / f"public-listing-{name}.png"),
+                                full_page=True)
+
+                page.get_by_role("link", name="Taalcafé met een heel lange titel").click()
+                page.wait_for_url("**/activiteiten/1")
+                detail = page.inner_text("main")
+                for expected in ("Kansentarief (met UiTPAS): € 2,10", "Basistarief: € 10,50",
+                                 "Inschrijven kan van vrijdag 20 november 2026 tot en met "
+                                 "donderdag 10 december 2026.", "info@publiq.be",
+                                 "Vereenvoudigde informatie", "Van 6 tot 12 jaar",
+                                 "Je kunt ook online meedoen", "Grote Markt 34"):
+                    assert expected in detail, expected
+                link = page.get_by_role("link", name="Meer op UiTinVlaanderen")
+                assert link.get_attribute("href") == (
+                    "https://www.uitinvlaanderen.be/agenda/e/test-event/"
+                    "85b04295-479c-40f5-b3dd-469dfb4387b3")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= viewport["width"], f"detail is {width}px wide at {name}"
+                page.screenshot(path=str(ARTIFACTS / f"public-detail-{name}.png"),
+                                full_page=True)
+                page.close()
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("path", ["/activiteiten/999", "/activiteiten/abc"])
+def test_unknown_activity_page_is_a_dutch_404(engine: Engine, region: Region,
+                                               tmp_path: Path, path: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from sync.entrypoints.web.app import create_app
+    with TestClient(create_app(make_app(tmp_path, engine, region))) as client:
+        resp = client.get(path)
+    assert resp.status_code == 404
+    assert "Deze activiteit staat niet in de catalogus" in resp.text
