@@ -21,7 +21,6 @@ from sync.service.expiry import expire_and_refresh
 from sync.service.remap import remap_source
 from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import sync_source
-from sync.service.unit_of_work import UnitOfWork
 from tests.builders import Clock, StaticConnector, changed, event_id, make_event
 from tests.integration.test_replay import make_app
 
