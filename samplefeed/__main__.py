@@ -6,9 +6,14 @@ import argparse
 import signal
 import sys
 import threading
+from datetime import UTC, date, datetime, time, timedelta
 
 from samplefeed.generator import generate_edge_events, generate_events
 from samplefeed.server import FakeSapi3
+
+
+def _day(value: str) -> datetime:
+    return datetime.combine(date.fromisoformat(value), time(8, 0), tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ties", type=int, default=5, help="average events per modified second")
     parser.add_argument("--edge-cases", action="store_true", help="also serve the edge-case events")
     parser.add_argument(
+        "--start", type=_day, default=None,
+        help="first `modified` day, YYYY-MM-DD (default: 30 days ago, so dates lie ahead)")
+    parser.add_argument(
         "--client-id",
         action="append",
         default=None,
@@ -27,9 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    events = generate_events(args.events, seed=args.seed, ties=args.ties)
+    start = args.start or (datetime.now(UTC) - timedelta(days=30)).replace(
+        hour=8, minute=0, second=0, microsecond=0)
+    events = generate_events(args.events, seed=args.seed, ties=args.ties, start=start)
     if args.edge_cases:
-        events += list(generate_edge_events(seed=args.seed + 1).values())
+        events += list(generate_edge_events(seed=args.seed + 1, start=start).values())
     fake = FakeSapi3(events, client_ids=args.client_id, host=args.host, port=args.port)
     stopped = threading.Event()
     # SIGTERM (docker, make) must end the process as cleanly as Ctrl-C.

@@ -25,7 +25,12 @@ done
 echo "== 3. sync"
 $BIN/ikdoemee-sync --log-level WARNING sync
 
-echo "== 4. what landed in the queues"
+echo "== 4. the regional team approves what is outside Ieper (Ieper's moderator gets the rest)"
+for m in Poperinge Diksmuide Veurne Heuvelland Koksijde Nieuwpoort Zonnebeke; do
+  $BIN/ikdoemee-sync --log-level WARNING queue approve --all --municipality "$m" --as demo@ikdoemee.local
+done
+
+echo "== 5. what is left in the queues"
 $BIN/ikdoemee-sync queue list > data/queue.txt
 head -n 16 data/queue.txt
 echo "…"
@@ -34,3 +39,4 @@ echo
 $BIN/ikdoemee-sync runs list --limit 3
 echo
 echo "Try: $BIN/ikdoemee-sync queue list --municipality Ieper   (add --json for scripts)"
+echo "     $BIN/ikdoemee-sync web, then open http://127.0.0.1:8080/activiteiten (the public catalogue)"

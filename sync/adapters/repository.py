@@ -282,7 +282,9 @@ class CatalogueRepository:
         self, municipality_nis: str | None = None, state: str | None = None
     ) -> list[sa.Row[Any]]:
         a = t.activities
-        q = sa.select(a).order_by(a.c.next_occurrence.asc().nulls_last(), a.c.id)
+        # The raw document is for remap, not for listings (kilobytes per row).
+        q = (sa.select(*[c for c in a.c if c.name != "raw_document"])
+             .order_by(a.c.next_occurrence.asc().nulls_last(), a.c.id))
         if municipality_nis:
             q = q.where(a.c.municipality_nis == municipality_nis)
         if state:

@@ -74,7 +74,7 @@ def when(up: Upcoming, now: datetime) -> str:
             return f"van {day(up.start)} tot en met {day(_last_day(end))}"
         return f"nog tot en met {day(_last_day(end))}"
     if up.kind == KIND_SLOT:
-        return f"{day(up.start)}, open van {clock(up.start)} tot {clock(up.end or up.start)} uur"
+        return f"{day(up.start)}, {clock(up.start)} tot {clock(up.end or up.start)} uur"
     return span(up.start, up.end, all_day=up.all_day)
 
 

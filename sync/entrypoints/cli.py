@@ -23,6 +23,7 @@ from sync.bootstrap import App, bootstrap
 from sync.domain.region import Region
 from sync.domain.runs import FAILED
 from sync.logs import configure_logging
+from sync.service import review
 from sync.service.remap import remap_source
 from sync.service.sync_source import sync_source
 from sync.settings import DEFAULT_CONFIG_PATH, ConfigError, EnvSettings
@@ -77,6 +78,9 @@ def _json_default(value: Any) -> Any:
 
 def emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, default=_json_default, ensure_ascii=False, indent=2) + "\n")
+
+
+STATES = ("pending", "published", "rejected", "withdrawn", "expired")
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -297,14 +301,14 @@ def failures_list(
 def activities_list(
     municipality: Annotated[str | None, typer.Option("--municipality", help="Name or NIS.")] = None,
     state_: Annotated[
-        str | None, typer.Option("--state", help="pending, published, rejected, withdrawn")
+        str | None, typer.Option(
+            "--state", help="pending, published, rejected, withdrawn, expired")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List catalogue activities, soonest first."""
-    if state_ and state_ not in ("pending", "published", "rejected", "withdrawn"):
-        raise fail(f"--state: unknown state {state_!r}; use pending, published, rejected "
-                   "or withdrawn")
+    """List catalogue activities, soonest first (expired ones too: admins see everything)."""
+    if state_ and state_ not in STATES:
+        raise fail(f"--state: unknown state {state_!r}; use {', '.join(STATES)}")
     with open_app() as application, application.uow() as uow:
         nis = _municipality(application.region, municipality)
         rows = [_row(r) for r in uow.catalogue.list_activities(nis, state_)]
@@ -341,6 +345,50 @@ def queue_list(
     typer.echo("")
     typer.echo("open per municipality: " + (", ".join(f"{k} {v}" for k, v in sorted(per.items()))
                                             or "none"))
+
+
+@queue_app.command("approve")
+def queue_approve(
+    ids: Annotated[list[int] | None, typer.Argument(help="Review item ids.")] = None,
+    all_open: Annotated[bool, typer.Option("--all", help="Every open item (of --municipality).")]
+    = False,
+    municipality: Annotated[str | None, typer.Option("--municipality", help="Name or NIS.")] = None,
+    moderator: Annotated[str, typer.Option("--as", help="Who decides (e-mail), for the audit log.")]
+    = "admin",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve open items from the terminal (withdrawals are confirmed); logged as `cli`."""
+    if bool(ids) == all_open:
+        raise fail("give item ids, or --all")
+    now_decided: list[int] = []
+    skipped: list[dict[str, Any]] = []
+    with open_app() as application, application.uow() as uow:
+        nis = _municipality(application.region, municipality)
+        open_items = {r.id: r.kind for r in uow.catalogue.queue(nis)}
+        wanted = list(open_items) if all_open else list(ids or [])
+        for item_id in wanted:
+            kind = open_items.get(item_id)
+            if kind is None:
+                skipped.append({"id": item_id, "why": "not an open item"})
+                continue
+            decision = review.CONFIRM if kind == "withdrawn" else review.APPROVE
+            try:
+                with uow.savepoint():
+                    review.decide_review(uow, item_id, decision, moderator=moderator,
+                                         now=application.clock())
+            except review.ReviewError as exc:
+                skipped.append({"id": item_id, "why": str(exc)})
+                continue
+            now_decided.append(item_id)
+        uow.commit()
+    if as_json:
+        emit_json({"decided": now_decided, "skipped": skipped})
+        return
+    typer.echo(f"{len(now_decided)} decided, {len(skipped)} skipped")
+    for s in skipped:
+        typer.echo(f"  item {s['id']}: {s['why']}", err=True)
+    if skipped and not now_decided:
+        raise typer.Exit(EXIT_FAILED)
 
 
 from sync.entrypoints import cli_admin  # noqa: E402 - registers into the apps defined above
