@@ -13,7 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync.bootstrap import App
 from sync.domain import dutch
-from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.domain.activity import (
+    ACTIVITY_TYPES,
+    LANGUAGE_LEVELS,
+    AgeRange,
+    Booking,
+    Calendar,
+    Contact,
+    Organizer,
+    Place,
+    Price,
+)
 from sync.entrypoints.web.problems import problem
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
@@ -82,14 +92,14 @@ class ActivityOut(BaseModel):
     next_occurrence_end: datetime | None
     status: str
     sold_out: bool
-    place: dict[str, Any]
-    calendar: dict[str, Any]
-    price: dict[str, Any] | None
-    booking: dict[str, Any] | None
-    contact: dict[str, Any] | None
-    organizer: dict[str, Any] | None
+    place: Place
+    calendar: Calendar
+    price: Price | None
+    booking: Booking | None
+    contact: Contact | None
+    organizer: Organizer | None
     image: str | None
-    age_range: dict[str, Any] | None
+    age_range: AgeRange | None
     audience: str
     accessibility: list[str] = Field(description="Accessibility facilities, in Dutch.")
     attendance_mode: str = Field(description="offline, or mixed (also online: see online_url).")
@@ -194,9 +204,9 @@ def activity_out(application: App, p: cq.Published, lang: str, now: datetime) ->
         next_occurrence=None if nxt is None else nxt.start,
         next_occurrence_end=None if nxt is None else nxt.end,
         status=d.get("status") or "available",
-        sold_out=bool(d.get("sold_out")), place=place, calendar=d.get("calendar") or {},
-        price=d.get("price"), booking=d.get("booking"), contact=d.get("contact"),
-        organizer=d.get("organizer"), image=d.get("image"), age_range=d.get("age_range"),
+        sold_out=act.sold_out, place=act.place, calendar=act.calendar,
+        price=act.price, booking=act.booking, contact=act.contact,
+        organizer=act.organizer, image=act.image, age_range=act.age_range,
         audience=d.get("audience") or "everyone",
         accessibility=[f.label for f in act.facilities], attendance_mode=act.attendance_mode,
         online_url=act.online_url, children_only=act.children_only, image_alt=act.image_alt,
