@@ -231,3 +231,20 @@ def outreach_csv(organizers: list[Organizer]) -> str:
                          "; ".join(org.contact.get("phone") or []),
                          "; ".join(org.contact.get("url") or [])])
     return buf.getvalue()
+
+
+def run_coverage(engine: sa.Engine, source: UitSource, region: Region,
+                 now: datetime) -> CoverageRun:
+    """Measure (HTTP, outside any transaction), then store in one transaction."""
+    run = measure(source, region, now)
+    with engine.begin() as conn:
+        store(conn, run, now)
+    return run
+
+
+def run_outreach(engine: sa.Engine, source: UitSource, region: Region,
+                 now: datetime) -> tuple[list[Organizer], int]:
+    organizers, requests = collect_outreach(source, region)
+    with engine.begin() as conn:
+        store_outreach(conn, organizers, now)
+    return organizers, requests

@@ -255,3 +255,9 @@ def snapshot_days(conn: sa.Connection, lo: date, hi: date) -> list[tuple[date, d
     h = t.history_days
     return [(r.day, dict(r.totals)) for r in conn.execute(
         sa.select(h.c.day, h.c.totals).where(h.c.day >= lo, h.c.day <= hi).order_by(h.c.day))]
+
+
+def run_snapshot(engine: sa.Engine, now: datetime) -> SnapshotResult:
+    """Today's snapshot in its own transaction (the daemon's daily job, `stats snapshot`)."""
+    with engine.begin() as conn:
+        return take_snapshot(conn, now)
