@@ -7,9 +7,9 @@ from itertools import count
 
 from markupsafe import Markup, escape
 
-# Coordinate width of every chart. At a 360 px phone the chart is drawn about 1:1, so the
-# 13-unit labels stay ~13 px; on wider screens and paper CSS caps the width.
-WIDTH = 340
+# Coordinate width of every chart. On a 360 px phone a chart gets about 300 px, so it is
+# drawn 1:1 and the 13-unit labels stay 13 px; on wider screens and paper CSS caps the width.
+WIDTH = 300
 DARK = "#0b5c4a"
 LIGHT = "#cfe3dc"
 INK = "#1d1d1b"
@@ -49,10 +49,15 @@ def hbars(title: str, bars: list[Bar], *, maximum: float | None = None) -> Marku
         width = WIDTH * b.value / top
         body.append(f'<rect x="0" y="{y + 17}" width="{width:.1f}" height="{bar_h}" '
                     f'fill="{DARK}"/>')
-        text_w = 6.5 * len(b.text) + 8
-        if width + text_w <= WIDTH:
-            body.append(f'<text x="{width + 4:.1f}" y="{y + 28}" font-size="11" fill="{INK}">'
+        text_w = 6.6 * len(b.text) + 6
+        # After the longer of the two bars, so the number never sits on the light one.
+        after = max(width, WIDTH * (b.whole or 0.0) / top)
+        if after + text_w <= WIDTH:
+            body.append(f'<text x="{after + 4:.1f}" y="{y + 28}" font-size="11" fill="{INK}">'
                         f'{escape(b.text)}</text>')
+        elif width < text_w:  # no room anywhere on the line: under the label, right
+            body.append(f'<text x="{WIDTH:.1f}" y="{y + 13}" font-size="11" fill="{INK}" '
+                        f'text-anchor="end">{escape(b.text)}</text>')
         else:  # no room after the bar: inside it, white on dark
             body.append(f'<text x="{width - 4:.1f}" y="{y + 28}" font-size="11" fill="#fff" '
                         f'text-anchor="end">{escape(b.text)}</text>')
