@@ -85,8 +85,9 @@ def columns(title: str, bars: list[Bar]) -> Markup:
         body.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{width:.1f}" height="{h:.1f}" '
                     f'fill="{DARK}"/>')
         mid = x + width / 2
+        peak = max(h, (base - top_pad) * (b.whole or 0.0) / top)  # above the taller bar
         if n <= 18:
-            body.append(f'<text x="{mid:.1f}" y="{base - h - 4:.1f}" font-size="10" '
+            body.append(f'<text x="{mid:.1f}" y="{base - peak - 4:.1f}" font-size="10" '
                         f'text-anchor="middle" fill="{INK}">{escape(b.text)}</text>')
         if i % every == 0:
             body.append(f'<text x="{mid:.1f}" y="{base + 16}" font-size="11" '
