@@ -56,6 +56,7 @@ class Facts:
 
 
 def organiser_key(data: dict[str, Any]) -> str | None:
+    """One organisation: its UiTdatabank id, else its name (case-insensitive)."""
     org = data.get("organizer") or {}
     if org.get("id"):
         return "id:" + str(org["id"])

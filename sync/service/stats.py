@@ -18,6 +18,7 @@ from sync.domain import catalogue as cat
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.domain.region import Region
 from sync.service.catalogue_query import Published, iter_published
+from sync.service.history import organiser_key
 
 DECIDED = (cat.ITEM_APPROVED, cat.ITEM_REJECTED, cat.ITEM_CONFIRMED)
 
@@ -100,11 +101,9 @@ def compute(conn: sa.Connection, region: Region, now: datetime,
         nis = (d.get("place") or {}).get("nis")
         if nis:
             places[nis] = places.get(nis, 0) + 1
-        org = d.get("organizer") or {}
-        key = org.get("id") or next((n.strip().casefold() for n in (org.get("name") or {}).values()
-                                     if n and n.strip()), None)
+        key = organiser_key(d)
         if key:
-            organisers.add(("id:" if org.get("id") else "name:") + key)
+            organisers.add(key)
 
     names = {m.nis: m.name for m in region.municipalities}
     m, mm = t.moderators, t.moderator_municipalities
