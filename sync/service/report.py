@@ -69,6 +69,8 @@ class Month:
     active: int  # public on at least one day of the month (inside the period)
     new: int  # public for the first time that month
     coverage: float | None  # last measurement of the month, region-wide
+    end_public: int | None = None  # public at the month's last snapshot
+    end_pending: int | None = None  # waiting for a moderator then
 
     @property
     def label(self) -> str:
@@ -132,7 +134,8 @@ class Report:
             "coverage_first": None if self.coverage_first is None
             else self.coverage_first.to_json(),
             "months": [{"month": m.first.strftime("%Y-%m"), "active": m.active, "new": m.new,
-                        "coverage_percentage": m.coverage} for m in self.months],
+                        "coverage_percentage": m.coverage, "public_at_end": m.end_public,
+                        "pending_at_end": m.end_pending} for m in self.months],
             "outreach": {"day": self.outreach_day.isoformat() if self.outreach_day else None,
                          "organizers": [o.to_json() for o in self.outreach]},
             "history": {"first_snapshot": self.first_snapshot.isoformat()
@@ -187,13 +190,17 @@ def build(conn: sa.Connection, region: Region, lo: date, hi: date, now: datetime
     moderators = _moderators(conn)
     runs = cov.history(conn, region, lo, hi)
     by_month = {(r.day.year, r.day.month): r for r in runs}  # the month's last measurement
+    ends = {(d.year, d.month): totals for d, totals in history.snapshot_days(conn, lo, hi)}
     months = []
     for first, mlo, mhi in _months(lo, hi):
         active = periods.public_between(mlo, mhi)
         new = sum(1 for a in active if (fp := periods.first_public(a)) and mlo <= fp <= mhi)
         run = by_month.get((first.year, first.month))
+        end = ends.get((first.year, first.month), {})
         months.append(Month(first, len(active), new, None if run is None
-                            else percentage(run.with_taalicoon, run.upcoming_events)))
+                            else percentage(run.with_taalicoon, run.upcoming_events),
+                            end.get("public", 0) if end else None,
+                            end.get("pending", 0) if end else None))
     outreach_day, outreach = cov.latest_outreach(conn, until=hi)
     return Report(
         period_from=lo, period_to=hi, generated_at=now, total=total,
@@ -249,6 +256,8 @@ def to_csv(r: Report) -> str:
         w.writerow(["month_active", mo.first.strftime("%Y-%m"), mo.label, mo.active,
                     "" if mo.coverage is None else f"{mo.coverage:.2f}"])
         w.writerow(["month_new", mo.first.strftime("%Y-%m"), mo.label, mo.new, ""])
+        w.writerow(["month_end_public", mo.first.strftime("%Y-%m"), mo.label,
+                    "" if mo.end_public is None else mo.end_public, ""])
     for o in r.outreach:
         w.writerow(["outreach", o.id, o.name, o.upcoming_events, ""])
     return buf.getvalue()
@@ -305,10 +314,13 @@ def to_markdown(r: Report) -> str:
                            [[x.name, nl_number(x.upcoming_events), nl_number(x.with_taalicoon),
                              nl_percent(x.percentage)] for x in c.rows], right=3)
     lines += ["", "## Verloop per maand", ""]
-    lines += _md_table(["Maand", "Publiek", "Nieuw", "Met taalicoon in UiT"],
+    lines += _md_table(["Maand", "Publiek", "Nieuw", "Einde maand", "Met taalicoon in UiT"],
                        [[mo.label, nl_number(mo.active), nl_number(mo.new),
+                         "–" if mo.end_public is None else nl_number(mo.end_public),
                          "–" if mo.coverage is None else nl_percent(mo.coverage)]
-                        for mo in r.months], right=3)
+                        for mo in r.months], right=4)
+    lines += ["", "Publiek: op minstens één dag van de maand publiek. Nieuw: voor het eerst "
+              "publiek. Einde maand: publiek bij de laatste momentopname van de maand."]
     lines += ["", "## Organisaties om aan te spreken", ""]
     if r.outreach_day is None:
         lines.append("Nog geen lijst opgemaakt.")

@@ -163,7 +163,8 @@ def test_periods_follow_publication_across_days(synced: Engine, region: Region):
         only_day_4 = report.build(conn, region, date(2026, 11, 28), date(2026, 11, 28), later)
         whole = report.build(conn, region, date(2026, 11, 1), date(2026, 11, 30), later)
     assert only_day_4.total == 2 and whole.total == 3
-    assert [(m.label, m.active, m.new) for m in whole.months] == [("november 2026", 3, 3)]
+    assert [(m.label, m.active, m.new, m.end_public, m.end_pending)
+            for m in whole.months] == [("november 2026", 3, 3, 2, 0)]
 
 
 def test_a_snapshot_cannot_rewrite_the_past(synced: Engine):
