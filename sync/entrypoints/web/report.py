@@ -77,10 +77,10 @@ def render_html(r: report.Report, *, keep: list[tuple[str, str]] | None = None,
                            f"{report.nl_number(x.upcoming_events)} · {_pct(x.percentage)}",
                            whole=x.upcoming_events) for x in c.rows]),
     }
-    csv_query = urlencode([("formaat", "csv"), *keep])
+    csv_link = f"{base}/organisaties.csv" + (f"?{urlencode(keep)}" if keep else "")
     return _env.get_template("report/rapport.html").render(
         r=r, van=report.nl_date(r.period_from), tot=report.nl_date(r.period_to),
-        charts=chart_set, behoud=keep, link=link, csv_link=f"{base}/organisaties.csv?{csv_query}",
+        charts=chart_set, behoud=keep, link=link, csv_link=csv_link,
         bron=report.SOURCE_NOTE,
         cover_pct=percentage(c.with_taalicoon, c.upcoming_events) if c else 0.0,
         first_pct=percentage(r.coverage_first.with_taalicoon, r.coverage_first.upcoming_events)
