@@ -307,8 +307,9 @@ def to_markdown(r: Report) -> str:
                      f"({nl_percent(percentage(c.with_taalicoon, c.upcoming_events))}).")
         if r.coverage_first is not None:
             f0 = r.coverage_first
-            lines.append(f"Bij de eerste meting van de periode ({nl_date(f0.day)}) was dat "
-                         f"{nl_percent(percentage(f0.with_taalicoon, f0.upcoming_events))}.")
+            lines.append(f"Bij de eerste meting van de periode ({nl_date(f0.day)}): "
+                         f"{nl_number(f0.with_taalicoon)} van {nl_number(f0.upcoming_events)} "
+                         f"({nl_percent(percentage(f0.with_taalicoon, f0.upcoming_events))}).")
         lines.append("")
         lines += _md_table(["Gemeente", "Komende activiteiten", "Met taalicoon", "%"],
                            [[x.name, nl_number(x.upcoming_events), nl_number(x.with_taalicoon),
