@@ -20,6 +20,8 @@ from sync.service.stats import Share, percentage
 
 MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
           "september", "oktober", "november", "december")
+SHORT_MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov",
+                "dec")
 FORMATS = ("md", "html", "csv", "json")
 
 # Where the period's activities come from, said in the report itself.
@@ -78,7 +80,7 @@ class Month:
 
     @property
     def short(self) -> str:
-        return MONTHS[self.first.month - 1][:3]
+        return SHORT_MONTHS[self.first.month - 1]
 
 
 @dataclass(frozen=True, slots=True)

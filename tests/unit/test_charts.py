@@ -37,9 +37,9 @@ def test_a_bar_with_a_whole_puts_its_number_after_the_light_bar():
 
 def test_columns_label_every_month_and_show_the_numbers_above_the_taller_bar():
     bars = [charts.Bar(m, n, str(w), whole=w) for m, n, w in
-            (("jan", 25, 25), ("feb", 22, 47), ("maa", 38, 84))]
+            (("jan", 25, 25), ("feb", 22, 47), ("mrt", 38, 84))]
     svg = str(charts.columns("Per maand", bars))
-    for month in ("jan", "feb", "maa"):
+    for month in ("jan", "feb", "mrt"):
         assert f">{month}</text>" in svg
     y84 = float(re.search(r'y="([\d.]+)"[^>]*>84</text>', svg).group(1))
     assert y84 == 160 - (160 - 18) - 4
