@@ -93,11 +93,15 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def postal_query(postal_codes: Sequence[str]) -> str:
+    """The Lucene `q` clause: located in one of these postal codes."""
+    return r"address.\*.postalCode:(" + " OR ".join(postal_codes) + ")"
+
+
 def build_query(labels: Sequence[str], postal_codes: Sequence[str]) -> str:
     """The Lucene `q`: any taalicoon label AND a postal code of the region."""
     label_clause = "labels:(" + " OR ".join(_quote(label) for label in labels) + ")"
-    postal_clause = r"address.\*.postalCode:(" + " OR ".join(postal_codes) + ")"
-    return f"{label_clause} AND {postal_clause}"
+    return f"{label_clause} AND {postal_query(postal_codes)}"
 
 
 def _retry_after_seconds(header: str | None) -> float | None:
@@ -161,6 +165,8 @@ class UitdatabankConnector:
         self._retry_after_max = retry_after_max
         self._sleep = sleep
         self._query = build_query(self._labels, self._postal_codes)
+        # HTTP requests sent (retries included): what a measurement costs the source.
+        self.request_count = 0
 
     # ---------------------------------------------------------------- public API
 
@@ -181,6 +187,46 @@ class UitdatabankConnector:
             if isinstance(member, dict) and source_id_of(member.get("@id")) == source_id:
                 return member
         return None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The taalicoon labels this connector asks for."""
+        return self._labels
+
+    def count(self, postal_codes: Sequence[str], *, with_labels: bool) -> int:
+        """How many events UiT shows now in these postal codes (with a taalicoon label when
+        `with_labels`): `totalItems` of a `limit=0` request, so no document is transferred.
+        SAPI3's default filters stay on on purpose: approved, available now, in Belgium,
+        for everyone, which is the upcoming public offer."""
+        query = (build_query(self._labels, postal_codes) if with_labels
+                 else postal_query(postal_codes))
+        body = self.get_collection({"q": query, "start": 0, "limit": 0})
+        total = body.get("totalItems")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise TransientSourceError(f"{self.name}: a count answered without a usable "
+                                       f"totalItems ({total!r})")
+        return total
+
+    def browse(self, postal_codes: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Every event UiT shows now in these postal codes, embedded, oldest created first
+        (creation order does not shift while we page, unlike `modified`)."""
+        query = postal_query(postal_codes)
+        start = 0
+        while True:
+            limit = min(self._limit, self._window - start)
+            if limit <= 0:
+                raise FatalSourceError(0, "Result window exceeded",
+                                       f"{self.name}: more than {self._window} events in "
+                                       f"postal codes {', '.join(postal_codes)}")
+            body = self.get_collection({"q": query, "embed": "true", "sort[created]": "asc",
+                                        "start": start, "limit": limit})
+            members = body["member"]
+            yield from (m for m in members if isinstance(m, dict))
+            total = body.get("totalItems") if isinstance(body.get("totalItems"), int) else None
+            if not members or len(members) < limit or (
+                    total is not None and start + len(members) >= total):
+                return
+            start += len(members)
 
     # ---------------------------------------------------------------- HTTP
 
@@ -237,6 +283,7 @@ class UitdatabankConnector:
             ) from last
 
     def _get_once(self, params: dict[str, str | int]) -> dict[str, Any]:
+        self.request_count += 1
         response = self._client.get("/events", params=params)
         status = response.status_code
         if status == 429 or status >= 500:

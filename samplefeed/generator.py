@@ -743,3 +743,36 @@ def generate_edge_events(
             event["availableTo"] = "2026-01-31T23:59:59+01:00"
         out[name] = event
     return out
+
+
+_ALL_TAALICOON_SPELLINGS = frozenset(
+    label.casefold() for label in (*TAALICONEN, *LEGACY_MATCHING, *LEGACY_NON_MATCHING)
+)
+
+
+def generate_uit_offer(
+    n: int,
+    *,
+    seed: int = 3,
+    start: datetime = DEFAULT_START,
+    taalicoon_share: float = 0.4,
+    never_share: float = 0.35,
+) -> list[dict[str, Any]]:
+    """The region's whole UiT offer: events with and without taaliconen. A share of the
+    organizers never labels an event (who the coordinator should call), the others label
+    about `taalicoon_share` of theirs."""
+    events = generate_events(n, seed=seed, start=start)
+    rng = random.Random(seed + 1000)
+    never: dict[str, bool] = {}
+    for event in events:
+        organizer = event["organizer"]["@id"]
+        if organizer not in never:
+            never[organizer] = rng.random() < never_share
+        if never[organizer] or rng.random() >= taalicoon_share:
+            for key in ("labels", "hiddenLabels"):
+                if key in event:
+                    event[key] = [
+                        label for label in event[key]
+                        if label.casefold() not in _ALL_TAALICOON_SPELLINGS
+                    ]
+    return events

@@ -352,6 +352,20 @@ class FakeSapi3:
             )
         return sorted(events, key=lambda e: (_modified_of(e), self._seq[event_id(e)]))
 
+    def _by_created(self, events: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+        if direction not in ("asc", "desc"):
+            raise _invalid("sort[created] must be asc or desc")
+
+        def created(e: dict[str, Any]) -> float:
+            value = e.get("created")
+            try:
+                return parse_datetime(value).timestamp() if isinstance(value, str) else 0.0
+            except ValueError:
+                return 0.0
+
+        sign = -1 if direction == "desc" else 1
+        return sorted(events, key=lambda e: (sign * created(e), self._seq[event_id(e)]))
+
     def search(
         self, params: dict[str, str], headers: dict[str, str] | None = None
     ) -> dict[str, Any]:
@@ -385,6 +399,8 @@ class FakeSapi3:
             matched = [e for e in self._events.values() if all(p(e) for p in predicates)]
             if "sort[modified]" in params:
                 ordered = self._sorted(matched, direction)
+            elif "sort[created]" in params:
+                ordered = self._by_created(matched, params["sort[created]"])
             else:
                 ordered = sorted(matched, key=lambda e: self._seq[event_id(e)])
             page = ordered[start : start + limit]

@@ -70,6 +70,8 @@ class SmtpConfig(_Strict):
 
 class NotificationsConfig(_Strict):
     fallback_moderators: list[str] = Field(default_factory=list)
+    # Regional staff who admit moderators and read the report; empty: `fallback_moderators`.
+    coordinators: list[str] = Field(default_factory=list)
     digest_hour: int = Field(default=8, ge=0, le=23)
     reminder_after_days: int = Field(default=3, ge=1)
     escalate_after_days: int = Field(default=7, ge=1)

@@ -241,3 +241,63 @@ decision_log.append_column(sa.Column("before_version_id", sa.Integer, nullable=T
 decision_log.append_column(sa.Column("after_version_id", sa.Integer, nullable=True))
 decision_log.append_column(sa.Column("lock_version", sa.Integer, nullable=True))
 decision_log.append_column(sa.Column("undo_of_id", sa.Integer, nullable=True))
+
+# Migration 0008 (history, coverage, outreach): the coordinator's report.
+# One row per day a snapshot was taken; `totals` holds the activity count per state.
+history_days = sa.Table(
+    "history_days",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("taken_at", UTCDateTime(), nullable=False),
+    sa.Column("totals", JSONType, nullable=False),
+)
+
+# Activities per municipality × activity type × language level × state on a day. An activity
+# with two types counts in both rows; "" stands for "none" (no type or no level).
+history_counts = sa.Table(
+    "history_counts",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("municipality_nis", sa.String(8), primary_key=True),
+    sa.Column("activity_type", sa.String(32), primary_key=True),
+    sa.Column("language_level", sa.String(2), primary_key=True),
+    sa.Column("state", sa.String(16), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+# Days on which an activity was public, as closed intervals [first_day, last_day].
+publication_periods = sa.Table(
+    "publication_periods",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False,
+              index=True),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False, index=True),
+    sa.UniqueConstraint("activity_id", "first_day",
+                        name="uq_publication_periods_activity_id_first_day"),
+)
+
+# UiT events per municipality on a day: all upcoming ones and those with a taalicoon.
+coverage_counts = sa.Table(
+    "coverage_counts",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("municipality_nis", sa.String(8), primary_key=True),
+    sa.Column("upcoming_events", sa.Integer, nullable=False),
+    sa.Column("with_taalicoon", sa.Integer, nullable=False),
+    sa.Column("measured_at", UTCDateTime(), nullable=False),
+)
+
+# Organizers with upcoming UiT events in the region but none with a taalicoon (weekly).
+outreach_organizers = sa.Table(
+    "outreach_organizers",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("organizer_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("upcoming_events", sa.Integer, nullable=False),
+    sa.Column("municipalities", JSONType, nullable=False),
+    sa.Column("contact", JSONType, nullable=False),
+    sa.Column("measured_at", UTCDateTime(), nullable=False),
+)

@@ -404,6 +404,10 @@ from sync.entrypoints import cli_moderation  # noqa: E402 - web, audit
 
 cli_moderation.register(app, open_app, emit_json)
 
+from sync.entrypoints import cli_report  # noqa: E402 - report, stats snapshot|coverage
+
+cli_report.register(app, open_app, fail, emit_json)
+
 
 def main() -> None:
     try:

@@ -235,12 +235,19 @@ def register(app: typer.Typer, failures_app: typer.Typer, runs_app: typer.Typer,
         else:
             typer.echo(f"failure {failure_id} ignored: {reason}")
 
-    @app.command("stats")
+    # A group, so `stats snapshot` and `stats coverage` (cli_report) live under it too.
+    stats_app = typer.Typer(invoke_without_command=True)
+    app.add_typer(stats_app, name="stats")
+
+    @stats_app.callback()
     def stats_cmd(
+        ctx: typer.Context,
         fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
         as_json: JsonOpt = False,
     ) -> None:
         """Statistics of the published catalogue and of moderation, like the annual report."""
+        if ctx.invoked_subcommand is not None:
+            return
         if fmt not in FORMATS:
             raise fail(f"--format: unknown format {fmt!r}; use table, json or csv")
         if as_json:

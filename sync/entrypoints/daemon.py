@@ -17,11 +17,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from connectors.uitdatabank import UitdatabankConnector
 from sync.adapters import tables as t
 from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.bootstrap import App
 from sync.domain.runs import PARTIAL, SUCCEEDED
-from sync.service import notify
+from sync.service import coverage, history, notify
 from sync.service.expiry import expire_and_refresh
 from sync.service.moderators import ensure_fallback
 from sync.service.outbox import OutboxRelay
@@ -86,6 +87,17 @@ class Daemon:
             self.housekeeping_job, IntervalTrigger(minutes=15, timezone=BRUSSELS),
             id="catalogue:housekeeping", name="catalogue housekeeping",
             next_run_time=datetime.now(BRUSSELS), **common)
+        # The coordinator's history: the day's snapshot late in the day, coverage daily and
+        # the outreach list weekly at night, when SAPI3 is quiet.
+        scheduler.add_job(
+            self.snapshot_job, CronTrigger(hour=23, minute=45, timezone=BRUSSELS),
+            id="history:snapshot", name="daily snapshot", **common)
+        scheduler.add_job(
+            self.coverage_job, CronTrigger(hour=4, minute=30, timezone=BRUSSELS),
+            id="history:coverage", name="coverage of UiT", **common)
+        scheduler.add_job(
+            self.outreach_job, CronTrigger(day_of_week="mon", hour=5, timezone=BRUSSELS),
+            id="history:outreach", name="outreach list", **common)
 
     def _guarded(self, job: str, fn: Callable[[], Any]) -> Any:
         """A job's error is logged and the daemon goes on; the next tick tries again."""
@@ -159,6 +171,32 @@ class Daemon:
             self._notify(notify.build_escalations)
 
         self._guarded("notify:reminders", both)
+
+    def snapshot_job(self) -> None:
+        self._guarded("history:snapshot", lambda: self._once(
+            "history:snapshot", lambda: history.run_snapshot(self.app.engine, self.app.clock())))
+
+    def coverage_job(self) -> None:
+        self._guarded("history:coverage", lambda: self._once(
+            "history:coverage", lambda: coverage.run_coverage(
+                self.app.engine, self._uit(), self.app.region, self.app.clock())))
+
+    def outreach_job(self) -> None:
+        self._guarded("history:outreach", lambda: self._once(
+            "history:outreach", lambda: coverage.run_outreach(
+                self.app.engine, self._uit(), self.app.region, self.app.clock())))
+
+    def _uit(self) -> UitdatabankConnector:
+        """Coverage reads the first enabled source: the region's UiT database."""
+        src = next(s for s in self.app.config.sources if s.enabled)
+        return self.app.connector(src)
+
+    def _once(self, lock: str, fn: Callable[[], Any]) -> None:
+        with try_lock(self.app.engine, lock) as mine:
+            if mine:
+                fn()
+            else:
+                log.info("another instance runs this job; skipped", job=lock)
 
     def _notify(self, build: Callable[..., notify.Report]) -> None:
         with try_lock(self.app.engine, NOTIFY_LOCK) as mine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,7 +17,8 @@ from sync.adapters import tables as t
 from sync.domain import catalogue as cat
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.domain.region import Region
-from sync.service.catalogue_query import iter_published
+from sync.service.catalogue_query import Published, iter_published
+from sync.service.history import organiser_key
 
 DECIDED = (cat.ITEM_APPROVED, cat.ITEM_REJECTED, cat.ITEM_CONFIRMED)
 
@@ -79,14 +81,16 @@ def _shares(counts: dict[str, int], labels: dict[str, str], whole: int) -> list[
             for k in labels]
 
 
-def compute(conn: sa.Connection, region: Region, now: datetime) -> Stats:
-    """Over the published catalogue at its approved versions, and the moderation tables."""
+def compute(conn: sa.Connection, region: Region, now: datetime,
+            published: Iterable[Published] | None = None) -> Stats:
+    """Over the published catalogue at its approved versions (or the `published` given, e.g.
+    what is public today), and the moderation tables."""
     types: dict[str, int] = {}
     levels: dict[str, int] = {}
     places: dict[str, int] = {}
     organisers: set[str] = set()
     total = 0
-    for p in iter_published(conn):
+    for p in iter_published(conn) if published is None else published:
         total += 1
         d = p.data
         # An activity counts once under each of its types (and levels): sums exceed 100%.
@@ -97,11 +101,9 @@ def compute(conn: sa.Connection, region: Region, now: datetime) -> Stats:
         nis = (d.get("place") or {}).get("nis")
         if nis:
             places[nis] = places.get(nis, 0) + 1
-        org = d.get("organizer") or {}
-        key = org.get("id") or next((n.strip().casefold() for n in (org.get("name") or {}).values()
-                                     if n and n.strip()), None)
+        key = organiser_key(d)
         if key:
-            organisers.add(("id:" if org.get("id") else "name:") + key)
+            organisers.add(key)
 
     names = {m.nis: m.name for m in region.municipalities}
     m, mm = t.moderators, t.moderator_municipalities

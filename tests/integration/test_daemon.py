@@ -49,7 +49,8 @@ def test_jobs_are_registered_from_the_config(world):
     Daemon(app, serve_web=False).register_jobs(scheduler)
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert set(jobs) == {"sync:a", "reconcile:a", "sync:b", "reconcile:b", "outbox:relay",
-                         "notify:digest", "notify:reminders", "catalogue:housekeeping"}
+                         "notify:digest", "notify:reminders", "catalogue:housekeeping",
+                         "history:snapshot", "history:coverage", "history:outreach"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time == 120
@@ -66,6 +67,8 @@ def test_jobs_are_registered_from_the_config(world):
     digest = jobs["notify:digest"].trigger
     assert {f.name: str(f) for f in digest.fields}["hour"] == "9"
     assert str(digest.timezone) == "Europe/Brussels"
+    fields = {f.name: str(f) for f in jobs["history:outreach"].trigger.fields}
+    assert fields["day_of_week"] == "mon" and fields["hour"] == "5"
 
 
 def test_a_stop_between_pages_commits_the_page_in_flight_and_the_next_run_resumes(world):

@@ -22,7 +22,7 @@ def _parts() -> list:  # type: ignore[type-arg]
     parts = []
     import importlib
 
-    for name in ("health", "public", "admin", "moderation"):
+    for name in ("health", "public", "admin", "moderation", "report"):
         try:
             parts.append(importlib.import_module(f"sync.entrypoints.web.{name}"))
         except ModuleNotFoundError as exc:

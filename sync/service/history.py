@@ -1,0 +1,264 @@
+"""Daily history of the catalogue: counts per municipality × type × level × state, and the
+days on which each activity was public (what the annual report counts per period)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from sync.adapters import tables as t
+from sync.domain import catalogue as cat
+from sync.service import catalogue_query as cq
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+NONE = ""  # no activity type or no language level in a count row
+
+
+class HistoryError(ValueError):
+    """A snapshot that would rewrite the past (a later day was already taken)."""
+
+
+def local_day(moment: datetime) -> date:
+    """The calendar day in Belgium: the report's days are the region's days."""
+    return moment.astimezone(BRUSSELS).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants where a Belgian day starts and the next one starts."""
+    return (datetime.combine(day, time(), BRUSSELS),
+            datetime.combine(day + timedelta(days=1), time(), BRUSSELS))
+
+
+def public_now(conn: sa.Connection, now: datetime,
+               include_members_only: bool = False) -> Iterator[cq.Published]:
+    """THE rule for "public right now", in one place for history, report and /statistieken:
+    published, and shown at `now` by publiq's rules (not expired, not before availableFrom,
+    audience)."""
+    return cq.iter_public(conn, now, include_members_only)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the report needs of one activity, from the version the public saw."""
+
+    id: int
+    state: str
+    municipality_nis: str
+    activity_types: tuple[str, ...]
+    language_levels: tuple[int, ...]
+    organiser: str | None  # "id:…" or "name:…", as stats counts organisations
+
+
+def organiser_key(data: dict[str, Any]) -> str | None:
+    """One organisation: its UiTdatabank id, else its name (case-insensitive)."""
+    org = data.get("organizer") or {}
+    if org.get("id"):
+        return "id:" + str(org["id"])
+    name = next((n.strip().casefold() for n in (org.get("name") or {}).values()
+                 if n and n.strip()), None)
+    return "name:" + name if name else None
+
+
+def _facts(row: Any, data: dict[str, Any]) -> Facts:
+    return Facts(
+        id=row.id, state=row.state,
+        municipality_nis=(data.get("place") or {}).get("nis") or row.municipality_nis,
+        activity_types=tuple(dict.fromkeys(data.get("activity_types") or ())),
+        language_levels=tuple(sorted({int(x) for x in data.get("language_levels") or ()})),
+        organiser=organiser_key(data),
+    )
+
+
+def activity_facts(conn: sa.Connection, ids: Iterable[int] | None = None) -> dict[int, Facts]:
+    """Facts from the approved version (what was public), else the latest synced version."""
+    a, v = t.activities, t.activity_versions
+    version = sa.func.coalesce(a.c.approved_version_id, a.c.current_version_id)
+    query = (sa.select(a.c.id, a.c.state, a.c.municipality_nis, v.c.data)
+             .join(v, v.c.id == version).order_by(a.c.id))
+    out: dict[int, Facts] = {}
+    if ids is None:
+        for row in conn.execute(query):
+            out[row.id] = _facts(row, dict(row.data))
+        return out
+    wanted = sorted(set(ids))
+    for i in range(0, len(wanted), 500):  # bounded IN lists on both databases
+        for row in conn.execute(query.where(a.c.id.in_(wanted[i:i + 500]))):
+            out[row.id] = _facts(row, dict(row.data))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    day: date
+    totals: dict[str, int]
+    count_rows: int
+    public: int
+    periods_opened: int
+    periods_extended: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "totals": self.totals, "count_rows": self.count_rows,
+                "public": self.public, "periods_opened": self.periods_opened,
+                "periods_extended": self.periods_extended}
+
+
+def _current_facts(conn: sa.Connection) -> list[Facts]:
+    """Each activity with the data of its state: approved version when published, else the
+    latest synced one (a pending or withdrawn activity is counted as it now stands)."""
+    a, v = t.activities, t.activity_versions
+    version = sa.case((a.c.state == cat.PUBLISHED,
+                       sa.func.coalesce(a.c.approved_version_id, a.c.current_version_id)),
+                      else_=sa.func.coalesce(a.c.current_version_id, a.c.approved_version_id))
+    rows = conn.execute(sa.select(a.c.id, a.c.state, a.c.municipality_nis, v.c.data)
+                        .join(v, v.c.id == version))
+    return [_facts(r, dict(r.data)) for r in rows]
+
+
+def _touched_public(conn: sa.Connection, day: date) -> set[int]:
+    """Activities a moderator published or unpublished during `day`: public for part of it,
+    though the snapshot's moment may not show it."""
+    lo, hi = day_bounds(day)
+    d = t.decision_log
+    return set(conn.execute(
+        sa.select(d.c.activity_id).where(
+            d.c.at >= lo, d.c.at < hi,
+            sa.or_(d.c.after_state == cat.PUBLISHED, d.c.before_state == cat.PUBLISHED))
+    ).scalars())
+
+
+def take_snapshot(conn: sa.Connection, now: datetime) -> SnapshotResult:
+    """Write today's counts and extend the publication periods; running it again the same day
+    replaces the counts with fresh ones and changes no period twice."""
+    day = local_day(now)
+    h = t.history_days
+    latest = conn.execute(sa.select(sa.func.max(h.c.day))).scalar()
+    if latest is not None and latest > day:
+        raise HistoryError(f"a snapshot of {latest} exists already; {day} cannot be taken now")
+    previous = conn.execute(sa.select(sa.func.max(h.c.day)).where(h.c.day < day)).scalar()
+
+    counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    totals: dict[str, int] = defaultdict(int)
+    for f in _current_facts(conn):
+        totals[f.state] += 1
+        for kind in f.activity_types or (NONE,):
+            for level in [str(x) for x in f.language_levels] or [NONE]:
+                counts[(f.municipality_nis, kind, level, f.state)] += 1
+    public = {p.id for p in public_now(conn, now)}
+    totals["public"] = len(public)
+
+    conn.execute(t.history_counts.delete().where(t.history_counts.c.day == day))
+    if counts:
+        conn.execute(t.history_counts.insert(), [
+            {"day": day, "municipality_nis": nis, "activity_type": kind, "language_level": level,
+             "state": state, "count": n}
+            for (nis, kind, level, state), n in sorted(counts.items())])
+    conn.execute(h.delete().where(h.c.day == day))
+    conn.execute(h.insert().values(day=day, taken_at=now, totals=dict(sorted(totals.items()))))
+
+    opened, extended = _extend_periods(conn, public | _touched_public(conn, day), day, previous)
+    return SnapshotResult(day, dict(sorted(totals.items())), len(counts), len(public), opened,
+                          extended)
+
+
+def _extend_periods(conn: sa.Connection, members: set[int], day: date,
+                    previous: date | None) -> tuple[int, int]:
+    """A period goes on when the activity was public at the previous snapshot too: a day the
+    daemon missed does not split it (it was public on both sides); otherwise a new one starts."""
+    p = t.publication_periods
+    since = previous if previous is not None else day
+    live = {r.activity_id: (r.id, r.last_day) for r in conn.execute(
+        sa.select(p.c.id, p.c.activity_id, p.c.last_day).where(p.c.last_day >= since))}
+    to_extend = [{"pid": live[a][0]} for a in sorted(members)
+                 if a in live and live[a][1] < day]
+    to_open = [{"activity_id": a, "first_day": day, "last_day": day}
+               for a in sorted(members) if a not in live]
+    if to_extend:
+        conn.execute(p.update().where(p.c.id == sa.bindparam("pid"))
+                     .values(last_day=day), to_extend)
+    if to_open:
+        conn.execute(p.insert(), to_open)
+    return len(to_open), len(to_extend)
+
+
+# ------------------------------------------------------------------ reading the history
+
+
+@dataclass
+class Periods:
+    """Public days per activity, and where they came from."""
+
+    by_activity: dict[int, list[tuple[date, date]]] = field(default_factory=dict)
+    first_snapshot: date | None = None
+    derived_before: date | None = None  # days before this came from the decision log
+
+    def public_between(self, lo: date, hi: date) -> set[int]:
+        return {a for a, spans in self.by_activity.items()
+                if any(first <= hi and last >= lo for first, last in spans)}
+
+    def first_public(self, activity_id: int) -> date | None:
+        spans = self.by_activity.get(activity_id)
+        return min(first for first, _ in spans) if spans else None
+
+
+def _decision_log_periods(conn: sa.Connection, today: date) -> dict[int, list[tuple[date, date]]]:
+    """Public days before snapshots existed, from moderators' decisions: an approval starts a
+    period, a later decision away from `published` ends it; an activity no longer published
+    without such a decision (the sync withdrew it) ends at its last update."""
+    d, a = t.decision_log, t.activities
+    opened: dict[int, date] = {}
+    out: dict[int, list[tuple[date, date]]] = defaultdict(list)
+    for row in conn.execute(sa.select(d.c.activity_id, d.c.before_state, d.c.after_state, d.c.at)
+                            .order_by(d.c.at, d.c.id)):
+        if row.after_state == cat.PUBLISHED and row.before_state != cat.PUBLISHED:
+            opened.setdefault(row.activity_id, local_day(row.at))
+        elif row.before_state == cat.PUBLISHED and row.after_state != cat.PUBLISHED:
+            start = opened.pop(row.activity_id, None)
+            if start is not None:
+                out[row.activity_id].append((start, local_day(row.at)))
+    if opened:
+        states = {r.id: (r.state, r.updated_at) for r in conn.execute(
+            sa.select(a.c.id, a.c.state, a.c.updated_at).where(a.c.id.in_(sorted(opened))))}
+        for activity_id, start in opened.items():
+            state, updated = states.get(activity_id, (cat.PUBLISHED, None))
+            end = today if state == cat.PUBLISHED or updated is None else local_day(updated)
+            out[activity_id].append((start, max(start, end)))
+    return out
+
+
+def load_periods(conn: sa.Connection, today: date) -> Periods:
+    """Recorded periods from the daily snapshots; for the days before the first snapshot,
+    periods derived from the decision log (clipped so the two never overlap)."""
+    first = conn.execute(sa.select(sa.func.min(t.history_days.c.day))).scalar()
+    result = Periods(first_snapshot=first)
+    spans: dict[int, list[tuple[date, date]]] = defaultdict(list)
+    p = t.publication_periods
+    for row in conn.execute(sa.select(p.c.activity_id, p.c.first_day, p.c.last_day)):
+        spans[row.activity_id].append((row.first_day, row.last_day))
+    cutoff = first or today + timedelta(days=1)
+    derived = _decision_log_periods(conn, today)
+    if derived:
+        result.derived_before = cutoff
+    for activity_id, items in derived.items():
+        for lo, hi in items:
+            if lo < cutoff:
+                spans[activity_id].append((lo, min(hi, cutoff - timedelta(days=1))))
+    result.by_activity = {k: sorted(v) for k, v in spans.items()}
+    return result
+
+
+def snapshot_days(conn: sa.Connection, lo: date, hi: date) -> list[tuple[date, dict[str, int]]]:
+    h = t.history_days
+    return [(r.day, dict(r.totals)) for r in conn.execute(
+        sa.select(h.c.day, h.c.totals).where(h.c.day >= lo, h.c.day <= hi).order_by(h.c.day))]
+
+
+def run_snapshot(engine: sa.Engine, now: datetime) -> SnapshotResult:
+    """Today's snapshot in its own transaction (the daemon's daily job, `stats snapshot`)."""
+    with engine.begin() as conn:
+        return take_snapshot(conn, now)
