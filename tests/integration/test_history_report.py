@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sync.adapters import tables as t
-from sync.domain.activity import ACTIVITY_TYPES
+from sync.adapters.region_file import load_region
+from sync.bootstrap import map_uitdatabank
+from sync.domain.activity import ACTIVITY_TYPES, NormalisedActivity
 from sync.domain.region import Region
 from sync.service import history, report
 from sync.service.review import APPROVE, CONFIRM, decide_review
@@ -21,6 +25,12 @@ from tests.integration.test_public_api import approve_open, sync_docs
 from tests.integration.test_stats import add_moderator
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # the day the fixtures sync and approve
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@cache
+def _region() -> Region:
+    return load_region(ROOT / "config" / "westhoek_municipalities.json")
 
 # The annual report: 223 activities, counts per type in the catalogue's order.
 ANNUAL_COUNTS = (5, 13, 28, 121, 26, 14, 3, 14, 50, 15)
@@ -32,10 +42,13 @@ def insert_published(conn: sa.Connection, n: int, types: list[str], levels: list
     """A published activity row with its approved version, as the sync and a moderator leave
     it; the report reads nothing else of it."""
     a, v = t.activities, t.activity_versions
-    data = {"activity_types": types, "language_levels": levels,
-            "place": {"nis": nis, "municipality": "Ieper"},
-            "organizer": {"id": organiser or f"org-{n % 40}", "name": {"nl": "Vzw"}},
-            "title": {"nl": f"Activiteit {n}"}}
+    # A whole stored version as the mapping writes it; the report reads these fields of it.
+    mapped = map_uitdatabank(make_event(n, title=f"Activiteit {n}"), _region(), NOW)
+    assert isinstance(mapped, NormalisedActivity)
+    data = mapped.to_dict()
+    data.update(activity_types=types, language_levels=levels)
+    data["place"].update(nis=nis, municipality="Ieper")
+    data["organizer"] = {"id": organiser or f"org-{n % 40}", "name": {"nl": "Vzw"}}
     aid = conn.execute(a.insert().values(
         source="uitdatabank", source_id=f"id-{n}", state="published", municipality_nis=nis,
         title=f"Activiteit {n}", content_hash=f"{n:064d}", created_at=NOW, updated_at=NOW,
