@@ -131,6 +131,6 @@ class App:
 def bootstrap(config_path: Path, env: EnvSettings | None = None, **overrides: Any) -> App:
     config = load_config(config_path)
     env = env or EnvSettings()
-    engine = make_engine(env.database_url)
+    engine = make_engine(env.database_url, create_folder=env.uses_default_database)
     region = load_region(config.region_file)
     return App(config=config, env=env, engine=engine, region=region, **overrides)

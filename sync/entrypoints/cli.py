@@ -83,11 +83,16 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def open_app(check_schema: bool = True) -> Iterator[App]:
+def open_app(check_schema: bool = True, live: bool = False) -> Iterator[App]:
+    """The composition root for a command; `live` (web, run) also refuses weak secrets."""
     try:
         application = bootstrap(state.config_path)
     except (ConfigError, RegionFileError, DatabaseUrlError) as exc:
         raise fail(str(exc)) from None
+    weak = application.env.weak_secrets() if live else []
+    if weak:
+        application.close()
+        raise fail("\n".join(weak))
     try:
         if check_schema:
             head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
@@ -138,7 +143,7 @@ def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
     env = EnvSettings()
     try:
-        engine = make_engine(env.database_url)
+        engine = make_engine(env.database_url, create_folder=env.uses_default_database)
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
     try:

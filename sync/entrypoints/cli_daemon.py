@@ -58,7 +58,7 @@ def run_cmd(
     """Run the daemon: scheduled syncs, reconciliation, outbox relay, e-mail, web (health)."""
     from sync.entrypoints.daemon import Daemon
 
-    with host().open_app() as application:
+    with host().open_app(live=True) as application:
         code = Daemon(application, serve_web=not no_web).run()
     raise typer.Exit(code)
 

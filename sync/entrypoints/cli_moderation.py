@@ -29,16 +29,20 @@ def web_cmd() -> None:
     """Serve the web part alone (moderation pages, APIs, health) on [web] host and port."""
     import uvicorn
 
-    from sync.entrypoints.web.app import create_app
+    from sync.entrypoints.web.app import create_app, server_config
+    from sync.entrypoints.web.health import serve_metrics
     from sync.entrypoints.web.security import protect_uvicorn_logs
 
     assert _open_app is not None
-    with _open_app() as application:
-        web = application.config.web
+    with _open_app(live=True) as application:
         protect_uvicorn_logs()
-        # uvicorn's access log would print link tokens; our middleware logs redacted paths.
-        uvicorn.run(create_app(application), host=web.host, port=web.port, access_log=False,
-                    log_config=None, proxy_headers=True, server_header=False)
+        stop_metrics = serve_metrics(application)
+        try:
+            # uvicorn's access log would print link tokens; our middleware logs redacted paths.
+            uvicorn.Server(server_config(application, create_app(application))).run()
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
 
 
 @audit_app.command("list")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -18,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from sync.bootstrap import App
 from sync.domain.region import Region
-from sync.entrypoints.web.app import create_app
+from sync.entrypoints.web.app import create_app, server_config
 from tests.builders import make_event
 from tests.integration.test_public_api import approve_open, sync_docs
 from tests.integration.test_replay import make_app
@@ -150,10 +152,11 @@ def test_listing_page_with_25_digit_fields_and_far_dates_is_a_dutch_page(client,
 
 
 @contextmanager
-def served(web: Any) -> Iterator[int]:
+def served(web: Any, config: uvicorn.Config | None = None) -> Iterator[int]:
     """The app on a real uvicorn on loopback (the connection handling is uvicorn's)."""
-    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=0, log_config=None,
-                                           access_log=False, lifespan="off"))
+    server = uvicorn.Server(config or uvicorn.Config(web, host="127.0.0.1", port=0,
+                                                     log_config=None, access_log=False,
+                                                     lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -244,3 +247,23 @@ def test_links_come_from_base_url_never_from_the_host_header(client, engine, reg
     assert all(item["jsonld"].startswith(BASE + "/") for item in body["items"])
     page = client.get("/activiteiten", params={"pagina": 1}, headers=evil)
     assert "evil.example" not in page.text
+
+
+# 14 ------------------------------------------------------------------- X-Forwarded-For trusted
+
+async def echo_client(scope: Any, receive: Any, send: Any) -> None:
+    """What the app sees as the client address (the rate limits count by it)."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": scope["client"][0].encode()})
+
+
+@pytest.mark.parametrize(("trusted", "seen"), [
+    ([], "127.0.0.1"), (["10.0.0.0/8"], "127.0.0.1"), (["127.0.0.1"], "203.0.113.9")])
+def test_forwarded_for_counts_only_from_forwarded_allow_ips(application, trusted, seen):
+    web = application.config.web.model_copy(update={"forwarded_allow_ips": trusted,
+                                                    "host": "127.0.0.1", "port": 0})
+    app = dataclasses.replace(application,
+                              config=application.config.model_copy(update={"web": web}))
+    with served(None, server_config(app, echo_client, lifespan="off")) as port:
+        got = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert got.text == seen
