@@ -22,6 +22,7 @@ from sync.adapters.region_file import RegionFileError
 from sync.bootstrap import App, bootstrap
 from sync.domain.region import Region
 from sync.domain.runs import FAILED
+from sync.entrypoints.terminal import clean, json_safe
 from sync.logs import configure_logging
 from sync.service.sync_source import sync_source
 from sync.settings import DEFAULT_CONFIG_PATH, ConfigError, EnvSettings
@@ -75,7 +76,8 @@ def _json_default(value: Any) -> Any:
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, default=_json_default, ensure_ascii=False, indent=2) + "\n")
+    text = json.dumps(doc, default=_json_default, ensure_ascii=False, indent=2)
+    sys.stdout.write(json_safe(text) + "\n")
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -122,7 +124,8 @@ def _names(region: Region) -> dict[str, str]:
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> None:
-    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    # Titles, errors and reasons come from the feed or from people: shown, never obeyed.
+    cells = [[clean(c) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     widths = [min(w, 60) for w in widths]
     typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
@@ -210,7 +213,7 @@ def sync_cmd(
             f"{sum(c.skipped.values())} skipped, {c.failed} failed"
         )
         if result.error:
-            typer.echo(f"error: {result.error}", err=True)
+            typer.echo(f"error: {clean(result.error)}", err=True)
     if result.status == FAILED:
         raise typer.Exit(EXIT_FAILED)
 

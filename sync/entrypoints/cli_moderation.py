@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from sync.bootstrap import App
+from sync.entrypoints.terminal import clean
 from sync.service import review as rv
 
 audit_app = typer.Typer(no_args_is_help=True, help="The moderators' decision log.")
@@ -59,9 +60,10 @@ def audit_list(
         _emit_json({"decisions": rows})
         return
     for r in rows:
-        reason = f" · {r['reason']}" if r["reason"] else ""
+        # The reason is a moderator's free text: escaped, so it cannot fake a line or colour.
+        reason = f" · {clean(r['reason'])}" if r["reason"] else ""
         typer.echo(f"{r['at']:%Y-%m-%d %H:%M:%S} #{r['id']} item {r['review_item_id']} "
-                   f"{r['decision']} by {r['moderator_email']} via {r['via']} "
+                   f"{r['decision']} by {clean(r['moderator_email'])} via {r['via']} "
                    f"({r['scope_used']}) {r['before_state']}→{r['after_state']}{reason}")
     if not rows:
         typer.echo("no decisions yet")

@@ -1,12 +1,14 @@
-"""Issue 11: every config value is checked at load, with the key in the message."""
+"""Issue 11: every config value is checked at load, with the key in the message; terminal text."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from sync.adapters.database import DatabaseUrlError, make_engine
+from sync.entrypoints.terminal import clean, json_safe
 from sync.settings import ConfigError, EnvSettings, load_config
 from tests.unit.test_settings import SOURCE, write
 
@@ -102,3 +104,13 @@ def test_weak_secrets_are_named():
     assert weak[1].startswith("IKDOEMEE_SECRET_KEY")
     strong = EnvSettings(database_url="sqlite:///x", admin_token="t" * 32, secret_key=None)
     assert strong.weak_secrets() == []
+
+
+def test_terminal_text_escapes_controls_and_keeps_the_rest():
+    evil = "Café\x1b[31m\r\n\t\x00\x7f\x9b\u202e\u2028ok"
+    assert clean(evil) == "Café\\x1b[31m\\r\\n\\t\\x00\\x7f\\x9b\\u202e\\u2028ok"
+    assert clean("a\nb\tc\rd", lines=True) == "a\nb\tc\\rd"
+    assert clean(None) == "" and clean(5) == "5"
+    doc = json.dumps({"t": evil}, ensure_ascii=False)
+    assert json.loads(json_safe(doc)) == {"t": evil}
+    assert not any(c in json_safe(doc) for c in "\x7f\x9b\u202e\u2028")
