@@ -118,7 +118,7 @@ class AdminGuard:
 Admin = Annotated[App, Depends(require_admin)]
 
 router = APIRouter(prefix=router_prefix, tags=["admin"],
-                   responses=problem_responses(401, 403, 422, 503))
+                   responses=problem_responses(400, 401, 403, 413, 422, 503))
 
 
 class _Body(BaseModel):
