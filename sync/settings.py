@@ -241,10 +241,13 @@ class EnvSettings(BaseSettings):
         out = []
         for name, value in (("IKDOEMEE_ADMIN_TOKEN", self.admin_token),
                             ("IKDOEMEE_SECRET_KEY", self.secret_key)):
+            make = ("e.g. from `python3 -c \"import secrets; "
+                    "print(secrets.token_urlsafe(32))\"`")
             if value and len(value) < MIN_SECRET_LENGTH:
                 out.append(f"{name}: too short ({len(value)} characters); use at least "
-                           f"{MIN_SECRET_LENGTH} random ones, e.g. from `python3 -c \"import "
-                           f"secrets; print(secrets.token_urlsafe(32))\"`")
+                           f"{MIN_SECRET_LENGTH} random ones, {make}")
+            elif value and value.startswith("change-me"):
+                out.append(f"{name}: still the example value of config/.env.example; {make}")
         return out
 
 

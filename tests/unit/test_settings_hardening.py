@@ -102,6 +102,8 @@ def test_weak_secrets_are_named():
     assert len(weak) == 2
     assert weak[0].startswith("IKDOEMEE_ADMIN_TOKEN: too short (1 characters)")
     assert weak[1].startswith("IKDOEMEE_SECRET_KEY")
+    assert "example value" in EnvSettings(secret_key="change-me-to-a-long-random-string"
+                                          ).weak_secrets()[0]
     strong = EnvSettings(database_url="sqlite:///x", admin_token="t" * 32, secret_key=None)
     assert strong.weak_secrets() == []
 
