@@ -159,10 +159,11 @@ def served(web: Any, config: uvicorn.Config | None = None) -> Iterator[int]:
                                                      lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(200):
+    for _ in range(1000):  # up to 20 s on a busy machine
         if server.started:
             break
         time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
     try:
         yield server.servers[0].sockets[0].getsockname()[1]
     finally:
