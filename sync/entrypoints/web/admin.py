@@ -89,26 +89,26 @@ class AdminGuard:
         if refused is not None:
             await _render(refused)(scope, receive, send)
             return
-        body, more = b"", True
+        body, more = bytearray(), True
         while more:
             message = await receive()
             if message["type"] != "http.request":
                 return  # the client went away
-            body += message.get("body", b"")
+            body.extend(message.get("body", b""))
             more = message.get("more_body", False)
             if len(body) > self.max_bytes:
                 await _render(self._too_large())(scope, receive, send)
                 return
         handed = False
 
-        async def replay() -> Message:
+        async def read_body() -> Message:
             nonlocal handed
             if handed:
-                return await receive()
+                return await receive()  # e.g. a disconnect
             handed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-        await self.app(scope, replay, send)
+        await self.app(scope, read_body, send)
 
     def _too_large(self) -> ApiProblem:
         return ApiProblem(413, "Content Too Large",
