@@ -21,6 +21,10 @@ QUEUE_PATH = "/moderatie/wachtrij/"
 UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # takes a queue token
 
 
+# A token hash that matches nothing.
+_NO_HASH = "0" * 64
+
+
 class InvalidLink(Exception):
     """Unknown, expired, used or revoked: one error, so a caller cannot tell which."""
 
@@ -34,6 +38,7 @@ class LinkGrant:
     scope: str
     review_item_id: int | None
     expires_at: datetime
+    used: bool = False
 
 
 def token_hash(token: str) -> str:
@@ -89,25 +94,30 @@ def unsubscribe_url(base_url: str, queue_token: str) -> str:
     return base_url.rstrip("/") + UNSUBSCRIBE_PATH + queue_token
 
 
-def resolve(conn: Connection, token: str, now: datetime) -> LinkGrant:
-    """The grant of a valid token; `InvalidLink` for anything else (also an inactive moderator)."""
+def resolve(conn: Connection, token: str, now: datetime, allow_used: bool = False) -> LinkGrant:
+    """The grant of a valid token; `InvalidLink` for anything else (also an inactive moderator).
+
+    `allow_used`: a POST may see a used item link, so a replayed decision can be answered with
+    what was decided (security cases 6 and 7). A malformed token costs the same lookup as any
+    other, so the answer's timing does not tell which part was wrong.
+    """
     lt, m = t.link_tokens, t.moderators
-    if not token or len(token) > 200:
-        raise InvalidLink("invalid link")
+    valid_shape = 0 < len(token) <= 200
     row = conn.execute(
         sa.select(lt, m.c.active)
         .join(m, m.c.id == lt.c.moderator_id)
-        .where(lt.c.token_hash == token_hash(token))
+        .where(lt.c.token_hash == (token_hash(token) if valid_shape else _NO_HASH))
     ).one_or_none()
     if (
         row is None
         or row.revoked_at is not None
-        or row.used_at is not None
+        or (row.used_at is not None and not allow_used)
         or row.expires_at <= now
         or not row.active
     ):
         raise InvalidLink("invalid link")
-    return LinkGrant(row.id, row.moderator_id, row.scope, row.review_item_id, row.expires_at)
+    return LinkGrant(row.id, row.moderator_id, row.scope, row.review_item_id, row.expires_at,
+                     row.used_at is not None)
 
 
 def mark_used(conn: Connection, token_id: int, now: datetime) -> bool:

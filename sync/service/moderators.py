@@ -104,6 +104,14 @@ def find(conn: Connection, email_or_id: str) -> Moderator:
     return get(conn, row.id)
 
 
+def find_active(conn: Connection, email: str) -> Moderator | None:
+    """The active moderator with this (normalised) address, if any."""
+    m = t.moderators
+    row = conn.execute(sa.select(m.c.id).where(m.c.email == email, m.c.active.is_(True))
+                       ).first()
+    return None if row is None else get(conn, row.id)
+
+
 def get(conn: Connection, moderator_id: int) -> Moderator:
     found = list_all(conn, ids=[moderator_id])
     if not found:

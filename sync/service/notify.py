@@ -5,25 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jinja2
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from sync.adapters import tables as t
-from sync.adapters.mailer import OutgoingMail, clean_header, new_message_id
+from sync.adapters.mailer import clean_header
 from sync.domain import catalogue as cat
-from sync.service import links
+from sync.service import links, mail
 from sync.service import moderators as mods
 
 log = structlog.get_logger()
 
-TOPIC_EMAIL = "email.send"
+TOPIC_EMAIL = mail.TOPIC_EMAIL
 DIGEST = "digest"
 IMMEDIATE = "immediate"
 REMINDER = "reminder"
@@ -31,7 +29,6 @@ ESCALATION = "escalation"
 ANNOUNCED = (DIGEST, IMMEDIATE)  # an item announced either way is not announced again
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-TEMPLATES = Path(__file__).resolve().parent.parent / "entrypoints" / "web" / "templates" / "mail"
 
 KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
            cat.KIND_WITHDRAWN: "Ingetrokken"}
@@ -83,15 +80,6 @@ class Report:
 
     def to_json(self) -> dict[str, int]:
         return {"mails": self.mails, "items": self.items}
-
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def when_nl(dt: datetime | None) -> str:
@@ -183,22 +171,11 @@ def write_mail(
         "samenvatting": _summary(items),
         **(extra or {}),
     }
-    mail = OutgoingMail(
-        to=moderator.email, to_name=moderator.name, subject=subject,
-        text=_env.get_template(f"{kind}.txt").render(context),
-        html=_env.get_template(f"{kind}.html").render(context),
-        message_id=new_message_id(s.sender),
-        unsubscribe_url=links.unsubscribe_url(s.base_url, queue_token),
-        unsubscribe_mailto=_sender_address(s.sender),
-    )
-    payload = {**mail.to_payload(), "kind": kind, "moderator_id": moderator.id,
-               "review_item_ids": [i.id for i in items]}
-    inserted = conn.execute(
-        t.outbox.insert().values(topic=TOPIC_EMAIL, payload=payload, created_at=now,
-                                 available_at=now)
-    ).inserted_primary_key
-    assert inserted is not None
-    outbox_id = int(inserted[0])
+    outgoing = mail.compose(
+        sender=s.sender, to=moderator.email, to_name=moderator.name, subject=subject,
+        template=kind, context=context,
+        unsubscribe_url=links.unsubscribe_url(s.base_url, queue_token))
+    outbox_id = mail.queue(conn, outgoing, now, kind, moderator.id, [i.id for i in items])
     conn.execute(t.notifications.insert(), [
         {"moderator_id": moderator.id, "review_item_id": i.id, "kind": kind,
          "outbox_id": outbox_id, "created_at": now} for i in items
@@ -219,12 +196,6 @@ def claim_items(conn: Connection, moderator_id: int, items: Sequence[OpenItem],
                                             n.c.kind.in_(list(kinds)),
                                             n.c.review_item_id.in_(ids))).scalars())
     return [i for i in items if i.id not in taken]
-
-
-def _sender_address(sender: str) -> str | None:
-    from email.utils import parseaddr
-
-    return parseaddr(sender)[1] or None
 
 
 def _all_nis(s: NotifySettings, items: Iterable[OpenItem]) -> set[str]:
@@ -362,3 +333,25 @@ def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
         .where(r.c.status == cat.ITEM_OPEN, r.c.id.in_(list(ids)))
     )
     return [OpenItem(*row) for row in rows]
+
+
+def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datetime) -> bool:
+    """Write a queue-link mail to the outbox for an active moderator; links always use the
+    configured base URL, never the request's Host (security case 19)."""
+    try:
+        email = mods.normalise_email(address)
+    except mods.ModeratorError:
+        return False
+    with engine.begin() as conn:
+        moderator = mods.find_active(conn, email)
+        if moderator is None:
+            return False
+        token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
+        context = {"naam": clean_header(first_name(moderator.name)),
+                   "url": links.queue_url(s.base_url, token), "dagen": s.link_valid_days}
+        outgoing = mail.compose(sender=s.sender, to=moderator.email, to_name=moderator.name,
+                                subject="ikdoemee: je nieuwe link naar je wachtrij",
+                                template="nieuwe_link", context=context)
+        mail.queue(conn, outgoing, now, "link", moderator.id)
+    log.info("fresh link written", moderator=moderator.id)
+    return True

@@ -253,6 +253,13 @@ def item_row(conn: Connection, item_id: int) -> Any:
     return conn.execute(sa.select(r).where(r.c.id == item_id)).one_or_none()
 
 
+def titles(conn: Connection, item_ids: Iterable[int]) -> dict[int, str]:
+    """Review item id → its activity's title."""
+    r, a = t.review_items, t.activities
+    return dict(conn.execute(sa.select(r.c.id, a.c.title).join(a, a.c.id == r.c.activity_id)
+                             .where(r.c.id.in_(list(item_ids)))).tuples().all())
+
+
 def newest_open(conn: Connection, activity_id: int) -> Any:
     """The open review item of an activity (a newer sync supersedes older ones)."""
     r = t.review_items

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
-import jinja2
-import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.engine import Connection
@@ -15,32 +13,18 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from sync.adapters import tables as t
-from sync.adapters.mailer import OutgoingMail, clean_header, new_message_id
 from sync.bootstrap import App
 from sync.domain import catalogue as cat
 from sync.entrypoints.web import security as sec
-from sync.service import links
+from sync.service import links, notify
+from sync.service import moderators as mods
 from sync.service import review as rv
 from sync.service import review_view as view
-from sync.service.moderators import ModeratorError, normalise_email
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/moderatie", include_in_schema=False)
 
 INVALID = 403  # one status for unknown, tampered, expired, used and revoked links
-# A token hash that matches nothing: a malformed token costs the same lookup as any other.
-_NO_HASH = "0" * 64
-TOPIC_EMAIL = "email.send"
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    token_id: int
-    moderator_id: int
-    scope: str
-    review_item_id: int | None
-    used: bool
 
 
 @dataclass
@@ -50,7 +34,7 @@ class Ctx:
     request: Request
     application: App
     token: str
-    grant: Grant
+    grant: links.LinkGrant
     entitled: rv.Entitlement
     base_path: str  # the link's own path, forms post there
 
@@ -87,21 +71,6 @@ def _app(request: Request) -> App:
     return application
 
 
-def _lookup(conn: Connection, token: str, now: datetime, allow_used: bool) -> Grant | None:
-    """Like `links.resolve`, but a POST may see a used item link (a replayed decision is then
-    answered with what was decided, cf. security cases 6 and 7)."""
-    lt, m = t.link_tokens, t.moderators
-    valid_shape = 0 < len(token) <= 200
-    row = conn.execute(
-        sa.select(lt, m.c.active).join(m, m.c.id == lt.c.moderator_id)
-        .where(lt.c.token_hash == (links.token_hash(token) if valid_shape else _NO_HASH))
-    ).one_or_none()
-    if (row is None or row.revoked_at is not None or row.expires_at <= now or not row.active
-            or (row.used_at is not None and not allow_used)):
-        return None
-    return Grant(row.id, row.moderator_id, row.scope, row.review_item_id, row.used_at is not None)
-
-
 def invalid_link(request: Request) -> Response:
     """The same page and status whatever was wrong with the link."""
     return sec.page(request, "ongeldig.html", INVALID)
@@ -116,7 +85,10 @@ def _context(request: Request, token: str, scope: str, allow_used: bool = False
     application = _app(request)
     now = application.clock()
     with application.engine.connect() as conn:
-        grant = _lookup(conn, token, now, allow_used)
+        try:
+            grant: links.LinkGrant | None = links.resolve(conn, token, now, allow_used)
+        except links.InvalidLink:
+            grant = None
         entitled = None
         if grant is not None and grant.scope == scope:
             entitled = rv.entitlement(conn, grant.moderator_id,
@@ -285,11 +257,7 @@ def _done(ctx: Ctx, outcomes: list[rv.Outcome], decision: str,
     next_path = sec.safe_next(_str(ctx.request.query_params.get("next")),
                               ctx.queue_home())
     with ctx.application.engine.connect() as conn:
-        titles = dict(conn.execute(
-            sa.select(t.review_items.c.id, t.activities.c.title)
-            .join(t.activities, t.activities.c.id == t.review_items.c.activity_id)
-            .where(t.review_items.c.id.in_([o.item_id for o in outcomes]
-                                           + [i for i, _ in skipped or []]))).all())
+        titles = view.titles(conn, [o.item_id for o in outcomes] + [i for i, _ in skipped or []])
     label = {rv.APPROVE: "goedgekeurd", rv.REJECT: "afgekeurd",
              rv.CONFIRM: "bevestigd als ingetrokken"}[decision]
     return ctx.render("klaar.html", 200, outcomes=outcomes, titles=titles, label=label,
@@ -313,8 +281,7 @@ def _undo(ctx: Ctx, form: FormData) -> Response:
                           tekst=str(exc))
     log.info("decision undone", decisions=ids, moderator=ctx.entitled.moderator_id)
     if ctx.grant.scope == links.SCOPE_ITEM:
-        ctx.grant = Grant(ctx.grant.token_id, ctx.grant.moderator_id, ctx.grant.scope,
-                          ctx.grant.review_item_id, False)
+        ctx.grant = replace(ctx.grant, used=False)
         return _show_item(ctx, outcomes[0].item_id, notice="Je beslissing is teruggedraaid. "
                           "De activiteit staat weer open.")
     return _queue(ctx, notice=f"{len(outcomes)} beslissing(en) teruggedraaid.")
@@ -455,9 +422,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
         return ctx
     application = ctx.application
     with application.engine.begin() as conn:
-        conn.execute(t.moderators.update()
-                     .where(t.moderators.c.id == ctx.grant.moderator_id)
-                     .values(notify="off", updated_at=application.clock()))
+        mods.update(conn, str(ctx.grant.moderator_id), now=application.clock(), notify=mods.OFF)
     log.info("moderator unsubscribed", moderator=ctx.grant.moderator_id,
              one_click=body.strip() == ONE_CLICK)
     ctx.base_path = links.UNSUBSCRIBE_PATH + token
@@ -479,47 +444,10 @@ async def fresh_link(request: Request) -> Response:
     response = sec.page(request, "bericht.html", 200, titel="Bedankt",
                         tekst="Als dit adres bekend is, krijg je een nieuwe link in je "
                               "mailbox. Kijk ook even bij je ongewenste mail.")
-    response.background = BackgroundTask(send_fresh_link, application, address[:320])
+    response.background = BackgroundTask(notify.write_fresh_link, application.engine,
+                                         application.notify_settings(), address[:320],
+                                         application.clock())
     return response
-
-
-def send_fresh_link(application: App, address: str) -> bool:
-    """Write a queue-link mail to the outbox for an active moderator; links always use the
-    configured base URL, never the request's Host (case 19)."""
-    try:
-        email = normalise_email(address)
-    except ModeratorError:
-        return False
-    m = t.moderators
-    s = application.notify_settings()
-    now = application.clock()
-    with application.engine.begin() as conn:
-        row = conn.execute(sa.select(m).where(m.c.email == email, m.c.active.is_(True))
-                           ).one_or_none()
-        if row is None:
-            return False
-        token = links.issue(conn, row.id, links.SCOPE_QUEUE, now, s.link_valid_days)
-        context = {"naam": clean_header(row.name.split()[0] if row.name.split() else row.name),
-                   "url": links.queue_url(s.base_url, token), "dagen": s.link_valid_days}
-        env = _mail_env()
-        mail = OutgoingMail(
-            to=row.email, to_name=row.name, subject="ikdoemee: je nieuwe link naar je wachtrij",
-            text=env.get_template("moderation/mail_nieuwe_link.txt").render(context),
-            html=env.get_template("moderation/mail_nieuwe_link.html").render(context),
-            message_id=new_message_id(s.sender))
-        conn.execute(t.outbox.insert().values(
-            topic=TOPIC_EMAIL, created_at=now, available_at=now,
-            payload={**mail.to_payload(), "kind": "link", "moderator_id": row.id,
-                     "review_item_ids": []}))
-    log.info("fresh link written", moderator=row.id)
-    return True
-
-
-def _mail_env() -> jinja2.Environment:
-    """Plain text must not be HTML-escaped; the HTML part is."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(sec.TEMPLATES)),
-                              autoescape=jinja2.select_autoescape(["html"]),
-                              undefined=jinja2.StrictUndefined)
 
 
 def register(web: FastAPI) -> None:
