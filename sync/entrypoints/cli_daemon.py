@@ -49,7 +49,8 @@ MunicipalityOpt = Annotated[
     list[str] | None,
     typer.Option("--municipality", help="Name or NIS code; repeat for several."),
 ]
-NotifyOpt = Annotated[str | None, typer.Option("--notify", help="immediate, daily or off.")]
+NotifyOpt = Annotated[str | None, typer.Option("--notify",
+                                               help="immediate, daily, weekly or off.")]
 
 
 def run_cmd(
@@ -188,14 +189,15 @@ def notify_digest(
                                       application.clock())
         doc: dict[str, Any] = {"digests": report.to_json()}
         if now:
-            relayed = application.relay().run_once()
-            doc["sent"] = {"delivered": relayed.delivered, "failed": relayed.failed}
+            # Mail only, so the count is what went out by SMTP, not internal events.
+            relayed = application.relay().run_once(mail_only=True)
+            doc["sent"] = {"delivered": relayed.mails, "failed": relayed.failed}
     if as_json:
         h.emit_json(doc)
     else:
         typer.echo(f"{report.mails} digests with {report.items} items written"
-                   + (f"; {doc['sent']['delivered']} sent, {doc['sent']['failed']} failed"
-                      if now else "; the daemon's relay sends them"))
+                   + (f"; {doc['sent']['delivered']} e-mails sent, {doc['sent']['failed']} "
+                      f"failed" if now else "; the daemon's relay sends them"))
 
 
 @notify_app.command("reminders")

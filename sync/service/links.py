@@ -19,6 +19,8 @@ SCOPE_QUEUE = "queue"  # the moderator's whole queue
 ITEM_PATH = "/moderatie/item/"
 QUEUE_PATH = "/moderatie/wachtrij/"
 UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # takes a queue token
+PREFERENCES_PATH = "/moderatie/voorkeuren/"  # takes a queue token
+INSIGHT_PATH = "/moderatie/inzicht/"  # takes a queue token
 
 
 # A token hash that matches nothing.
@@ -92,6 +94,14 @@ def queue_url(base_url: str, token: str) -> str:
 
 def unsubscribe_url(base_url: str, queue_token: str) -> str:
     return base_url.rstrip("/") + UNSUBSCRIBE_PATH + queue_token
+
+
+def preferences_url(base_url: str, queue_token: str) -> str:
+    return base_url.rstrip("/") + PREFERENCES_PATH + queue_token
+
+
+def insight_url(base_url: str, queue_token: str) -> str:
+    return base_url.rstrip("/") + INSIGHT_PATH + queue_token
 
 
 def resolve(conn: Connection, token: str, now: datetime, allow_used: bool = False) -> LinkGrant:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from sync.adapters import tables as t
 from sync.domain import catalogue as cat
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.domain.events import ReviewDecided
+from sync.service import moderators as mods
 from sync.service.unit_of_work import UnitOfWork
 
 APPROVE = "approve"
@@ -139,8 +140,9 @@ class BulkResult:
 
 
 def entitlement(conn: Connection, moderator_id: int, fallback_emails: Iterable[str],
-                region_nis: Iterable[str]) -> Entitlement | None:
-    """Read-only (a GET may call it): None for an unknown or inactive moderator."""
+                region_nis: Iterable[str], now: datetime | None = None) -> Entitlement | None:
+    """Read-only (a GET may call it): None for an unknown or inactive moderator. A fallback
+    moderator also decides for municipalities whose moderators are all away on `now`."""
     m, mm = t.moderators, t.moderator_municipalities
     row = conn.execute(sa.select(m).where(m.c.id == moderator_id)).one_or_none()
     if row is None or not row.active:
@@ -149,9 +151,7 @@ def entitlement(conn: Connection, moderator_id: int, fallback_emails: Iterable[s
         sa.select(mm.c.municipality_nis).where(mm.c.moderator_id == moderator_id)).scalars())
     fallback: frozenset[str] = frozenset()
     if row.email.lower() in {e.strip().lower() for e in fallback_emails}:
-        covered = set(conn.execute(
-            sa.select(mm.c.municipality_nis).join(m, m.c.id == mm.c.moderator_id)
-            .where(m.c.active.is_(True))).scalars())
+        covered = mods.covered(conn, now or datetime.now(UTC))
         fallback = frozenset(n for n in region_nis if n not in covered)
     return Entitlement(row.id, row.name, row.email, own, fallback)
 

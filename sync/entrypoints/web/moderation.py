@@ -93,7 +93,8 @@ def _context(request: Request, token: str, scope: str, allow_used: bool = False
         if grant is not None and grant.scope == scope:
             entitled = rv.entitlement(conn, grant.moderator_id,
                                       application.config.notifications.fallback_moderators,
-                                      [m.nis for m in application.region.municipalities])
+                                      [m.nis for m in application.region.municipalities],
+                                      now)
     if grant is None or grant.scope != scope or entitled is None:
         return invalid_link(request)
     base = (links.ITEM_PATH if scope == links.SCOPE_ITEM else links.QUEUE_PATH) + token
