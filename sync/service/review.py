@@ -136,7 +136,7 @@ class Outcome:
 @dataclass(slots=True)
 class BulkResult:
     done: list[Outcome] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # item id, why (Dutch)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # item id, SKIP_* code
 
 
 def entitlement(conn: Connection, moderator_id: int, fallback_emails: Iterable[str],
@@ -181,10 +181,10 @@ def check_corrections(corr: Corrections, version_data: dict[str, Any]) -> Correc
             raise ReviewError("Kies minstens één soort activiteit uit de lijst.")
         corr = Corrections(types, corr.language_level)
     if corr.language_level is not None:
+        # Also a single level from the feed can be wrong (an organizer's slip): always
+        # correctable; the correction lands in the approved version, never in the feed.
         if corr.language_level not in LANGUAGE_LEVELS:
             raise ReviewError("Kies een taalniveau van 1 tot 4.")
-        if len(version_data.get("language_levels") or ()) == 1:
-            raise ReviewError("Het taalniveau komt uit UiTdatabank en kan hier niet veranderen.")
     return corr
 
 
@@ -303,27 +303,61 @@ def bulk_approve(
     entitled: Entitlement,
 ) -> BulkResult:
     """Approve each (item id, lock_version) in its own savepoint: one conflict skips that item,
-    not the others. New and changed items only; a withdrawal is confirmed one by one."""
+    not the others. New and changed items only; withdrawals go through `bulk_confirm`."""
+    return _bulk(uow, items, APPROVE, actor=actor, now=now, entitled=entitled)
+
+
+def bulk_confirm(
+    uow: UnitOfWork, items: Sequence[tuple[int, int]], *, actor: Actor, now: datetime,
+    entitled: Entitlement,
+) -> BulkResult:
+    """Confirm each selected withdrawal, like `bulk_approve` (a withdrawal only says "this
+    activity is gone", so confirming many at once is safe)."""
+    return _bulk(uow, items, CONFIRM, actor=actor, now=now, entitled=entitled)
+
+
+SKIP_WITHDRAWN = "withdrawn"  # a withdrawal in an approval
+SKIP_NOT_WITHDRAWN = "not_withdrawn"  # a new or changed item in a confirmation
+SKIP_STALE = "stale"
+SKIP_DECIDED = "decided"
+SKIP_OTHER = "other"
+SKIP_NL = {
+    SKIP_WITHDRAWN: "Een intrekking bevestig je met de knop ‘Intrekkingen bevestigen’.",
+    SKIP_NOT_WITHDRAWN: "Dit is geen intrekking: keur het goed of af.",
+    SKIP_STALE: "intussen gewijzigd",
+    SKIP_OTHER: "hoort niet bij een gemeente waarvoor je beslist",
+}
+
+
+def skip_text(code: str, decided_by: str | None) -> str:
+    """Why a bulk decision skipped an item, in Dutch."""
+    if code == SKIP_DECIDED:
+        return f"al beslist door {decided_by}" if decided_by else "al beslist"
+    return SKIP_NL.get(code, SKIP_NL[SKIP_OTHER])
+
+
+def _bulk(uow: UnitOfWork, items: Sequence[tuple[int, int]], decision: str, *, actor: Actor,
+          now: datetime, entitled: Entitlement) -> BulkResult:
     result = BulkResult()
     kinds = dict(uow.connection.execute(
         sa.select(t.review_items.c.id, t.review_items.c.kind)
-        .where(t.review_items.c.id.in_([i for i, _ in items]))).all())
+        .where(t.review_items.c.id.in_([i for i, _ in items]))).tuples().all())
     for item_id, lock in items:
-        if kinds.get(item_id) == cat.KIND_WITHDRAWN:
-            result.skipped.append((item_id, "Een intrekking bevestig je apart."))
+        withdrawal = kinds.get(item_id) == cat.KIND_WITHDRAWN
+        if withdrawal != (decision == CONFIRM):
+            result.skipped.append((item_id, SKIP_WITHDRAWN if withdrawal
+                                   else SKIP_NOT_WITHDRAWN))
             continue
         try:
             with uow.savepoint():
                 result.done.append(decide_review(
-                    uow, item_id, APPROVE, moderator=actor.email, now=now,
+                    uow, item_id, decision, moderator=actor.email, now=now,
                     expected_lock_version=lock, actor=actor, entitled=entitled))
         except Conflict as exc:
-            who = f" door {exc.decided_by}" if exc.decided_by else ""
-            why = ("intussen gewijzigd" if exc.status == cat.ITEM_SUPERSEDED or not exc.decided_by
-                   else f"al beslist{who}")
-            result.skipped.append((item_id, why))
-        except ReviewError as exc:
-            result.skipped.append((item_id, str(exc)))
+            stale = exc.status == cat.ITEM_SUPERSEDED or not exc.decided_by
+            result.skipped.append((item_id, SKIP_STALE if stale else SKIP_DECIDED))
+        except ReviewError:
+            result.skipped.append((item_id, SKIP_OTHER))
     return result
 
 
