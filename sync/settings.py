@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -70,12 +71,23 @@ class SmtpConfig(_Strict):
 
 class NotificationsConfig(_Strict):
     fallback_moderators: list[str] = Field(default_factory=list)
+    # Who approves requests to become a moderator (e-mail addresses); default: the fallback.
+    coordinators: list[str] | None = None
     digest_hour: int = Field(default=8, ge=0, le=23)
     reminder_after_days: int = Field(default=3, ge=1)
     escalate_after_days: int = Field(default=7, ge=1)
     link_valid_days: int = Field(default=14, ge=1, le=90)
     # Demos and tests: build digests every N seconds instead of daily at `digest_hour`.
     digest_interval_seconds: int | None = Field(default=None, ge=1)
+
+
+    @field_validator("coordinators")
+    @classmethod
+    def _addresses(cls, values: list[str] | None) -> list[str] | None:
+        for value in values or ():
+            if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", value.strip()):
+                raise ValueError(f"not an e-mail address: {value!r}")
+        return values
 
 
 class DaemonConfig(_Strict):

@@ -168,7 +168,8 @@ def update(
     notify: str | None = None, active: bool | None = None,
     digest_weekday: int | None = None, away_until: date | None | bool = False,
 ) -> Moderator:
-    """Change a moderator (`away_until=None` clears an absence; False leaves it); links for municipalities taken away (or all, when made inactive)
+    """Change a moderator (`away_until=None` clears an absence; False leaves it); links for
+    municipalities taken away (or all, when made inactive)
     are revoked in the same transaction."""
     current = find(conn, email_or_id)
     m = t.moderators

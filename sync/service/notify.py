@@ -60,6 +60,7 @@ class NotifySettings:
     reminder_after_days: int
     escalate_after_days: int
     municipality_names: dict[str, str] = field(default_factory=dict)
+    coordinators: tuple[str, ...] = ()  # who approves join requests
 
 
 # A digest lists at most this many items, then "en nog M" with the queue link: mail programs

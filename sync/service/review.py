@@ -180,11 +180,10 @@ def check_corrections(corr: Corrections, version_data: dict[str, Any]) -> Correc
         if not types or len(types) != len(set(corr.activity_types)):
             raise ReviewError("Kies minstens één soort activiteit uit de lijst.")
         corr = Corrections(types, corr.language_level)
-    if corr.language_level is not None:
-        # Also a single level from the feed can be wrong (an organizer's slip): always
-        # correctable; the correction lands in the approved version, never in the feed.
-        if corr.language_level not in LANGUAGE_LEVELS:
-            raise ReviewError("Kies een taalniveau van 1 tot 4.")
+    # Also a single level from the feed can be wrong (an organizer's slip): always
+    # correctable; the correction lands in the approved version, never in the feed.
+    if corr.language_level is not None and corr.language_level not in LANGUAGE_LEVELS:
+        raise ReviewError("Kies een taalniveau van 1 tot 4.")
     return corr
 
 

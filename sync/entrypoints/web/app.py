@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from sync.bootstrap import App
-from sync.entrypoints.web import admin, health, moderation, public
+from sync.entrypoints.web import accounts, admin, health, moderation, public
 from sync.entrypoints.web.problems import install_problem_handlers
 
 
@@ -14,6 +14,6 @@ def create_app(application: App) -> FastAPI:
     web.state.app = application
     install_problem_handlers(web)
     # Each part registers its router (health/metrics, public and admin APIs, moderation).
-    for part in (health, public, admin, moderation):
+    for part in (health, public, admin, moderation, accounts):
         part.register(web)
     return web
