@@ -11,9 +11,8 @@ import typer
 
 from sync.bootstrap import App
 from sync.domain.region import Region
-from sync.service import accounts
+from sync.service import accounts, notify
 from sync.service import moderators as mods
-from sync.service import notify
 
 moderators_app = typer.Typer(no_args_is_help=True, help="Moderators and their municipalities.")
 notify_app = typer.Typer(no_args_is_help=True, help="Moderator e-mail on demand.")
