@@ -380,6 +380,17 @@ class QueueView:
     def total(self) -> int:
         return len(self.rows)
 
+    def per_municipality(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.rows:
+            out[row.municipality_nis] = out.get(row.municipality_nis, 0) + 1
+        return out
+
+    def only(self, nis: str) -> QueueView:
+        rows = [r for r in self.rows if r.municipality_nis == nis]
+        counts = {k: sum(1 for r in rows if r.kind == k) for k in KIND_NL}
+        return QueueView(rows, counts)
+
     def groups(self) -> list[tuple[str, str, list[QueueRow]]]:
         """(NIS, name, rows) per municipality, by name; rows keep their order."""
         per: dict[str, list[QueueRow]] = {}

@@ -434,9 +434,11 @@ def _queue(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
     only = _filter(ctx)
     application = ctx.application
     with application.engine.connect() as conn:
-        q = view.queue_view(conn, _queue_scope(ctx, only), ctx.names)
+        everything = view.queue_view(conn, ctx.entitled.all, ctx.names)
         routing = mods.routing(conn, application.config.notifications.fallback_moderators,
                                application.clock())
+    q = everything.only(only) if only else everything
+    per = everything.per_municipality()
     names = ctx.names
     own = sorted(ctx.entitled.own, key=lambda n: names.get(n, n))
     fallback = sorted(ctx.entitled.fallback, key=lambda n: names.get(n, n))
@@ -449,8 +451,9 @@ def _queue(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
         "wachtrij.html", status, queue=q, groups=q.groups() if grouped else [],
         municipalities=[names.get(n, n) for n in own],
         fallback=[names.get(n, n) for n in fallback],
-        choices=[(n, names.get(n, n)) for n in own + fallback] if len(ctx.entitled.all) > 1
-        else [], gemeente=only, away=away,
+        choices=[(n, names.get(n, n), per.get(n, 0)) for n in own + fallback]
+        if len(ctx.entitled.all) > 1 else [], all_total=everything.total, gemeente=only,
+        away=away,
         all_checked=ctx.request.query_params.get("alles") == "1",
         notice=extra.pop("notice", None) or _undone_notice(ctx), **extra)
 
