@@ -135,8 +135,8 @@ def ieper(n: int, **kw: Any) -> dict[str, Any]:
 
 
 def poperinge(n: int, **kw: Any) -> dict[str, Any]:
-    return make_event(n, postal_code="8970", locality="Poperinge",
-                      modified=f"2026-11-20T11:{n % 60:02d}:00+00:00", **kw)
+    kw.setdefault("modified", f"2026-11-20T11:{n % 60:02d}:00+00:00")
+    return make_event(n, postal_code="8970", locality="Poperinge", **kw)
 
 
 def long_description(doc: dict[str, Any]) -> dict[str, Any]:
