@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
+import structlog
 import typer
 
 from sync.bootstrap import App
@@ -36,6 +37,9 @@ def web_cmd() -> None:
     with _open_app() as application:
         web = application.config.web
         protect_uvicorn_logs()
+        structlog.get_logger().info("web listening", url=f"http://{web.host}:{web.port}",
+                                    public_url=web.base_url,
+                                    moderators=f"{web.base_url.rstrip('/')}/moderatie")
         # uvicorn's access log would print link tokens; our middleware logs redacted paths.
         uvicorn.run(create_app(application), host=web.host, port=web.port, access_log=False,
                     log_config=None, proxy_headers=True, server_header=False)
