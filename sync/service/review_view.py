@@ -409,39 +409,54 @@ class QueueView:
 
 
 def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str]) -> QueueView:
-    """Open items of the given municipalities, soonest activity first (one query)."""
+    """Open items of the given municipalities, soonest activity first. Only the few fields a
+    row shows are read from the stored versions (a fallback queue holds hundreds of items);
+    the full versions are read only for changed items, to name what changed."""
     r, a, v = t.review_items, t.activities, t.activity_versions
-    approved = v.alias("approved")
     wanted = sorted(set(nis))
+    if not wanted:
+        return QueueView([], {k: 0 for k in KIND_NL})
     rows = conn.execute(
         sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.lock_version,
-                  a.c.title, a.c.next_occurrence, v.c.data,
-                  approved.c.data.label("approved_data"))
+                  r.c.version_id, a.c.title, a.c.next_occurrence, a.c.approved_version_id,
+                  v.c.data["language_levels"].label("levels"),
+                  v.c.data["activity_types"].label("types"),
+                  v.c.data[("organizer", "name")].label("organizer"),
+                  v.c.data["main_language"].label("main_language"))
         .join(a, a.c.id == r.c.activity_id)
         .join(v, v.c.id == r.c.version_id)
-        .outerjoin(approved, approved.c.id == a.c.approved_version_id)
         .where(r.c.status == cat.ITEM_OPEN, r.c.municipality_nis.in_(wanted))
         .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
-    ).all() if wanted else []
+    ).all()
+    changes = _changed_fields(conn, [(row.id, row.version_id, row.approved_version_id)
+                                     for row in rows if row.kind == cat.KIND_CHANGED
+                                     and row.approved_version_id is not None])
     out, counts = [], {k: 0 for k in KIND_NL}
     for row in rows:
         counts[row.kind] = counts.get(row.kind, 0) + 1
-        data = dict(row.data or {})
         reason = (WITHDRAWN_REASON_NL.get(row.reason or "", "Niet langer in het aanbod.")
                   if row.kind == cat.KIND_WITHDRAWN else None)
-        what = ""
-        if row.kind == cat.KIND_CHANGED and row.approved_data is not None:
-            what = ", ".join(d.label for d in diff(dict(row.approved_data), data))
         out.append(QueueRow(
             row.id, row.kind, KIND_NL.get(row.kind, row.kind), row.title,
             day_nl(row.next_occurrence) if row.next_occurrence else "Doorlopend of datum onbekend",
             names.get(row.municipality_nis, row.municipality_nis), row.lock_version, reason,
             row.municipality_nis,
-            ", ".join(str(n) for n in data.get("language_levels") or ()),
-            ", ".join(data.get("activity_types") or ()),
-            pick((data.get("organizer") or {}).get("name"), data.get("main_language")),
-            what))
+            ", ".join(str(n) for n in row.levels or ()),
+            ", ".join(row.types or ()),
+            pick(row.organizer if isinstance(row.organizer, dict) else None, row.main_language),
+            changes.get(row.id, "")))
     return QueueView(out, counts)
+
+
+def _changed_fields(conn: Connection, items: list[tuple[int, int, int]]) -> dict[int, str]:
+    """Review item id → the labels of the fields that changed since the approved version."""
+    if not items:
+        return {}
+    v = t.activity_versions
+    ids = {i for _, new, old in items for i in (new, old)}
+    data = dict(conn.execute(sa.select(v.c.id, v.c.data).where(v.c.id.in_(ids))).tuples().all())
+    return {item: ", ".join(d.label for d in diff(dict(data[old]), dict(data[new])))
+            for item, new, old in items if new in data and old in data}
 
 
 @dataclass(frozen=True, slots=True)
