@@ -87,7 +87,9 @@ def insight(conn: Connection, nis: Iterable[str], names: dict[str, str],
     waits = [(at - created).total_seconds() / 3600 for at, created in conn.execute(
         sa.select(d.c.at, r.c.created_at).join(r, r.c.id == d.c.review_item_id)
         .where(r.c.municipality_nis.in_(wanted), d.c.decision != "undo",
-               d.c.at >= now - timedelta(days=WAIT_WINDOW_DAYS))).tuples()]
+               d.c.at >= now - timedelta(days=WAIT_WINDOW_DAYS),
+               # A decision taken back does not count (nor does its undo).
+               d.c.id.not_in(sa.select(d.c.undo_of_id).where(d.c.undo_of_id.is_not(None)))))]
     out.decided = len(waits)
     if waits:
         out.wait_median_hours = statistics.median(waits)

@@ -248,7 +248,7 @@ def _bulk(uow: UnitOfWork, items: Sequence[tuple[int, int]], decision: str, *, a
     result = BulkResult()
     kinds = dict(uow.connection.execute(
         sa.select(t.review_items.c.id, t.review_items.c.kind)
-        .where(t.review_items.c.id.in_([i for i, _ in items]))).tuples().all())
+        .where(t.review_items.c.id.in_([i for i, _ in items]))).all())
     for item_id, lock in items:
         withdrawal = kinds.get(item_id) == cat.KIND_WITHDRAWN
         if withdrawal != (decision == CONFIRM):

@@ -296,7 +296,7 @@ def titles(conn: Connection, item_ids: Iterable[int]) -> dict[int, str]:
     """Review item id → its activity's title."""
     r, a = t.review_items, t.activities
     return dict(conn.execute(sa.select(r.c.id, a.c.title).join(a, a.c.id == r.c.activity_id)
-                             .where(r.c.id.in_(list(item_ids)))).tuples().all())
+                             .where(r.c.id.in_(list(item_ids)))).all())
 
 
 def newest_open(conn: Connection, activity_id: int) -> Any:
@@ -454,7 +454,7 @@ def _changed_fields(conn: Connection, items: list[tuple[int, int, int]]) -> dict
         return {}
     v = t.activity_versions
     ids = {i for _, new, old in items for i in (new, old)}
-    data = dict(conn.execute(sa.select(v.c.id, v.c.data).where(v.c.id.in_(ids))).tuples().all())
+    data = dict(conn.execute(sa.select(v.c.id, v.c.data).where(v.c.id.in_(ids))).all())
     return {item: ", ".join(d.label for d in diff(dict(data[old]), dict(data[new])))
             for item, new, old in items if new in data and old in data}
 
@@ -490,4 +490,4 @@ def decided(conn: Connection, decision_ids: Iterable[int], moderator_id: int) ->
 def decided_by(conn: Connection, item_ids: Iterable[int]) -> dict[int, str | None]:
     r = t.review_items
     return dict(conn.execute(sa.select(r.c.id, r.c.decided_by)
-                             .where(r.c.id.in_(list(item_ids)))).tuples().all())
+                             .where(r.c.id.in_(list(item_ids)))).all())
