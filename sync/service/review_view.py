@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,6 +157,41 @@ def booking(data: dict[str, Any]) -> dict[str, str | None] | None:
             "phone": b.get("phone"), "email": b.get("email")}
 
 
+_EMAIL = re.compile(r"^[^@\s<>\"'`]+@[^@\s<>\"'`]+\.[a-z]{2,}$", re.IGNORECASE)
+# Descriptions longer than this start folded on the item page: the decision comes first.
+LONG_DESCRIPTION = 400
+WITHDRAWN_STATUS_NL = {"cancelled": "Geannuleerd", "deleted": "Verwijderd",
+                       "rejected": "Afgekeurd in UiTdatabank", "draft": "Kladversie"}
+
+
+def contact_lines(data: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(label, text, href) to reach the organizer: the activity's contact point and, when the
+    mapping stores it, the organizer's own contact. Read defensively: older versions carry
+    neither, newer ones may carry `organizer.contact` as well."""
+    out: list[tuple[str, str, str | None]] = []
+    seen: set[str] = set()
+    org = data.get("organizer") or {}
+    for contact in (data.get("contact"), org.get("contact") if isinstance(org, dict) else None):
+        if not isinstance(contact, dict):
+            continue
+        for key, label in (("emails", "E-mail"), ("phones", "Telefoon"), ("urls", "Website")):
+            for value in contact.get(key) or ():
+                text = str(value).strip()
+                if not text or text in seen:
+                    continue
+                seen.add(text)
+                href: str | None
+                if key == "emails":
+                    href = f"mailto:{text}" if _EMAIL.match(text) else None
+                elif key == "phones":
+                    digits = "".join(c for c in text if c.isdigit() or c == "+")
+                    href = f"tel:{digits}" if len(digits) >= 6 else None
+                else:
+                    href = safe_url(text)
+                out.append((label, text, href))
+    return out
+
+
 def levels(data: dict[str, Any]) -> list[tuple[int, str]]:
     return [(n, LANGUAGE_LEVELS.get(n, "")) for n in data.get("language_levels") or ()]
 
@@ -199,7 +235,10 @@ class ItemView:
     decided_at: str | None
     decision_reason: str | None
     diff: list[DiffRow] = field(default_factory=list)
-    level_correctable: bool = False
+    level_correctable: bool = True
+    contact: list[tuple[str, str, str | None]] = field(default_factory=list)
+    status_reason: str | None = None
+    description_long: bool = False
     all_activity_types: tuple[str, ...] = ACTIVITY_TYPES
     all_levels: dict[int, str] = field(default_factory=lambda: dict(LANGUAGE_LEVELS))
 
@@ -253,6 +292,13 @@ def item_row(conn: Connection, item_id: int) -> Any:
     return conn.execute(sa.select(r).where(r.c.id == item_id)).one_or_none()
 
 
+def titles(conn: Connection, item_ids: Iterable[int]) -> dict[int, str]:
+    """Review item id → its activity's title."""
+    r, a = t.review_items, t.activities
+    return dict(conn.execute(sa.select(r.c.id, a.c.title).join(a, a.c.id == r.c.activity_id)
+                             .where(r.c.id.in_(list(item_ids)))).all())
+
+
 def newest_open(conn: Connection, activity_id: int) -> Any:
     """The open review item of an activity (a newer sync supersedes older ones)."""
     r = t.review_items
@@ -281,6 +327,11 @@ def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView
     withdrawn = None
     if row.kind == cat.KIND_WITHDRAWN:
         withdrawn = WITHDRAWN_REASON_NL.get(row.reason or "", "Niet langer in het aanbod.")
+        # The stored version is the last one in the catalogue, from before the withdrawal:
+        # its own status ("Gaat door") would contradict the reason.
+        status = WITHDRAWN_STATUS_NL.get(row.reason or "", "Niet langer in het aanbod")
+    description = clean_html(pick(data.get("description_html"), main)
+                             or pick(data.get("description_text"), main))
     return ItemView(
         id=row.id, activity_id=row.activity_id, kind=row.kind,
         kind_nl=KIND_NL.get(row.kind, row.kind), status=row.status,
@@ -289,8 +340,7 @@ def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView
         municipality=names.get(row.municipality_nis, row.municipality_nis),
         activity_state_nl=STATE_NL.get(row.activity_state, row.activity_state),
         title=pick(data.get("title"), main) or "(zonder titel)",
-        description_html=clean_html(pick(data.get("description_html"), main)
-                                    or pick(data.get("description_text"), main)),
+        description_html=description,
         dates=dates(data), opening_hours=opening_hours(data), place=place_lines(data, main),
         levels=levels(data), activity_types=list(data.get("activity_types") or ()),
         price=price(data), organizer=pick(org.get("name"), main) or None,
@@ -299,7 +349,8 @@ def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView
         withdrawn_reason=withdrawn, decided_by=row.decided_by,
         decided_at=day_nl(row.decided_at) if row.decided_at else None,
         decision_reason=row.decision_reason, diff=rows,
-        level_correctable=len(data.get("language_levels") or ()) != 1,
+        contact=contact_lines(data), status_reason=pick(data.get("status_reason"), main) or None,
+        description_long=len(pick(data.get("description_text"), main)) > LONG_DESCRIPTION,
     )
 
 
@@ -313,6 +364,11 @@ class QueueRow:
     municipality: str
     lock_version: int
     reason: str | None
+    municipality_nis: str = ""
+    levels: str = ""
+    types: str = ""
+    organizer: str = ""
+    changed: str = ""  # for a changed item: which fields
 
 
 @dataclass(slots=True)
@@ -324,26 +380,114 @@ class QueueView:
     def total(self) -> int:
         return len(self.rows)
 
+    def per_municipality(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.rows:
+            out[row.municipality_nis] = out.get(row.municipality_nis, 0) + 1
+        return out
+
+    def only(self, nis: str) -> QueueView:
+        rows = [r for r in self.rows if r.municipality_nis == nis]
+        counts = {k: sum(1 for r in rows if r.kind == k) for k in KIND_NL}
+        return QueueView(rows, counts)
+
+    def groups(self) -> list[tuple[str, str, list[QueueRow]]]:
+        """(NIS, name, rows) per municipality, by name; rows keep their order."""
+        per: dict[str, list[QueueRow]] = {}
+        for row in self.rows:
+            per.setdefault(row.municipality_nis, []).append(row)
+        return sorted(((n, rows[0].municipality, rows) for n, rows in per.items()),
+                      key=lambda g: g[1])
+
+    def next_after(self, item_id: int) -> QueueRow | None:
+        """The row after `item_id` (or the first one, when it is not in the queue)."""
+        ids = [r.id for r in self.rows]
+        if item_id in ids:
+            later = self.rows[ids.index(item_id) + 1:]
+            return later[0] if later else (self.rows[0] if self.rows[0].id != item_id else None)
+        return self.rows[0] if self.rows else None
+
 
 def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str]) -> QueueView:
-    """Open items of the given municipalities, soonest activity first (one query)."""
-    r, a = t.review_items, t.activities
+    """Open items of the given municipalities, soonest activity first. Only the few fields a
+    row shows are read from the stored versions (a fallback queue holds hundreds of items);
+    the full versions are read only for changed items, to name what changed."""
+    r, a, v = t.review_items, t.activities, t.activity_versions
     wanted = sorted(set(nis))
+    if not wanted:
+        return QueueView([], {k: 0 for k in KIND_NL})
     rows = conn.execute(
         sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.lock_version,
-                  a.c.title, a.c.next_occurrence)
+                  r.c.version_id, a.c.title, a.c.next_occurrence, a.c.approved_version_id,
+                  v.c.data["language_levels"].label("levels"),
+                  v.c.data["activity_types"].label("types"),
+                  v.c.data[("organizer", "name")].label("organizer"),
+                  v.c.data["main_language"].label("main_language"))
         .join(a, a.c.id == r.c.activity_id)
+        .join(v, v.c.id == r.c.version_id)
         .where(r.c.status == cat.ITEM_OPEN, r.c.municipality_nis.in_(wanted))
         .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
-    ).all() if wanted else []
+    ).all()
+    changes = _changed_fields(conn, [(row.id, row.version_id, row.approved_version_id)
+                                     for row in rows if row.kind == cat.KIND_CHANGED
+                                     and row.approved_version_id is not None])
     out, counts = [], {k: 0 for k in KIND_NL}
     for row in rows:
         counts[row.kind] = counts.get(row.kind, 0) + 1
         reason = (WITHDRAWN_REASON_NL.get(row.reason or "", "Niet langer in het aanbod.")
                   if row.kind == cat.KIND_WITHDRAWN else None)
-        out.append(QueueRow(row.id, row.kind, KIND_NL.get(row.kind, row.kind), row.title,
-                            day_nl(row.next_occurrence) if row.next_occurrence
-                            else "Doorlopend of datum onbekend",
-                            names.get(row.municipality_nis, row.municipality_nis),
-                            row.lock_version, reason))
+        out.append(QueueRow(
+            row.id, row.kind, KIND_NL.get(row.kind, row.kind), row.title,
+            day_nl(row.next_occurrence) if row.next_occurrence else "Doorlopend of datum onbekend",
+            names.get(row.municipality_nis, row.municipality_nis), row.lock_version, reason,
+            row.municipality_nis,
+            ", ".join(str(n) for n in row.levels or ()),
+            ", ".join(row.types or ()),
+            pick(row.organizer if isinstance(row.organizer, dict) else None, row.main_language),
+            changes.get(row.id, "")))
     return QueueView(out, counts)
+
+
+def _changed_fields(conn: Connection, items: list[tuple[int, int, int]]) -> dict[int, str]:
+    """Review item id → the labels of the fields that changed since the approved version."""
+    if not items:
+        return {}
+    v = t.activity_versions
+    ids = {i for _, new, old in items for i in (new, old)}
+    data = dict(conn.execute(sa.select(v.c.id, v.c.data).where(v.c.id.in_(ids))).all())
+    return {item: ", ".join(d.label for d in diff(dict(data[old]), dict(data[new])))
+            for item, new, old in items if new in data and old in data}
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """One of my decisions, for the page after a decision (read again on every reload)."""
+
+    decision_id: int
+    item_id: int
+    decision: str
+    title: str
+    undone: bool
+
+
+def decided(conn: Connection, decision_ids: Iterable[int], moderator_id: int) -> list[Decided]:
+    """The moderator's own decisions among `decision_ids` (others' ids show nothing)."""
+    d, a = t.decision_log, t.activities
+    ids = list(decision_ids)[:500]
+    if not ids:
+        return []
+    undone = set(conn.execute(sa.select(d.c.undo_of_id).where(d.c.undo_of_id.in_(ids)))
+                 .scalars())
+    rows = conn.execute(
+        sa.select(d.c.id, d.c.review_item_id, d.c.decision, a.c.title)
+        .join(a, a.c.id == d.c.activity_id)
+        .where(d.c.id.in_(ids), d.c.moderator_id == moderator_id, d.c.undo_of_id.is_(None))
+        .order_by(d.c.id)).all()
+    return [Decided(row.id, row.review_item_id, row.decision, row.title, row.id in undone)
+            for row in rows]
+
+
+def decided_by(conn: Connection, item_ids: Iterable[int]) -> dict[int, str | None]:
+    r = t.review_items
+    return dict(conn.execute(sa.select(r.c.id, r.c.decided_by)
+                             .where(r.c.id.in_(list(item_ids)))).all())
