@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import structlog
@@ -16,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sync.adapters import tables as t
 from sync.adapters.mailer import clean_header
 from sync.domain import catalogue as cat
+from sync.domain import dutch
+from sync.domain.calendar import BRUSSELS, is_whole_day
 from sync.service import links, mail
 from sync.service import moderators as mods
 
@@ -28,7 +29,6 @@ REMINDER = "reminder"
 ESCALATION = "escalation"
 ANNOUNCED = (DIGEST, IMMEDIATE)  # an item announced either way is not announced again
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
            cat.KIND_WITHDRAWN: "Ingetrokken"}
@@ -93,11 +93,13 @@ class Report:
 
 
 def when_nl(dt: datetime | None) -> str:
+    """The stored next date (the domain's one computation), worded as on the public pages:
+    a whole day (00.00) without a time."""
     if dt is None:
         return "Doorlopend of datum onbekend"
     local = dt.astimezone(BRUSSELS)
-    return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}, "
-            f"{local:%H.%M} uur")
+    day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
+    return day if is_whole_day(dt, None) else f"{day}, {dutch.clock(dt)} uur"
 
 
 def first_name(name: str) -> str:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import nh3
 import sqlalchemy as sa
@@ -15,14 +14,13 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
-from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.domain import dutch
+from sync.domain.activity import ACTIVITY_TYPES, AUDIENCE_MEMBERS, LANGUAGE_LEVELS
+from sync.domain.calendar import calendar_of, is_whole_day, parse
+from sync.domain.dutch import next_when
+from sync.domain.html import HTML_ATTRIBUTES, HTML_TAGS, LINK_REL, URL_SCHEMES
 from sync.service.notify import WITHDRAWN_REASON_NL
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
-DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-SCHEMA_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-          "september", "oktober", "november", "december")
 KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
            cat.KIND_WITHDRAWN: "Ingetrokken"}
 ITEM_STATUS_NL = {cat.ITEM_OPEN: "Te valideren", cat.ITEM_APPROVED: "Goedgekeurd",
@@ -32,15 +30,12 @@ STATE_NL = {cat.PENDING: "Niet gepubliceerd", cat.PUBLISHED: "Gepubliceerd",
             cat.REJECTED: "Publicatie afgewezen", cat.WITHDRAWN: "Ingetrokken"}
 EVENT_STATUS_NL = {"available": "Gaat door", "postponed": "Uitgesteld",
                    "cancelled": "Geannuleerd"}
-# Feed HTML passes this small allow-list only (UiTdatabank says descriptions hold no HTML).
-ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "a"}
-ALLOWED_ATTRIBUTES = {"a": {"href"}}
 
 
 def clean_html(html: str | None) -> str:
-    return nh3.clean(html or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes={"https", "http", "mailto"},
-                     link_rel="noopener noreferrer nofollow")
+    """The mapping's allow-list once more: what reaches a page is clean whatever is stored."""
+    return nh3.clean(html or "", tags=set(HTML_TAGS), attributes=HTML_ATTRIBUTES,
+                     url_schemes=set(URL_SCHEMES) - {"tel"}, link_rel=LINK_REL)
 
 
 def safe_url(url: str | None, https_only: bool = False) -> str | None:
@@ -53,31 +48,14 @@ def safe_url(url: str | None, https_only: bool = False) -> str | None:
     return None
 
 
-def local(dt: datetime | str | None) -> datetime | None:
-    if dt is None:
-        return None
-    if isinstance(dt, str):
-        dt = datetime.fromisoformat(dt)
-    return dt.astimezone(BRUSSELS)
-
-
 def day_nl(dt: datetime | str | None, with_time: bool = True) -> str:
-    d = local(dt)
-    if d is None:
+    if dt is None:
         return "Datum onbekend"
-    text = f"{DAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}"
-    return f"{text}, {d:%H.%M} uur" if with_time else text
+    moment = parse(dt) if isinstance(dt, str) else dt
+    assert moment is not None
+    return dutch.moment(moment) if with_time else dutch.day(moment)
 
 
-def _span(start: str | None, end: str | None) -> str:
-    s, e = local(start), local(end)
-    if s is None:
-        return "Datum onbekend"
-    if e is None or e == s:
-        return day_nl(s)
-    if e.date() == s.date():
-        return f"{day_nl(s, False)}, {s:%H.%M} tot {e:%H.%M} uur"
-    return f"van {day_nl(s)} tot {day_nl(e)}"
 
 
 def pick(texts: dict[str, str] | None, main: str | None = None) -> str:
@@ -88,40 +66,44 @@ def pick(texts: dict[str, str] | None, main: str | None = None) -> str:
     return next((v for v in texts.values() if v), "")
 
 
-def _money(amount: float | None, currency: str = "EUR") -> str:
-    if amount is None:
-        return "onbekend"
-    sign = "€ " if currency == "EUR" else f"{currency} "
-    return sign + f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+_money = dutch.money
 
 
 def dates(data: dict[str, Any]) -> list[str]:
-    cal = data.get("calendar") or {}
-    occ = cal.get("occurrences") or []
+    """Every date of the calendar as the public pages word it (whole days without a time)."""
+    cal = calendar_of(data)
+    if cal is None:
+        return []
     lines = []
-    for o in occ:
-        line = _span(o.get("start"), o.get("end"))
-        status = o.get("status")
-        if status and status != "available":
-            line += f" ({EVENT_STATUS_NL.get(status, status).lower()})"
+    for o in cal.occurrences:
+        start, end = parse(o.start), parse(o.end)
+        assert start is not None
+        line = dutch.span(start, end, all_day=o.all_day or is_whole_day(start, end))
+        if o.status != "available":
+            line += f" ({EVENT_STATUS_NL.get(o.status, o.status).lower()})"
         lines.append(line)
     if not lines:
-        if cal.get("type") == "permanent":
+        start, end = parse(cal.start), parse(cal.end)
+        if cal.type == "permanent" or (start is None and end is None):
             lines.append("Doorlopend")
-        elif cal.get("start") or cal.get("end"):
-            s, e = local(cal.get("start")), local(cal.get("end"))
-            frm = day_nl(s, False) if s else "…"
-            lines.append(f"van {frm} tot {day_nl(e, False) if e else '…'}")
+        elif start is not None and end is not None:
+            lines.append(f"van {dutch.day(start)} tot en met {dutch.day(end)}")
+        elif start is not None:
+            lines.append(f"vanaf {dutch.day(start)}")
+    if cal.summary and len(cal.occurrences) <= 1:
+        lines.append(f"Volgens de organisator: {cal.summary}")
     return lines
 
 
 def opening_hours(data: dict[str, Any]) -> list[str]:
-    out = []
-    for oh in (data.get("calendar") or {}).get("opening_hours") or []:
-        days = [DAYS[SCHEMA_DAYS.index(d)] for d in oh.get("days") or () if d in SCHEMA_DAYS]
-        hours = f"{oh.get('opens', '?')} tot {oh.get('closes', '?')} uur".replace(":", ".")
-        out.append(f"{', '.join(days) or 'Dagen onbekend'}: {hours}")
-    return out
+    cal = calendar_of(data)
+    return dutch.opening_hours(cal.opening_hours) if cal is not None else []
+
+
+def audience_nl(data: dict[str, Any]) -> str:
+    if data.get("audience") == AUDIENCE_MEMBERS:
+        return "Alleen voor leden van de organisator (niet in de publieke catalogus)"
+    return "Iedereen"
 
 
 def price(data: dict[str, Any]) -> str:
@@ -239,6 +221,8 @@ class ItemView:
     contact: list[tuple[str, str, str | None]] = field(default_factory=list)
     status_reason: str | None = None
     description_long: bool = False
+    next_when: str = ""
+    audience: str = "Iedereen"
     all_activity_types: tuple[str, ...] = ACTIVITY_TYPES
     all_levels: dict[int, str] = field(default_factory=lambda: dict(LANGUAGE_LEVELS))
 
@@ -307,7 +291,8 @@ def newest_open(conn: Connection, activity_id: int) -> Any:
                         .order_by(r.c.id.desc()).limit(1)).one_or_none()
 
 
-def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView | None:
+def item_view(conn: Connection, item_id: int, names: dict[str, str],
+              now: datetime | None = None) -> ItemView | None:
     r, a = t.review_items, t.activities
     row = conn.execute(
         sa.select(r, a.c.state.label("activity_state"),
@@ -351,6 +336,8 @@ def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView
         decision_reason=row.decision_reason, diff=rows,
         contact=contact_lines(data), status_reason=pick(data.get("status_reason"), main) or None,
         description_long=len(pick(data.get("description_text"), main)) > LONG_DESCRIPTION,
+        next_when=next_when(data, now) if now is not None else "",
+        audience=audience_nl(data),
     )
 
 
@@ -408,7 +395,8 @@ class QueueView:
         return self.rows[0] if self.rows else None
 
 
-def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str]) -> QueueView:
+def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str],
+               now: datetime | None = None) -> QueueView:
     """Open items of the given municipalities, soonest activity first. Only the few fields a
     row shows are read from the stored versions (a fallback queue holds hundreds of items);
     the full versions are read only for changed items, to name what changed."""
@@ -422,7 +410,8 @@ def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str]) -> Q
                   v.c.data["language_levels"].label("levels"),
                   v.c.data["activity_types"].label("types"),
                   v.c.data[("organizer", "name")].label("organizer"),
-                  v.c.data["main_language"].label("main_language"))
+                  v.c.data["main_language"].label("main_language"),
+                  v.c.data["calendar"].label("calendar"))
         .join(a, a.c.id == r.c.activity_id)
         .join(v, v.c.id == r.c.version_id)
         .where(r.c.status == cat.ITEM_OPEN, r.c.municipality_nis.in_(wanted))
@@ -438,7 +427,9 @@ def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str]) -> Q
                   if row.kind == cat.KIND_WITHDRAWN else None)
         out.append(QueueRow(
             row.id, row.kind, KIND_NL.get(row.kind, row.kind), row.title,
-            day_nl(row.next_occurrence) if row.next_occurrence else "Doorlopend of datum onbekend",
+            next_when({"calendar": row.calendar}, now) if now is not None
+            else day_nl(row.next_occurrence) if row.next_occurrence
+            else "Doorlopend of datum onbekend",
             names.get(row.municipality_nis, row.municipality_nis), row.lock_version, reason,
             row.municipality_nis,
             ", ".join(str(n) for n in row.levels or ()),

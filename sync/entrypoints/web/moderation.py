@@ -191,11 +191,11 @@ def _show_item(ctx: Ctx, item_id: int, status: int = 200, **extra: Any) -> Respo
                         moderator=ctx.entitled.moderator_id, item=row.id)
             return refused(ctx.request, "Deze activiteit hoort niet bij een gemeente waarvoor "
                            "jij beslist.")
-        item = view.item_view(conn, row.id, ctx.names)
+        item = view.item_view(conn, row.id, ctx.names, ctx.application.clock())
         following = None
         if ctx.grant.scope == links.SCOPE_QUEUE:
-            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names
-                                        ).next_after(row.id)
+            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names,
+                                        ctx.application.clock()).next_after(row.id)
     assert item is not None
     return ctx.render("item.html", status, item=item, notice=notice,
                       reasons=rv.REJECT_REASONS, following=following, gemeente=only,
@@ -324,7 +324,8 @@ def _done_page(ctx: Ctx) -> Response:
         deciders = view.decided_by(conn, [i for i, _ in skipped_codes])
         following = None
         if ctx.grant.scope == links.SCOPE_QUEUE:
-            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names).next_after(0)
+            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names,
+                                        ctx.application.clock()).next_after(0)
     skipped = [(titles.get(i, "Activiteit"), rv.skip_text(code, deciders.get(i)))
                for i, code in skipped_codes]
     live = [d for d in done if not d.undone]
@@ -410,7 +411,8 @@ async def item_to_queue(request: Request, token: str) -> Response:
     with application.engine.begin() as conn:
         queue_token = links.issue(conn, ctx.grant.moderator_id, links.SCOPE_QUEUE, now,
                                   application.config.notifications.link_valid_days)
-        following = view.queue_view(conn, ctx.entitled.all, ctx.names).next_after(0)
+        following = view.queue_view(conn, ctx.entitled.all, ctx.names,
+                                        ctx.application.clock()).next_after(0)
     home = links.QUEUE_PATH + queue_token
     if text(form.get("ga")) == "volgende" and following is not None:
         return see_other(f"{home}/item/{following.id}")
@@ -434,7 +436,8 @@ def _queue(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
     only = _filter(ctx)
     application = ctx.application
     with application.engine.connect() as conn:
-        everything = view.queue_view(conn, ctx.entitled.all, ctx.names)
+        everything = view.queue_view(conn, ctx.entitled.all, ctx.names,
+                                         ctx.application.clock())
         routing = mods.routing(conn, application.config.notifications.fallback_moderators,
                                application.clock())
     q = everything.only(only) if only else everything
