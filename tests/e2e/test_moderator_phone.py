@@ -87,6 +87,8 @@ class Site:
 
     def check(self, page: Any, name: str) -> None:
         """The page is no wider than the screen; a screenshot for people to look at."""
+        # A tap may have started a navigation: measure the page it leads to, once loaded.
+        page.wait_for_load_state("load")
         width = page.evaluate("document.documentElement.scrollWidth")
         viewport = page.viewport_size["width"]
         self.widths[f"{name}@{viewport}"] = width
