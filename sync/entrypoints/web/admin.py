@@ -21,8 +21,12 @@ from sync.entrypoints.web.guards import (
     StrictId,
     check_days,
 )
-from sync.entrypoints.web.problems import problem
-from sync.entrypoints.web.public import ApiProblem, install_api_problems, problem_responses
+from sync.entrypoints.web.problems import (
+    ApiProblem,
+    install_api_problems,
+    problem,
+    problem_responses,
+)
 from sync.service import outbox_admin, replay
 from sync.settings import ConfigError
 

@@ -26,7 +26,7 @@ from sync.bootstrap import App
 from sync.domain import catalogue as cat
 from sync.domain.runs import PARTIAL, SUCCEEDED
 from sync.entrypoints.web.admin import require_admin
-from sync.entrypoints.web.public import problem_responses
+from sync.entrypoints.web.problems import problem_responses
 from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
 
 log = structlog.get_logger()

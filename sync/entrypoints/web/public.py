@@ -25,7 +25,7 @@ from sync.domain.activity import (
     Price,
 )
 from sync.entrypoints.web import guards
-from sync.entrypoints.web.problems import problem
+from sync.entrypoints.web.problems import ApiProblem, install_api_problems, problem_responses
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
 from sync.service.public_view import public_view
@@ -33,32 +33,6 @@ from sync.service.public_view import public_view
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 JSONLD = "application/ld+json"
 Lang = Literal["nl", "fr", "en", "de"]
-
-
-class ApiProblem(Exception):
-    """Raised by handlers; rendered as an RFC 9457 problem with a proper title."""
-
-    def __init__(self, status: int, title: str, detail: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail or title)
-        self.status, self.title, self.detail, self.headers = status, title, detail, headers
-
-
-class Problem(BaseModel):
-    """An error: `title` says what kind, `detail` what to do about it."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    texts = {400: "Bad request", 401: "Missing or malformed bearer token",
-             403: "Wrong bearer token", 404: "Not found", 409: "Conflict with the current state",
-             413: "Body too large", 422: "Invalid parameters", 503: "Not configured"}
-    return {s: {"model": Problem, "description": texts[s],
-                "content": {"application/problem+json": {}}} for s in statuses}
 
 
 class Municipality(BaseModel):
@@ -438,19 +412,6 @@ def _level(value: str) -> int:
     if level not in LANGUAGE_LEVELS:
         raise ValueError(value)
     return level
-
-
-def install_api_problems(web: FastAPI) -> None:
-    """Render ApiProblem as a JSON problem; both API modules call it (idempotent)."""
-
-    async def _problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiProblem)
-        resp = problem(exc.status, exc.title, exc.detail)
-        if exc.headers:
-            resp.headers.update(exc.headers)
-        return resp
-
-    web.add_exception_handler(ApiProblem, _problem)
 
 
 def register(web: FastAPI) -> None:
