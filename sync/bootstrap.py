@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,11 @@ from connectors.uitdatabank import UitdatabankConnector
 from mappings.activity_types import TypeTable, TypeTableError, default_type_table, load_type_table
 from mappings.taaliconen import QUERY_LABELS
 from mappings.uitdatabank import mapping_version, to_activity
-from sync.adapters.database import make_engine
+from sync.adapters import migrate
+from sync.adapters.database import DatabaseUrlError, make_engine
+from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.adapters.mailer import Mailer, SmtpMailer
-from sync.adapters.region_file import load_region
+from sync.adapters.region_file import RegionFileError, load_region
 from sync.domain.activity import MappingOutcome
 from sync.domain.region import Region
 from sync.service import review_view
@@ -28,6 +31,9 @@ from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
 
 USER_AGENT = "ikdoemee-sync/0.1 (+https://ikdoemee.be)"
+
+# What can stop `bootstrap()` with a message for the operator (each names its key or file).
+STARTUP_ERRORS = (ConfigError, RegionFileError, DatabaseUrlError)
 
 
 def utcnow() -> datetime:
@@ -64,6 +70,24 @@ class App:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def lock(self, name: str) -> AbstractContextManager[bool]:
+        """A named cross-process lock: yields whether this process holds it for the block."""
+        return try_lock(self.engine, name)
+
+    def source_lock(self, source: str) -> AbstractContextManager[bool]:
+        """The lock every sync of `source` holds: the daemon's jobs and the CLI alike."""
+        return try_lock(self.engine, source_lock(source))
+
+    @property
+    def several_instances(self) -> bool:
+        """Only PostgreSQL can coordinate several daemons; SQLite is one process by design."""
+        return supports_locks(self.engine)
+
+    def schema_gap(self) -> tuple[str | None, str | None] | None:
+        """(have, need) when the database is not at this version's schema, else None."""
+        have, need = migrate.current(self.engine), migrate.head()
+        return None if have == need else (have, need)
 
     def http_client(self, source: SourceConfig) -> httpx.Client:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/ld+json, application/json"}
@@ -167,3 +191,15 @@ def bootstrap(config_path: Path, env: EnvSettings | None = None, **overrides: An
     region = load_region(config.region_file)
     overrides.setdefault("types", load_types(config))
     return App(config=config, env=env, engine=engine, region=region, **overrides)
+
+
+def upgrade_database(env: EnvSettings | None = None) -> str | None:
+    """Create or migrate the configured database; returns the schema it is at now."""
+    env = env or EnvSettings()
+    engine = make_engine(env.database_url, create_folder=env.uses_default_database)
+    try:
+        migrate.upgrade(engine)
+        return migrate.current(engine)
+    finally:
+        engine.dispose()
+

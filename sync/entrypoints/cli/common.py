@@ -11,17 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from alembic.script import ScriptDirectory
 
-from sync.adapters import migrate
-from sync.adapters.database import DatabaseUrlError
-from sync.adapters.region_file import RegionFileError
-from sync.bootstrap import App, bootstrap
+from sync.bootstrap import STARTUP_ERRORS, App, bootstrap
 from sync.domain.calendar import BRUSSELS
 from sync.domain.region import Region
 from sync.entrypoints.terminal import clean, json_safe
 from sync.service.replay import AdminError
-from sync.settings import DEFAULT_CONFIG_PATH, ConfigError
+from sync.settings import DEFAULT_CONFIG_PATH
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -68,7 +64,7 @@ def open_app(check_schema: bool = True, live: bool = False) -> Iterator[App]:
     """The composition root for a command; `live` (web, run) also refuses weak secrets."""
     try:
         application = bootstrap(state.config_path)
-    except (ConfigError, RegionFileError, DatabaseUrlError) as exc:
+    except STARTUP_ERRORS as exc:
         raise fail(str(exc)) from None
     weak = application.env.weak_secrets() if live else []
     if weak:
@@ -76,9 +72,9 @@ def open_app(check_schema: bool = True, live: bool = False) -> Iterator[App]:
         raise fail("\n".join(weak))
     try:
         if check_schema:
-            head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
-            have = migrate.current(application.engine)
-            if have != head:
+            gap = application.schema_gap()
+            if gap is not None:
+                have, head = gap
                 raise fail(
                     f"the database is at schema {have or 'none'}, this version needs {head}: "
                     "run `ikdoemee-sync db upgrade` first"

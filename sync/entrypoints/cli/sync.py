@@ -8,16 +8,14 @@ from typing import Annotated
 import typer
 
 from connectors.base import Cursor
-from sync.adapters import migrate
-from sync.adapters.database import DatabaseUrlError, make_engine
-from sync.adapters.locks import source_lock, try_lock
+from sync.bootstrap import STARTUP_ERRORS, upgrade_database
 from sync.domain.runs import FAILED
 from sync.entrypoints.cli.common import EXIT_FAILED, JsonOpt, emit_json, fail, open_app
 from sync.entrypoints.cli.progress import ProgressConnector, progress_bar, show_progress
 from sync.entrypoints.terminal import clean
 from sync.service.remap import remap_source
 from sync.service.sync_source import sync_source
-from sync.settings import ConfigError, EnvSettings
+from sync.settings import ConfigError
 
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 
@@ -25,16 +23,11 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
-    env = EnvSettings()
     try:
-        engine = make_engine(env.database_url, create_folder=env.uses_default_database)
-    except DatabaseUrlError as exc:
+        at = upgrade_database()
+    except STARTUP_ERRORS as exc:
         raise fail(str(exc)) from None
-    try:
-        migrate.upgrade(engine)
-        typer.echo(f"database at schema {migrate.current(engine)}", err=True)
-    finally:
-        engine.dispose()
+    typer.echo(f"database at schema {at}", err=True)
 
 
 def _parse_since(value: str) -> str:
@@ -76,7 +69,7 @@ def sync_cmd(
             kind, start = "full", Cursor()
         elif since:
             kind, start = "since", Cursor(modified=_parse_since(since))
-        with try_lock(application.engine, source_lock(src.name)) as mine:
+        with application.source_lock(src.name) as mine:
             if not mine:
                 raise _busy(src.name)
             with progress_bar(show_progress(as_json), f"sync {src.name}") as adv:
@@ -113,7 +106,7 @@ def remap_cmd(
             src = application.config.source(source)
         except ConfigError as exc:
             raise fail(str(exc)) from None
-        with try_lock(application.engine, source_lock(src.name)) as mine:
+        with application.source_lock(src.name) as mine:
             if not mine:
                 raise _busy(src.name)
             result = remap_source(application.uow, application.sync_service(src))
