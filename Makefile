@@ -27,6 +27,7 @@ test-pg: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy sync connectors mappings samplefeed
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) data/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
