@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from sync.bootstrap import App
+from sync.domain.calendar import local_day
 from sync.domain.region import Region
 from sync.entrypoints.web import charts
 from sync.entrypoints.web import security as sec
@@ -84,7 +85,7 @@ def render_html(r: report.Report, *, keep: list[tuple[str, str]] | None = None,
         bron=report.SOURCE_NOTE,
         cover_pct=percentage(c.with_taalicoon, c.upcoming_events) if c else 0.0,
         first_pct=percentage(r.coverage_first.with_taalicoon, r.coverage_first.upcoming_events)
-        if r.coverage_first else 0.0, generated=history.local_day(r.generated_at), **_common(),
+        if r.coverage_first else 0.0, generated=local_day(r.generated_at), **_common(),
     )
 
 
@@ -171,7 +172,7 @@ def report_page(request: Request) -> Response:
     if refusal is not None:
         return _private(refusal)
     now = application.clock()
-    period = _period(request, history.local_day(now))
+    period = _period(request, local_day(now))
     if isinstance(period, str):
         return _private(_page("bericht.html", 400, titel="Ongeldige periode", tekst=period))
     fmt = request.query_params.get("formaat", "html")
@@ -217,7 +218,7 @@ def statistics_html(application: App, region: Region, now: datetime) -> str:
             charts.Bar(m.label, m.count, report.nl_number(m.count)) for m in places]),
     }
     return _env.get_template("report/statistieken.html").render(
-        s=s, charts=chart_set, gemeenten=len(places), dag=history.local_day(now), **_common())
+        s=s, charts=chart_set, gemeenten=len(places), dag=local_day(now), **_common())
 
 
 @router.get("/statistieken", response_class=HTMLResponse, tags=["public pages"],
