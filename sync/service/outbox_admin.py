@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.adapters import tables as t
-from sync.service.replay import AdminError, NotFound
+from sync.service.errors import AdminError, NotFound
 
 # After this many failed deliveries the relay stops trying: the message is dead until retried.
 OUTBOX_MAX_ATTEMPTS = 8

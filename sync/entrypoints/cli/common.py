@@ -16,7 +16,7 @@ from sync.bootstrap import STARTUP_ERRORS, App, bootstrap
 from sync.domain.calendar import BRUSSELS
 from sync.domain.region import Region
 from sync.entrypoints.terminal import clean, json_safe
-from sync.service.replay import AdminError
+from sync.service.errors import AdminError
 from sync.settings import DEFAULT_CONFIG_PATH
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]

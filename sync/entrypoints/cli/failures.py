@@ -22,6 +22,7 @@ from sync.entrypoints.cli.common import (
 from sync.entrypoints.cli.progress import progress_bar, show_progress
 from sync.entrypoints.terminal import clean, json_safe
 from sync.service import replay
+from sync.service.errors import AdminError
 from sync.settings import ConfigError
 
 failures_app = typer.Typer(no_args_is_help=True, help="Records that could not be synced.")
@@ -53,7 +54,7 @@ def failures_show(failure_id: Annotated[int, typer.Argument(help="Failure id.")]
     with open_app() as application, application.uow() as uow:
         try:
             doc = replay.get_failure(uow.connection, failure_id)
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise usage_or_failure(exc) from None
     if as_json:
         emit_json({"failure": doc})
@@ -93,7 +94,7 @@ def failures_replay(
             try:
                 chosen = replay.select_failures(uow.connection, ids=ids, run_id=run,
                                                 all_open=all_open, source=source)
-            except replay.AdminError as exc:
+            except AdminError as exc:
                 raise usage_or_failure(exc) from None
         try:
             sources = {f["source"]: application.config.source(f["source"]) for f in chosen}
@@ -136,7 +137,7 @@ def failures_ignore(
     with open_app() as application, application.uow() as uow:
         try:
             doc = replay.ignore_failure(uow, failure_id, reason, application.clock())
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise usage_or_failure(exc) from None
         uow.commit()
     if as_json:

@@ -17,7 +17,7 @@ from sync.entrypoints.cli.common import (
     usage_or_failure,
 )
 from sync.service import outbox_admin
-from sync.service.replay import AdminError
+from sync.service.errors import AdminError
 
 outbox_app = typer.Typer(no_args_is_help=True, help="Messages to deliver (e-mail, webhooks).")
 

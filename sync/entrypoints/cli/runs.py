@@ -17,6 +17,7 @@ from sync.entrypoints.cli.common import (
 )
 from sync.entrypoints.terminal import clean
 from sync.service import replay
+from sync.service.errors import AdminError
 
 runs_app = typer.Typer(no_args_is_help=True, help="Sync runs.")
 
@@ -57,7 +58,7 @@ def runs_show(run_id: Annotated[int, typer.Argument(help="Run id.")],
     with open_app() as application, application.uow() as uow:
         try:
             doc = replay.get_run(uow.connection, run_id)
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise usage_or_failure(exc) from None
     if as_json:
         emit_json({"run": doc})
