@@ -22,10 +22,11 @@ from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.adapters.mailer import Mailer, SmtpMailer
 from sync.adapters.region_file import RegionFileError, load_region
 from sync.domain.activity import MappingOutcome
+from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
 from sync.service import review_view
 from sync.service.notify import NotifySettings, notify_immediately
-from sync.service.outbox import Delivery, OutboxRelay
+from sync.service.outbox import Delivery, Handler, OutboxRelay
 from sync.service.sync_source import Mapper, SyncService
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
@@ -51,6 +52,24 @@ def load_types(config: AppConfig) -> TypeTable:
         return load_type_table(config.catalogue.activity_types_file)
     except TypeTableError as exc:
         raise ConfigError(f"catalogue.activity_types_file: {exc}") from None
+
+
+def immediate_notice(settings: NotifySettings) -> Handler:
+    """Mail the moderators who chose immediate notice about the event's review item."""
+
+    def handle(d: Delivery) -> None:
+        notify_immediately(d.conn, settings, int(d.payload["review_item_id"]), d.now)
+
+    return handle
+
+
+# Which handler reacts to which outbox topic. `email.send` (TOPIC_EMAIL) is the relay's own:
+# it goes out by SMTP. `review.decided` has no subscriber yet: the relay marks it delivered.
+EVENT_HANDLERS: dict[str, Callable[[NotifySettings], Handler]] = {
+    ActivityDiscovered.topic: immediate_notice,
+    ActivityChanged.topic: immediate_notice,
+    ActivityWithdrawn.topic: immediate_notice,
+}
 
 
 @dataclass
@@ -164,15 +183,10 @@ class App:
         """The outbox relay: mail goes out by SMTP; activity events mail immediate-mode
         moderators (the digest picks up everyone else)."""
         settings = self.notify_settings()
-
-        def immediate(d: Delivery) -> None:
-            notify_immediately(d.conn, settings, int(d.payload["review_item_id"]), d.now)
-
         d = self.config.daemon
         return OutboxRelay(
             self.engine, self.clock, mailer=self.get_mailer(),
-            handlers={topic: immediate for topic in (
-                "activity.discovered", "activity.changed", "activity.withdrawn")},
+            handlers={topic: make(settings) for topic, make in EVENT_HANDLERS.items()},
             batch_size=d.relay_batch_size, backoff_initial=d.outbox_backoff_initial_seconds,
             backoff_max=d.outbox_backoff_max_seconds,
         )

@@ -22,7 +22,6 @@ from sync.service import moderators as mods
 
 log = structlog.get_logger()
 
-TOPIC_EMAIL = mail.TOPIC_EMAIL
 DIGEST = "digest"
 IMMEDIATE = "immediate"
 REMINDER = "reminder"
