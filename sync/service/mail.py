@@ -15,7 +15,8 @@ from sync.adapters import tables as t
 from sync.adapters.mailer import OutgoingMail, new_message_id
 from sync.domain.events import TOPIC_EMAIL
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "entrypoints" / "web" / "templates" / "mail"
+# Mail templates belong to the service that writes mail; the web pages have their own.
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
 
 # Plain text must not be HTML-escaped; the HTML part is.
 _env = jinja2.Environment(
