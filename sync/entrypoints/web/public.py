@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.bootstrap import App
@@ -26,11 +24,11 @@ from sync.domain.activity import (
 )
 from sync.entrypoints.web import guards
 from sync.entrypoints.web.problems import ApiProblem, install_api_problems, problem_responses
+from sync.entrypoints.web.templating import pages
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
 from sync.service.public_view import public_view
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 JSONLD = "application/ld+json"
 Lang = Literal["nl", "fr", "en", "de"]
 
@@ -304,7 +302,6 @@ def get_stats(request: Request) -> Any:
 
 # --------------------------------------------------------------------------- HTML listing
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
 def _form_value(value: str | None) -> str | None:
@@ -365,7 +362,7 @@ def activities_page(
     def page_link(n: int) -> str:
         return guards.absolute_url(application.config.web.base_url, request, pagina=n)
 
-    html = _env.get_template("public/activiteiten.html").render(
+    html = pages.get_template("public/activiteiten.html").render(
         items=items, total=found.total, page=found.page, pages=found.pages,
         prev=page_link(page - 1) if page > 1 else None,
         next=page_link(page + 1) if page < found.pages else None,
@@ -393,10 +390,10 @@ def activity_page(request: Request, activity_id: str) -> HTMLResponse:
         with application.uow() as uow:
             found = cq.get_published(uow.connection, int(activity_id))
     if found is None or not found.is_public(now, _members(application)):
-        html = _env.get_template("public/niet_gevonden.html").render()
+        html = pages.get_template("public/niet_gevonden.html").render()
         return HTMLResponse(html, status_code=404)
     names = {m.nis: m.name for m in application.region.municipalities}
-    html = _env.get_template("public/activiteit.html").render(
+    html = pages.get_template("public/activiteit.html").render(
         a=public_view(found, now, names),
         following_text=_following_text,
     )
