@@ -392,7 +392,8 @@ def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
 
 def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datetime) -> bool:
     """Write a queue-link mail to the outbox for an active moderator; links always use the
-    configured base URL, never the request's Host (security case 19)."""
+    configured base URL, never the request's Host (a forged Host header must not
+    send a moderator a link to someone else's site)."""
     try:
         email = mods.normalise_email(address)
     except mods.ModeratorError:

@@ -1,4 +1,4 @@
-"""Issue 11, finding 8: a feed body nested absurdly deep is a recorded failed page, not a crash."""
+"""A feed body nested absurdly deep is a recorded failed page, not a crash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 at the web edge: auth before the body, body caps, ranges, strict bodies, links."""
+"""Hardening at the web edge: auth before the body, body caps, ranges, strict bodies, links."""
 
 from __future__ import annotations
 
