@@ -24,7 +24,7 @@ from sync.service import replay
 from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import make_event
-from tests.integration.test_replay import make_app
+from tests.support.apps import make_app
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DEEP = b"[" * 100_000 + b"]" * 100_000
