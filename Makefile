@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test test-pg lint drills bench clean
+.PHONY: venv demo test test-fast test-pg lint drills bench clean
 
 venv: $(STAMP)
 
@@ -21,12 +21,17 @@ demo: venv
 test: venv
 	$(BIN)/pytest -q
 
+# The fast lane: everything but end-to-end runs and drills (marked `slow`; `make test` runs them).
+test-fast: venv
+	$(BIN)/pytest -q -m "not slow"
+
 test-pg: venv
 	IKDOEMEE_TEST_DATABASE_URL=$${IKDOEMEE_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy sync connectors mappings samplefeed
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) data/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,19 +16,25 @@ from connectors.uitdatabank import UitdatabankConnector
 from mappings.activity_types import TypeTable, TypeTableError, default_type_table, load_type_table
 from mappings.taaliconen import QUERY_LABELS
 from mappings.uitdatabank import mapping_version, to_activity
-from sync.adapters.database import make_engine
+from sync.adapters import migrate
+from sync.adapters.database import DatabaseUrlError, make_engine
+from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.adapters.mailer import Mailer, SmtpMailer
-from sync.adapters.region_file import load_region
+from sync.adapters.region_file import RegionFileError, load_region
 from sync.domain.activity import MappingOutcome
+from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
 from sync.service import review_view
 from sync.service.notify import NotifySettings, notify_immediately
-from sync.service.outbox import Delivery, OutboxRelay
+from sync.service.outbox import Delivery, Handler, OutboxRelay
 from sync.service.sync_source import Mapper, SyncService
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
 
 USER_AGENT = "ikdoemee-sync/0.1 (+https://ikdoemee.be)"
+
+# What can stop `bootstrap()` with a message for the operator (each names its key or file).
+STARTUP_ERRORS = (ConfigError, RegionFileError, DatabaseUrlError)
 
 
 def utcnow() -> datetime:
@@ -47,6 +54,24 @@ def load_types(config: AppConfig) -> TypeTable:
         raise ConfigError(f"catalogue.activity_types_file: {exc}") from None
 
 
+def immediate_notice(settings: NotifySettings) -> Handler:
+    """Mail the moderators who chose immediate notice about the event's review item."""
+
+    def handle(d: Delivery) -> None:
+        notify_immediately(d.conn, settings, int(d.payload["review_item_id"]), d.now)
+
+    return handle
+
+
+# Which handler reacts to which outbox topic. `email.send` (TOPIC_EMAIL) is the relay's own:
+# it goes out by SMTP. `review.decided` has no subscriber yet: the relay marks it delivered.
+EVENT_HANDLERS: dict[str, Callable[[NotifySettings], Handler]] = {
+    ActivityDiscovered.topic: immediate_notice,
+    ActivityChanged.topic: immediate_notice,
+    ActivityWithdrawn.topic: immediate_notice,
+}
+
+
 @dataclass
 class App:
     """Everything an entrypoint needs, built once."""
@@ -64,6 +89,24 @@ class App:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def lock(self, name: str) -> AbstractContextManager[bool]:
+        """A named cross-process lock: yields whether this process holds it for the block."""
+        return try_lock(self.engine, name)
+
+    def source_lock(self, source: str) -> AbstractContextManager[bool]:
+        """The lock every sync of `source` holds: the daemon's jobs and the CLI alike."""
+        return try_lock(self.engine, source_lock(source))
+
+    @property
+    def several_instances(self) -> bool:
+        """Only PostgreSQL can coordinate several daemons; SQLite is one process by design."""
+        return supports_locks(self.engine)
+
+    def schema_gap(self) -> tuple[str | None, str | None] | None:
+        """(have, need) when the database is not at this version's schema, else None."""
+        have, need = migrate.current(self.engine), migrate.head()
+        return None if have == need else (have, need)
 
     def http_client(self, source: SourceConfig) -> httpx.Client:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/ld+json, application/json"}
@@ -140,15 +183,10 @@ class App:
         """The outbox relay: mail goes out by SMTP; activity events mail immediate-mode
         moderators (the digest picks up everyone else)."""
         settings = self.notify_settings()
-
-        def immediate(d: Delivery) -> None:
-            notify_immediately(d.conn, settings, int(d.payload["review_item_id"]), d.now)
-
         d = self.config.daemon
         return OutboxRelay(
             self.engine, self.clock, mailer=self.get_mailer(),
-            handlers={topic: immediate for topic in (
-                "activity.discovered", "activity.changed", "activity.withdrawn")},
+            handlers={topic: make(settings) for topic, make in EVENT_HANDLERS.items()},
             batch_size=d.relay_batch_size, backoff_initial=d.outbox_backoff_initial_seconds,
             backoff_max=d.outbox_backoff_max_seconds,
         )
@@ -167,3 +205,15 @@ def bootstrap(config_path: Path, env: EnvSettings | None = None, **overrides: An
     region = load_region(config.region_file)
     overrides.setdefault("types", load_types(config))
     return App(config=config, env=env, engine=engine, region=region, **overrides)
+
+
+def upgrade_database(env: EnvSettings | None = None) -> str | None:
+    """Create or migrate the configured database; returns the schema it is at now."""
+    env = env or EnvSettings()
+    engine = make_engine(env.database_url, create_folder=env.uses_default_database)
+    try:
+        migrate.upgrade(engine)
+        return migrate.current(engine)
+    finally:
+        engine.dispose()
+

@@ -9,7 +9,6 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
@@ -23,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sync.domain.calendar import BRUSSELS
 from sync.service.moderators import ModeratorError, normalise_email
 
 DEFAULT_CONFIG_PATH = Path("config/ikdoemee.toml")
@@ -69,7 +69,7 @@ def _sender(value: str) -> str:
 
 def _cron(value: str) -> str:
     try:
-        CronTrigger.from_crontab(value, timezone=ZoneInfo("Europe/Brussels"))
+        CronTrigger.from_crontab(value, timezone=BRUSSELS)
     except ValueError as exc:
         raise ValueError(f"not a cron expression (minute hour day month weekday): {exc}"
                          ) from None

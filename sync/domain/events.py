@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+# The outbox topic of a rendered mail to send by SMTP (not a domain event: a delivery).
+TOPIC_EMAIL = "email.send"
+
 
 @dataclass(frozen=True, slots=True)
 class DomainEvent:

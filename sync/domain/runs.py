@@ -9,6 +9,9 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 PARTIAL = "partial"
 FAILED = "failed"
+# A completed run read the whole source (a partial one counts its bad records as failures
+# separately): health and the daemon's "synced this tick already" both mean this.
+COMPLETED = (SUCCEEDED, PARTIAL)
 
 STAGE_FETCH = "fetch"
 STAGE_MAP = "map"

@@ -7,9 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import structlog
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,20 +16,18 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.uitdatabank import UitdatabankConnector
-from sync.adapters import tables as t
-from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.bootstrap import App
-from sync.domain.runs import PARTIAL, SUCCEEDED
+from sync.domain.calendar import BRUSSELS
 from sync.service import coverage, history, notify
 from sync.service.expiry import expire_and_refresh
 from sync.service.moderators import ensure_fallback
 from sync.service.outbox import OutboxRelay
 from sync.service.reconcile import reconcile_source
+from sync.service.run_queries import completed_since
 from sync.service.sync_source import sync_source
 
 log = structlog.get_logger()
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 NOTIFY_LOCK = "notify"
 
 
@@ -115,7 +111,7 @@ class Daemon:
 
     def _sync(self, source_name: str) -> None:
         src = self.app.config.source(source_name)
-        with try_lock(self.app.engine, source_lock(src.name)) as mine:
+        with self.app.source_lock(src.name) as mine:
             if not mine:
                 log.info("another instance is syncing this source; skipping the tick",
                          source=src.name)
@@ -129,13 +125,9 @@ class Daemon:
 
     def _synced_recently(self, source: str, interval_minutes: int) -> bool:
         """Several daemons tick at about the same time: the first completed run counts."""
-        r = t.sync_runs
         since = self.app.clock() - timedelta(minutes=interval_minutes) / 2
         with self.app.engine.connect() as conn:
-            return conn.execute(
-                sa.select(r.c.id).where(r.c.source == source, r.c.started_at >= since,
-                                        r.c.status.in_((SUCCEEDED, PARTIAL))).limit(1)
-            ).first() is not None
+            return completed_since(conn, source, since)
 
     def housekeeping_job(self) -> None:
         self._guarded("catalogue:housekeeping",
@@ -146,7 +138,7 @@ class Daemon:
 
     def _reconcile(self, source_name: str) -> None:
         src = self.app.config.source(source_name)
-        with try_lock(self.app.engine, source_lock(src.name)) as mine:
+        with self.app.source_lock(src.name) as mine:
             if not mine:
                 log.info("another instance holds the source; reconciliation skipped",
                          source=src.name)
@@ -193,14 +185,14 @@ class Daemon:
         return self.app.connector(src)
 
     def _once(self, lock: str, fn: Callable[[], Any]) -> None:
-        with try_lock(self.app.engine, lock) as mine:
+        with self.app.lock(lock) as mine:
             if mine:
                 fn()
             else:
                 log.info("another instance runs this job; skipped", job=lock)
 
     def _notify(self, build: Callable[..., notify.Report]) -> None:
-        with try_lock(self.app.engine, NOTIFY_LOCK) as mine:
+        with self.app.lock(NOTIFY_LOCK) as mine:
             if mine:
                 build(self.app.engine, self.app.notify_settings(), self.app.clock())
             else:
@@ -237,7 +229,7 @@ class Daemon:
         """Block until SIGTERM/SIGINT (or `stop`), then stop cleanly: a sync in progress ends
         after its current page is committed, and running jobs are waited for."""
         engine = self.app.engine
-        if supports_locks(engine):
+        if self.app.several_instances:
             log.info("daemon starting", database="postgresql", instances="several allowed")
         else:
             log.warning("daemon starting on SQLite: runs as a single instance; use PostgreSQL "

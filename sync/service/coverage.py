@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from sync.adapters import tables as t
+from sync.domain.calendar import local_day
 from sync.domain.region import Region
-from sync.service.history import local_day
 from sync.service.stats import percentage
 
 

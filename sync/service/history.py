@@ -8,25 +8,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
+from sync.domain.calendar import BRUSSELS, local_day
 from sync.service import catalogue_query as cq
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 NONE = ""  # no activity type or no language level in a count row
 
 
 class HistoryError(ValueError):
     """A snapshot that would rewrite the past (a later day was already taken)."""
-
-
-def local_day(moment: datetime) -> date:
-    """The calendar day in Belgium: the report's days are the region's days."""
-    return moment.astimezone(BRUSSELS).date()
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

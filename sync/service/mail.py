@@ -13,9 +13,10 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.adapters.mailer import OutgoingMail, new_message_id
+from sync.domain.events import TOPIC_EMAIL
 
-TOPIC_EMAIL = "email.send"
-TEMPLATES = Path(__file__).resolve().parent.parent / "entrypoints" / "web" / "templates" / "mail"
+# Mail templates belong to the service that writes mail; the web pages have their own.
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
 
 # Plain text must not be HTML-escaped; the HTML part is.
 _env = jinja2.Environment(

@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import structlog
@@ -14,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from sync.adapters import tables as t
+from sync.domain.calendar import local_day
 from sync.service import links
 
 log = structlog.get_logger()
@@ -23,7 +23,6 @@ DAILY = "daily"
 WEEKLY = "weekly"  # one digest a week, on `digest_weekday`
 OFF = "off"  # unsubscribed: no mail at all; the queue link still works
 NOTIFY_MODES = (IMMEDIATE, DAILY, WEEKLY, OFF)
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 # Deliberately simple: one @, no whitespace or control characters (they would end up in headers).
 _PART = r"[^@\s\x00-\x1f\x7f<>,;]+"
@@ -63,11 +62,6 @@ class Moderator:
         """False for a moderator registered from the config, whose name is only the address's
         local part (the regional fallback): a mail does not greet them by it."""
         return self.name.lower() != self.email.split("@", 1)[0].lower()
-
-
-def local_day(now: datetime) -> date:
-    """The date in Belgium: absence and the weekly digest count in local days."""
-    return now.astimezone(BRUSSELS).date()
 
 
 def normalise_email(email: str) -> str:

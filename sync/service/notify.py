@@ -16,13 +16,12 @@ from sync.adapters import tables as t
 from sync.adapters.mailer import clean_header
 from sync.domain import catalogue as cat
 from sync.domain import dutch
-from sync.domain.calendar import BRUSSELS, is_whole_day
+from sync.domain.calendar import BRUSSELS, is_whole_day, local_day
 from sync.service import links, mail
 from sync.service import moderators as mods
 
 log = structlog.get_logger()
 
-TOPIC_EMAIL = mail.TOPIC_EMAIL
 DIGEST = "digest"
 IMMEDIATE = "immediate"
 REMINDER = "reminder"
@@ -259,7 +258,7 @@ def _per_moderator(
         done = notified(conn, kinds)
     all_nis = _all_nis(s, items)
     for moderator in routing.moderators.values():
-        if moderator.notify == mods.OFF or moderator.away_on(mods.local_day(now)):
+        if moderator.notify == mods.OFF or moderator.away_on(local_day(now)):
             continue  # unsubscribed (List-Unsubscribe), or away: the fallback has their items
         scope = routing.scope(moderator.id, all_nis)
         mine = [i for i in items if i.municipality_nis in scope]
@@ -293,7 +292,7 @@ def build_digests(engine: Engine, s: NotifySettings, now: datetime) -> Report:
 
     def pick(routing: mods.Routing, m: mods.Moderator, mine: list[OpenItem],
              done: set[tuple[int, int]]) -> tuple[list[OpenItem], str, dict[str, Any]]:
-        if m.notify == mods.WEEKLY and mods.local_day(now).weekday() != (m.digest_weekday or 0):
+        if m.notify == mods.WEEKLY and local_day(now).weekday() != (m.digest_weekday or 0):
             return [], "", {}  # a weekly reader gets everything new on their weekday
         new = [i for i in mine if (m.id, i.id) not in done]
         return new, digest_subject(len(new)), {"afwezig": _away_lines(routing, s, m, new)}
@@ -369,7 +368,7 @@ def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
     for mid in routing.recipients(item.municipality_nis):
         moderator = routing.moderators.get(mid)
         if (moderator is None or moderator.notify != mods.IMMEDIATE or (mid, item.id) in done
-                or moderator.away_on(mods.local_day(now))):
+                or moderator.away_on(local_day(now))):
             continue
         if not claim_items(conn, mid, [item], ANNOUNCED):
             continue
@@ -393,7 +392,8 @@ def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
 
 def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datetime) -> bool:
     """Write a queue-link mail to the outbox for an active moderator; links always use the
-    configured base URL, never the request's Host (security case 19)."""
+    configured base URL, never the request's Host (a forged Host header must not
+    send a moderator a link to someone else's site)."""
     try:
         email = mods.normalise_email(address)
     except mods.ModeratorError:

@@ -14,11 +14,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from sync.adapters import tables as t
 from sync.adapters.mailer import Mailer, MailError, MailSession, OutgoingMail
+from sync.domain.events import TOPIC_EMAIL
 from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
 
 log = structlog.get_logger()
-
-TOPIC_EMAIL = "email.send"
 
 
 class _LazySession:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.adapters import tables as t
-from sync.service.replay import AdminError, NotFound
+from sync.service.errors import AdminError, NotFound
 
 # After this many failed deliveries the relay stops trying: the message is dead until retried.
 OUTBOX_MAX_ATTEMPTS = 8
@@ -20,21 +20,35 @@ DEAD = "dead"
 STATUSES = (PENDING, DELIVERED, DEAD)
 
 
+def gave_up() -> sa.ColumnElement[bool]:
+    """The relay gave up on a message: the one home of "dead" (with delivered_at null)."""
+    return t.outbox.c.attempts >= OUTBOX_MAX_ATTEMPTS
+
+
+def backlog(conn: sa.Connection) -> list[tuple[str, str, int]]:
+    """Undelivered messages per topic and state (pending or dead)."""
+    o = t.outbox
+    state = sa.case((gave_up(), DEAD), else_=PENDING)
+    return [(topic, st, n) for topic, st, n in conn.execute(
+        sa.select(o.c.topic, state, sa.func.count()).where(o.c.delivered_at.is_(None))
+        .group_by(o.c.topic, state))]
+
+
 def _status_clause(status: str) -> sa.ColumnElement[bool]:
     o = t.outbox
     if status == DELIVERED:
         return o.c.delivered_at.is_not(None)
     if status == DEAD:
-        return sa.and_(o.c.delivered_at.is_(None), o.c.attempts >= OUTBOX_MAX_ATTEMPTS)
+        return sa.and_(o.c.delivered_at.is_(None), gave_up())
     if status == PENDING:
-        return sa.and_(o.c.delivered_at.is_(None), o.c.attempts < OUTBOX_MAX_ATTEMPTS)
+        return sa.and_(o.c.delivered_at.is_(None), sa.not_(gave_up()))
     raise AdminError(f"unknown outbox status {status!r}; use {', '.join(STATUSES)}")
 
 
 def status_of(row: Any) -> str:
     if row.delivered_at is not None:
         return DELIVERED
-    return DEAD if row.attempts >= OUTBOX_MAX_ATTEMPTS else PENDING
+    return DEAD if row.attempts >= OUTBOX_MAX_ATTEMPTS else PENDING  # as gave_up(), per row
 
 
 def _doc(row: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import structlog
@@ -17,7 +16,9 @@ from connectors.base import ConnectorError
 from sync.adapters import tables as t
 from sync.adapters.repository import RunRepository
 from sync.domain.activity import MappingError
+from sync.domain.calendar import BRUSSELS  # admins think in Belgian days
 from sync.domain.runs import FAILED, STAGE_FETCH, STAGE_MAP, STAGE_STORE, RunCounts, final_status
+from sync.service.errors import AdminError, NotFound, NotOpen
 from sync.service.sync_source import SyncService, raw_json
 from sync.service.unit_of_work import UnitOfWork
 
@@ -31,28 +32,12 @@ FAILURE_STATUSES = (OPEN, RESOLVED, IGNORED)
 RUN_STATUSES = ("running", "succeeded", "partial", "failed")
 STAGES = (STAGE_FETCH, STAGE_MAP, STAGE_STORE)
 
-# Admins think in Belgian calendar days, the database in UTC.
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class Refetcher(Protocol):
     """What a replay needs of a connector: one record by its id, None when unknown."""
 
     def fetch_one(self, source_id: str) -> Any: ...
-
-
-class AdminError(Exception):
-    """An admin request that cannot be carried out; `usage` tells a bad request from a failure."""
-
-    usage = False
-
-
-class NotFound(AdminError):
-    usage = True
-
-
-class NotOpen(AdminError):
-    """The failure is already resolved or ignored."""
 
 
 def day_bounds(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from sync.adapters import tables as t
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.domain.calendar import local_day
 from sync.domain.region import Region
 from sync.service import coverage as cov
 from sync.service import history
@@ -172,7 +173,7 @@ def build(conn: sa.Connection, region: Region, lo: date, hi: date, now: datetime
     """Everything counted over the activities public on any day from `lo` to `hi` inclusive."""
     if hi < lo:
         raise ReportError(f"the period ends ({hi}) before it starts ({lo})")
-    periods = history.load_periods(conn, history.local_day(now))
+    periods = history.load_periods(conn, local_day(now))
     ids = periods.public_between(lo, hi)
     facts = history.activity_facts(conn, ids)
     total = len(facts)

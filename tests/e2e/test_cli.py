@@ -18,6 +18,9 @@ import sqlalchemy as sa
 from samplefeed.server import FakeSapi3
 from tests.builders import make_event
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

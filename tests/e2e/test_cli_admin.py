@@ -17,6 +17,9 @@ from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
 from tests.builders import event_id, make_event
 from tests.e2e.test_cli import Cli, events, write_config
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def feed() -> Iterator[FakeSapi3]:

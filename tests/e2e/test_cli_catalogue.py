@@ -15,6 +15,9 @@ from samplefeed.server import FakeSapi3
 from sync.entrypoints.cli import app as cli_app
 from tests.builders import event_id, make_event
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "mappings" / "activity_types.toml"
 

@@ -1,4 +1,4 @@
-"""Issue 11 at the command line: config and database URL errors, weak secrets, escaped output."""
+"""Hardening at the command line: config and database URL errors, weak secrets, escaped output."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ import pytest
 from samplefeed.server import FakeSapi3
 from tests.builders import make_event
 from tests.e2e.test_cli import ROOT, Cli, write_config
+
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
 
 STRONG = "x" * 40
 

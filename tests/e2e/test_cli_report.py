@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_cli import cli, feed  # noqa: F401 - fixtures
+
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def test_snapshot_report_and_coverage(cli, feed, tmp_path: Path):  # noqa: F811

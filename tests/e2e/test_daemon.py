@@ -21,6 +21,9 @@ from samplefeed.server import FakeSapi3
 from tests.e2e.test_cli import Cli, events, snapshot
 from tests.integration.test_notify import SmtpSink, free_port, smtp  # noqa: F401 - fixture
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = "https://moderatie.ikdoemee.example"
 

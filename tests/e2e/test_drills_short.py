@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from bench.drills import http_drill, kill_drill
 from tests.conftest import PG_URL_ENV
+
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def _where(database_url: str, tmp_path: Path) -> tuple[str, str]:

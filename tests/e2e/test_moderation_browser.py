@@ -34,6 +34,9 @@ from sync.service.sync_source import sync_source
 from sync.settings import AppConfig, EnvSettings
 from tests.builders import make_event
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -172,7 +175,7 @@ def test_moderator_clears_the_queue_from_the_digest_in_chromium(
     with WebServer(app, web_port), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            # Case 27: a scanner that runs JavaScript loads every link; nothing changes.
+            # A link scanner that runs JavaScript loads every link; nothing changes.
             scanner = browser.new_context(user_agent="HeadlessChrome scanner")
             before = states(app.engine)
             for link in [queue_link.group(1), *item_links]:

@@ -34,6 +34,9 @@ from tests.e2e.test_moderation_browser import (
 )
 from tests.e2e.test_moderation_browser import smtp as smtp  # noqa: F401 - the fixture
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 IEPER, POPERINGE = "33011", "33021"
 FALLBACK = "regio@ikdoemee.test"
 PHONE = {"width": 360, "height": 800}

@@ -18,6 +18,9 @@ from tests.builders import Clock, StaticConnector, make_event
 from tests.integration.test_replay import make_app
 from tests.support.web import ARTIFACTS, WebServer, launch, playwright_or_skip
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 FIXTURE = (Path(__file__).resolve().parents[1] / "fixtures" / "events"
            / "docs_read_example_all_fields_schema_wrapper.json")
 VIEWPORTS = {"360": {"width": 360, "height": 800}, "1280": {"width": 1280, "height": 900}}

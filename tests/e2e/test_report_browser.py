@@ -28,6 +28,9 @@ from tests.e2e.test_moderation_browser import (
 from tests.integration.test_history_report import annual_mentions, insert_published
 from tests.integration.test_replay import make_app
 
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 TOKEN = "report-token-0123456789abcdef"
 PLACES = ("33011", "33021", "32003", "38025", "38014", "33016")

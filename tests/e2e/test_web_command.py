@@ -9,9 +9,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy.engine import Engine
 
 from tests.e2e.test_moderation_browser import ROOT, free_port
+
+# End to end (subprocesses, browsers, servers): outside `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def test_web_logs_the_address_it_serves_on(tmp_path: Path, database_url: str,

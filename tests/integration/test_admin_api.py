@@ -21,7 +21,7 @@ from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
 from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import StaticConnector, event_id, make_event
-from tests.integration.test_replay import failing_for, make_app
+from tests.support.apps import failing_for, make_app
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

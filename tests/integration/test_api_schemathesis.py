@@ -26,8 +26,7 @@ from sync.entrypoints.web.app import create_app
 from sync.settings import EnvSettings, load_config
 from tests.builders import make_event
 from tests.conftest import ROOT
-from tests.integration.test_public_api import approve_open, sync_docs
-from tests.integration.test_replay import failing_for, make_app
+from tests.support.apps import approve_open, failing_for, make_app, sync_docs
 
 TOKEN = "schemathesis-admin-token-0123456789abcdef"
 # Enough to find the classic faults (ranges, types, odd strings) in every operation while the

@@ -22,7 +22,7 @@ from sync.service.remap import remap_source
 from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import sync_source
 from tests.builders import Clock, StaticConnector, changed, event_id, make_event
-from tests.integration.test_replay import make_app
+from tests.support.apps import make_app
 
 START = Clock().now  # 25 Nov 2026, 08.00 in Brussels
 

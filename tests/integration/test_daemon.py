@@ -16,9 +16,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.base import Cursor
 from samplefeed.server import FakeSapi3
 from sync.adapters import tables as t
-from sync.adapters.locks import lock_key, supports_locks, try_lock
+from sync.adapters.locks import lock_key, source_lock, supports_locks, try_lock
 from sync.bootstrap import App, map_uitdatabank
-from sync.entrypoints.daemon import Daemon, source_lock
+from sync.entrypoints.daemon import Daemon
 from sync.service.reconcile import reconcile_source
 from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig

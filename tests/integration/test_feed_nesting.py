@@ -1,4 +1,4 @@
-"""Issue 11, finding 8: a feed body nested absurdly deep is a recorded failed page, not a crash."""
+"""A feed body nested absurdly deep is a recorded failed page, not a crash."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from sync.service import replay
 from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import make_event
-from tests.integration.test_replay import make_app
+from tests.support.apps import make_app
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DEEP = b"[" * 100_000 + b"]" * 100_000

@@ -21,8 +21,8 @@ from sync.service import history, report
 from sync.service.review import APPROVE, CONFIRM, decide_review
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import changed, event_id, make_event
-from tests.integration.test_public_api import approve_open, sync_docs
 from tests.integration.test_stats import add_moderator
+from tests.support.apps import approve_open, sync_docs
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # the day the fixtures sync and approve
 ROOT = Path(__file__).resolve().parents[2]

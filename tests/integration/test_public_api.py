@@ -13,39 +13,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from sync.adapters import tables as t
-from sync.bootstrap import map_uitdatabank
 from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
-from sync.service.review import APPROVE, decide_review
-from sync.service.sync_source import SyncService, sync_source
-from sync.service.unit_of_work import UnitOfWork
-from tests.builders import StaticConnector, changed, event_id, make_event
-from tests.integration.test_replay import make_app
+from tests.builders import changed, event_id, make_event
+from tests.support.apps import approve_open, make_app, sync_docs
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def clock() -> datetime:
     return NOW
-
-
-def sync_docs(engine: Engine, region: Region, docs: list[Any]) -> None:
-    service = SyncService("uitdatabank", region, map_uitdatabank, clock)
-    sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service)
-
-
-def approve_open(engine: Engine, *numbers: int) -> None:
-    """Approve the open items of the given events (all when none given)."""
-    r, a = t.review_items, t.activities
-    wanted = {event_id(n) for n in numbers}
-    with UnitOfWork(engine) as uow:
-        items = uow.connection.execute(
-            sa.select(r.c.id, a.c.source_id).join(a, a.c.id == r.c.activity_id)
-            .where(r.c.status == "open")).all()
-        for item in items:
-            if not wanted or item.source_id in wanted:
-                decide_review(uow, item.id, APPROVE, moderator="mod@westhoek.be", now=NOW)
-        uow.commit()
 
 
 def catalogue_events() -> list[dict[str, Any]]:

@@ -13,15 +13,14 @@ from sqlalchemy.engine import Engine
 
 from samplefeed.server import FakeSapi3
 from sync.adapters import tables as t
-from sync.bootstrap import App, map_uitdatabank
-from sync.domain.activity import MappingError
+from sync.bootstrap import map_uitdatabank
 from sync.domain.region import Region
 from sync.service import replay
 from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
-from sync.settings import EnvSettings, load_config
 from tests.builders import StaticConnector, changed, event_id, make_event
+from tests.support.apps import failing_for, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -30,34 +29,6 @@ SOURCE = "uitdatabank"
 
 def clock() -> datetime:
     return NOW
-
-
-def make_app(tmp_path: Path, engine: Engine, region: Region, *, base_url: str = "http://127.0.0.1:9",
-             admin_token: str | None = None, now: Callable[[], datetime] = clock) -> App:
-    """The composition root as the entrypoints build it, on the test database."""
-    path = tmp_path / "ikdoemee.toml"
-    path.write_text("\n".join([
-        f'region_file = "{ROOT / "config" / "westhoek_municipalities.json"}"',
-        "[[sources]]", f'name = "{SOURCE}"', 'connector = "uitdatabank"',
-        f'base_url = "{base_url}"', "limit = 50", "max_attempts = 2",
-        "backoff_initial_seconds = 0", "backoff_max_seconds = 0",
-        "[web]", 'base_url = "https://ikdoemee.example"',
-    ]) + "\n", encoding="utf-8")
-    return App(config=load_config(path),
-               env=EnvSettings(database_url=str(engine.url), admin_token=admin_token),
-               engine=engine, region=region, clock=now)
-
-
-def failing_for(*numbers: int) -> Any:
-    """A mapper with a 'bug' for some events: stands for a mapping fixed later."""
-    broken = {event_id(n) for n in numbers}
-
-    def mapper(raw: Any, region: Region, as_of: datetime) -> Any:
-        if isinstance(raw, dict) and str(raw.get("@id", "")).rsplit("/", 1)[-1] in broken:
-            raise MappingError("terms[0].id", "event type has no activity type")
-        return map_uitdatabank(raw, region, as_of)
-
-    return mapper
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
 from sync.service import stats
 from tests.builders import make_event
-from tests.integration.test_public_api import approve_open, sync_docs
-from tests.integration.test_replay import make_app
+from tests.support.apps import approve_open, make_app, sync_docs
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

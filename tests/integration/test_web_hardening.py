@@ -1,4 +1,4 @@
-"""Issue 11 at the web edge: auth before the body, body caps, ranges, strict bodies, links."""
+"""Hardening at the web edge: auth before the body, body caps, ranges, strict bodies, links."""
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app, server_config
 from tests.builders import make_event
-from tests.integration.test_public_api import approve_open, sync_docs
-from tests.integration.test_replay import make_app
+from tests.support.apps import approve_open, make_app, sync_docs
 
 TOKEN = "a-long-enough-admin-token-for-the-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

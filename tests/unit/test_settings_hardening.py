@@ -1,4 +1,4 @@
-"""Issue 11: every config value is checked at load, with the key in the message; terminal text."""
+"""Every config value is checked at load, with the key in the message; terminal text."""
 
 from __future__ import annotations
 

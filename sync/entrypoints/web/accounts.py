@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from sync.bootstrap import App
+from sync.domain.calendar import local_day
 from sync.entrypoints.web import security as sec
 from sync.entrypoints.web.moderation import (
     invalid_link,
@@ -222,7 +223,7 @@ def _preferences(request: Request, token: str, status: int = 200, **context: Any
         me = mods.get(conn, ctx.grant.moderator_id)
     ctx.base_path = links.PREFERENCES_PATH + token
     return ctx.render("voorkeuren.html", status, me=me, modes=NOTIFY_NL, weekdays=WEEKDAYS,
-                      today=mods.local_day(application.clock()).isoformat(),
+                      today=local_day(application.clock()).isoformat(),
                       form=context.pop("form", None), errors=context.pop("errors", {}),
                       **context)
 
@@ -265,7 +266,7 @@ async def preferences_save(request: Request, token: str) -> Response:
         except ValueError:
             errors["away_until"] = "Vul een datum in, bijvoorbeeld 2027-01-15."
         else:
-            if away < mods.local_day(now):
+            if away < local_day(now):
                 errors["away_until"] = "Die datum ligt in het verleden."
     new_email = None
     if email:

@@ -21,9 +21,14 @@ from sync.entrypoints.web.guards import (
     StrictId,
     check_days,
 )
-from sync.entrypoints.web.problems import problem
-from sync.entrypoints.web.public import ApiProblem, install_api_problems, problem_responses
+from sync.entrypoints.web.problems import (
+    ApiProblem,
+    install_api_problems,
+    problem,
+    problem_responses,
+)
 from sync.service import outbox_admin, replay
+from sync.service.errors import AdminError, NotFound, NotOpen
 from sync.settings import ConfigError
 
 router_prefix = "/api/admin"
@@ -236,10 +241,10 @@ class RetryOut(BaseModel):
     already_delivered: list[int]
 
 
-def _raise(exc: replay.AdminError) -> ApiProblem:
-    if isinstance(exc, replay.NotFound):
+def _raise(exc: AdminError) -> ApiProblem:
+    if isinstance(exc, NotFound):
         return ApiProblem(404, "Not Found", str(exc))
-    if isinstance(exc, replay.NotOpen):
+    if isinstance(exc, NotOpen):
         return ApiProblem(409, "Conflict", str(exc))
     return ApiProblem(422, "Invalid request", str(exc))
 
@@ -267,7 +272,7 @@ def get_run(app: Admin, run_id: IdPath) -> Any:
     with app.uow() as uow:
         try:
             return replay.get_run(uow.connection, run_id)
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise _raise(exc) from None
 
 
@@ -291,7 +296,7 @@ def get_failure(app: Admin, failure_id: IdPath) -> Any:
     with app.uow() as uow:
         try:
             return replay.get_failure(uow.connection, failure_id)
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise _raise(exc) from None
 
 
@@ -305,7 +310,7 @@ def replay_failures(app: Admin, body: ReplayRequest) -> Any:
         try:
             chosen = replay.select_failures(uow.connection, ids=body.ids, run_id=body.run_id,
                                             all_open=body.all_open, source=body.source)
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise _raise(exc) from None
     try:
         sources = {f["source"]: app.config.source(f["source"]) for f in chosen}
@@ -322,7 +327,7 @@ def ignore_failure(app: Admin, failure_id: IdPath, body: IgnoreRequest) -> Any:
     with app.uow() as uow:
         try:
             doc = replay.ignore_failure(uow, failure_id, body.reason, app.clock())
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise _raise(exc) from None
         uow.commit()
     return doc
@@ -345,7 +350,7 @@ def retry_outbox(app: Admin, body: RetryRequest) -> Any:
     with app.uow() as uow:
         try:
             done = outbox_admin.retry(uow.connection, app.clock(), body.ids, body.all_dead)
-        except replay.AdminError as exc:
+        except AdminError as exc:
             raise _raise(exc) from None
         uow.commit()
     return {"retried": done, "already_delivered": sorted(set(body.ids) - set(done))}

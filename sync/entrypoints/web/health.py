@@ -4,7 +4,6 @@ the admin token on the web port, or alone on `[web] metrics_host`/`metrics_port`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -21,32 +20,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
-from sync.adapters import tables as t
 from sync.bootstrap import App
-from sync.domain import catalogue as cat
-from sync.domain.runs import PARTIAL, SUCCEEDED
 from sync.entrypoints.web.admin import require_admin
-from sync.entrypoints.web.public import problem_responses
-from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
+from sync.entrypoints.web.problems import problem_responses
+from sync.service.metrics_query import figures
+from sync.service.run_queries import last_completed_at
 
 log = structlog.get_logger()
-
-# A partial run read the whole source; its bad records are counted as failures separately.
-COMPLETED = (SUCCEEDED, PARTIAL)
-
 
 def max_age_minutes(application: App, interval_minutes: int) -> int:
     configured = application.config.health.max_age_minutes
     return configured if configured is not None else 3 * interval_minutes
-
-
-def _last_success(conn: sa.Connection) -> dict[str, datetime]:
-    r = t.sync_runs
-    rows = conn.execute(
-        sa.select(r.c.source, sa.func.max(r.c.ended_at))
-        .where(r.c.status.in_(COMPLETED)).group_by(r.c.source)
-    )
-    return {src: at for src, at in rows if at is not None}
 
 
 def health(application: App) -> tuple[int, dict[str, Any]]:
@@ -56,7 +40,7 @@ def health(application: App) -> tuple[int, dict[str, Any]]:
     try:
         with application.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-            last = _last_success(conn)
+            last = last_completed_at(conn)
     except Exception as exc:
         log.warning("health: database unreachable", error=repr(exc))
         doc["status"] = "failing"
@@ -102,7 +86,6 @@ class DatabaseCollector(Collector):
         yield from families
 
     def _families(self) -> list[Any]:
-        r, f, o, ri = t.sync_runs, t.sync_failures, t.outbox, t.review_items
         runs = CounterMetricFamily("ikdoemee_sync_runs", "Sync runs by source and status",
                                    labels=["source", "status"])
         items = CounterMetricFamily("ikdoemee_sync_items",
@@ -119,38 +102,19 @@ class DatabaseCollector(Collector):
         last = GaugeMetricFamily("ikdoemee_sync_last_success_timestamp_seconds",
                                  "End of the last successful run", labels=["source"])
         with self.engine.connect() as conn:
-            for src, status, n in conn.execute(
-                    sa.select(r.c.source, r.c.status, sa.func.count()).group_by(r.c.source,
-                                                                                r.c.status)):
-                runs.add_metric([src, status], n)
-            totals: dict[tuple[str, str], int] = {}
-            for src, counts in conn.execute(sa.select(r.c.source, r.c.counts)):
-                for outcome, value in (counts or {}).items():
-                    if isinstance(value, dict):  # skipped, per reason
-                        for reason, n in value.items():
-                            key = (src, f"skipped_{reason}")
-                            totals[key] = totals.get(key, 0) + int(n)
-                    else:
-                        totals[(src, outcome)] = totals.get((src, outcome), 0) + int(value)
-            for (src, outcome), n in sorted(totals.items()):
-                items.add_metric([src, outcome], n)
-            for src, stage, n in conn.execute(
-                    sa.select(f.c.source, f.c.stage, sa.func.count()).where(f.c.status == "open")
-                    .group_by(f.c.source, f.c.stage)):
-                failures.add_metric([src, stage], n)
-            for nis, kind, n in conn.execute(
-                    sa.select(ri.c.municipality_nis, ri.c.kind, sa.func.count())
-                    .where(ri.c.status == cat.ITEM_OPEN)
-                    .group_by(ri.c.municipality_nis, ri.c.kind)):
-                queue.add_metric([self.names.get(nis, nis), nis, kind], n)
-            dead = o.c.attempts >= OUTBOX_MAX_ATTEMPTS
-            state = sa.case((dead, "dead"), else_="pending")
-            for topic, st, n in conn.execute(
-                    sa.select(o.c.topic, state, sa.func.count()).where(o.c.delivered_at.is_(None))
-                    .group_by(o.c.topic, state)):
-                backlog.add_metric([topic, st], n)
-            for src, at in _last_success(conn).items():
-                last.add_metric([src], at.timestamp())
+            got = figures(conn)
+        for src, status, n in got.runs:
+            runs.add_metric([src, status], n)
+        for src, outcome, n in got.items:
+            items.add_metric([src, outcome], n)
+        for src, stage, n in got.failures_open:
+            failures.add_metric([src, stage], n)
+        for nis, kind, n in got.queue_open:
+            queue.add_metric([self.names.get(nis, nis), nis, kind], n)
+        for topic, st, n in got.outbox_backlog:
+            backlog.add_metric([topic, st], n)
+        for src, at in got.last_completed.items():
+            last.add_metric([src], at.timestamp())
         return [runs, items, failures, queue, backlog, last]
 
 

@@ -204,8 +204,8 @@ def _show_item(ctx: Ctx, item_id: int, status: int = 200, **extra: Any) -> Respo
 
 
 def _allowed_item(ctx: Ctx, posted: int | None) -> bool:
-    """An item link decides its own item, or the item that superseded it (case 4: a token of
-    item A posted with item B's id is refused)."""
+    """An item link decides its own item, or the item that superseded it (a token of item A
+    posted with item B's id is refused)."""
     if posted is None:
         return False
     if ctx.grant.scope == links.SCOPE_QUEUE:

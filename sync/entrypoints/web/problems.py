@@ -1,13 +1,19 @@
-"""Errors as JSON problems (RFC 9457): a message for every 4xx/5xx, never a traceback."""
+"""Errors as JSON problems (RFC 9457): a message for every 4xx/5xx, never a traceback.
+
+The one home of `ApiProblem` (raised by the API handlers), its OpenAPI description and the
+handlers that render every error as `application/problem+json`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -22,6 +28,45 @@ def problem(status: int, title: str, detail: str | None = None, **extra: object)
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+class ApiProblem(Exception):
+    """Raised by handlers; rendered as an RFC 9457 problem with a proper title."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers
+
+
+class Problem(BaseModel):
+    """An error: `title` says what kind, `detail` what to do about it."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    texts = {400: "Bad request", 401: "Missing or malformed bearer token",
+             403: "Wrong bearer token", 404: "Not found", 409: "Conflict with the current state",
+             413: "Body too large", 422: "Invalid parameters", 503: "Not configured"}
+    return {s: {"model": Problem, "description": texts[s],
+                "content": {"application/problem+json": {}}} for s in statuses}
+
+
+def install_api_problems(web: FastAPI) -> None:
+    """Render ApiProblem as a JSON problem; both API modules call it (idempotent)."""
+
+    async def _problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiProblem)
+        resp = problem(exc.status, exc.title, exc.detail)
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    web.add_exception_handler(ApiProblem, _problem)
 
 
 def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:

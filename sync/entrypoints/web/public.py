@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.bootstrap import App
@@ -25,40 +23,14 @@ from sync.domain.activity import (
     Price,
 )
 from sync.entrypoints.web import guards
-from sync.entrypoints.web.problems import problem
+from sync.entrypoints.web.problems import ApiProblem, install_api_problems, problem_responses
+from sync.entrypoints.web.templating import pages
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
 from sync.service.public_view import public_view
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 JSONLD = "application/ld+json"
 Lang = Literal["nl", "fr", "en", "de"]
-
-
-class ApiProblem(Exception):
-    """Raised by handlers; rendered as an RFC 9457 problem with a proper title."""
-
-    def __init__(self, status: int, title: str, detail: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail or title)
-        self.status, self.title, self.detail, self.headers = status, title, detail, headers
-
-
-class Problem(BaseModel):
-    """An error: `title` says what kind, `detail` what to do about it."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    texts = {400: "Bad request", 401: "Missing or malformed bearer token",
-             403: "Wrong bearer token", 404: "Not found", 409: "Conflict with the current state",
-             413: "Body too large", 422: "Invalid parameters", 503: "Not configured"}
-    return {s: {"model": Problem, "description": texts[s],
-                "content": {"application/problem+json": {}}} for s in statuses}
 
 
 class Municipality(BaseModel):
@@ -330,7 +302,6 @@ def get_stats(request: Request) -> Any:
 
 # --------------------------------------------------------------------------- HTML listing
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
 def _form_value(value: str | None) -> str | None:
@@ -391,7 +362,7 @@ def activities_page(
     def page_link(n: int) -> str:
         return guards.absolute_url(application.config.web.base_url, request, pagina=n)
 
-    html = _env.get_template("public/activiteiten.html").render(
+    html = pages.get_template("public/activiteiten.html").render(
         items=items, total=found.total, page=found.page, pages=found.pages,
         prev=page_link(page - 1) if page > 1 else None,
         next=page_link(page + 1) if page < found.pages else None,
@@ -419,10 +390,10 @@ def activity_page(request: Request, activity_id: str) -> HTMLResponse:
         with application.uow() as uow:
             found = cq.get_published(uow.connection, int(activity_id))
     if found is None or not found.is_public(now, _members(application)):
-        html = _env.get_template("public/niet_gevonden.html").render()
+        html = pages.get_template("public/niet_gevonden.html").render()
         return HTMLResponse(html, status_code=404)
     names = {m.nis: m.name for m in application.region.municipalities}
-    html = _env.get_template("public/activiteit.html").render(
+    html = pages.get_template("public/activiteit.html").render(
         a=public_view(found, now, names),
         following_text=_following_text,
     )
@@ -438,19 +409,6 @@ def _level(value: str) -> int:
     if level not in LANGUAGE_LEVELS:
         raise ValueError(value)
     return level
-
-
-def install_api_problems(web: FastAPI) -> None:
-    """Render ApiProblem as a JSON problem; both API modules call it (idempotent)."""
-
-    async def _problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiProblem)
-        resp = problem(exc.status, exc.title, exc.detail)
-        if exc.headers:
-            resp.headers.update(exc.headers)
-        return resp
-
-    web.add_exception_handler(ApiProblem, _problem)
 
 
 def register(web: FastAPI) -> None:

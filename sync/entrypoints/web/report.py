@@ -6,27 +6,25 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from sync.bootstrap import App
+from sync.domain.calendar import local_day
 from sync.domain.region import Region
 from sync.entrypoints.web import charts
 from sync.entrypoints.web import security as sec
+from sync.entrypoints.web.templating import pages
 from sync.service import coordinator_links as links
 from sync.service import coverage as cov
 from sync.service import history, report
 from sync.service import stats as stats_service
 from sync.service.stats import Share, percentage
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 NBSP = "\u00a0"
 
 
@@ -78,13 +76,13 @@ def render_html(r: report.Report, *, keep: list[tuple[str, str]] | None = None,
                            whole=x.upcoming_events) for x in c.rows]),
     }
     csv_link = f"{base}/organisaties.csv" + (f"?{urlencode(keep)}" if keep else "")
-    return _env.get_template("report/rapport.html").render(
+    return pages.get_template("report/rapport.html").render(
         r=r, van=report.nl_date(r.period_from), tot=report.nl_date(r.period_to),
         charts=chart_set, behoud=keep, link=link, csv_link=csv_link,
         bron=report.SOURCE_NOTE,
         cover_pct=percentage(c.with_taalicoon, c.upcoming_events) if c else 0.0,
         first_pct=percentage(r.coverage_first.with_taalicoon, r.coverage_first.upcoming_events)
-        if r.coverage_first else 0.0, generated=history.local_day(r.generated_at), **_common(),
+        if r.coverage_first else 0.0, generated=local_day(r.generated_at), **_common(),
     )
 
 
@@ -104,7 +102,7 @@ router = APIRouter(tags=["report"])
 
 
 def _page(name: str, status: int, **context: Any) -> HTMLResponse:
-    html = _env.get_template(f"report/{name}").render(**_common(), **context)
+    html = pages.get_template(f"report/{name}").render(**_common(), **context)
     return HTMLResponse(html, status_code=status)
 
 
@@ -171,7 +169,7 @@ def report_page(request: Request) -> Response:
     if refusal is not None:
         return _private(refusal)
     now = application.clock()
-    period = _period(request, history.local_day(now))
+    period = _period(request, local_day(now))
     if isinstance(period, str):
         return _private(_page("bericht.html", 400, titel="Ongeldige periode", tekst=period))
     fmt = request.query_params.get("formaat", "html")
@@ -216,8 +214,8 @@ def statistics_html(application: App, region: Region, now: datetime) -> str:
         "municipalities": charts.hbars("Activiteiten per gemeente", [
             charts.Bar(m.label, m.count, report.nl_number(m.count)) for m in places]),
     }
-    return _env.get_template("report/statistieken.html").render(
-        s=s, charts=chart_set, gemeenten=len(places), dag=history.local_day(now), **_common())
+    return pages.get_template("report/statistieken.html").render(
+        s=s, charts=chart_set, gemeenten=len(places), dag=local_day(now), **_common())
 
 
 @router.get("/statistieken", response_class=HTMLResponse, tags=["public pages"],

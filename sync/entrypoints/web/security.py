@@ -11,19 +11,17 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
+
+from sync.entrypoints.web.templating import responses
 
 log = structlog.get_logger()
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescapes .html
 
 CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -136,7 +134,7 @@ def client_ip(request: Request) -> str:
 
 
 def page(request: Request, name: str, status: int, **context: Any) -> Response:
-    return templates.TemplateResponse(request, f"moderation/{name}", context,
+    return responses.TemplateResponse(request, f"moderation/{name}", context,
                                       status_code=status)
 
 

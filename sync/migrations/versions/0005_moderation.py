@@ -1,4 +1,4 @@
-"""Moderation pages (issue 4): what a decision changed, so it can be undone and audited.
+"""Moderation pages: what a decision changed, so it can be undone and audited.
 
 Revision ID: 0005
 Revises: 0002

@@ -1,4 +1,4 @@
-"""History, coverage and outreach (issue 13): daily snapshots for the coordinator's report.
+"""History, coverage and outreach: daily snapshots for the coordinator's report.
 
 Revision ID: 0008
 Revises: 0007
