@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import structlog
 from tenacity import (
     RetryCallState,
@@ -296,7 +297,7 @@ class UitdatabankConnector:
             title, detail = _problem(response)
             raise FatalSourceError(status, title, detail)
         try:
-            body = json.loads(response.content)
+            body = _loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _RetryableResponse(
                 f"unparseable JSON body ({len(response.content)} bytes): {exc}", status=status
@@ -328,6 +329,15 @@ class UitdatabankConnector:
             start=params.get("start"),
             modified_from=params.get("modifiedFrom"),
         )
+
+
+def _loads(content: bytes) -> Any:
+    """A response body: orjson (several times faster on big pages); what it refuses (NaN,
+    integers beyond 64 bits) goes to the standard library, which decides as before."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
 
 
 def _describe(exc: BaseException | None) -> str:
