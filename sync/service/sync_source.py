@@ -65,6 +65,8 @@ def fingerprint(raw_text: str) -> str:
     return hashlib.sha256(raw_text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+STOPPED = "stopped: the daemon is shutting down; the next run resumes here"
+
 # A record handed to `apply` without its raw document (tests, admin tools): nothing stored.
 NO_RAW: Any = object()
 
@@ -457,9 +459,11 @@ def sync_source(
     error: str | None = None
     try:
         with _sync_gc():
-            for page in _Prefetched(connector.pages(cursor)):
+            if stop is not None and stop.is_set():  # before the first page too
+                error = STOPPED
+            for page in () if error else _Prefetched(connector.pages(cursor)):
                 if stop is not None and stop.is_set():
-                    error = "stopped: the daemon is shutting down; the next run resumes here"
+                    error = STOPPED
                     break
                 counts = _store_page(uow_factory, service, page, run_id, counts)
                 log.debug("page stored", source=source, records=len(page.records),
