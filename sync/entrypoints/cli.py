@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from alembic.script import ScriptDirectory
 from sqlalchemy import exc as sa_exc
 
 from connectors.base import Cursor
@@ -95,7 +94,7 @@ def open_app(check_schema: bool = True) -> Iterator[App]:
         raise fail(str(exc)) from None
     try:
         if check_schema:
-            head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+            head = migrate.head()
             have = migrate.current(application.engine)
             if have != head:
                 raise fail(
