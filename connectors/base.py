@@ -74,3 +74,14 @@ class FatalSourceError(ConnectorError):
 
 class TransientSourceError(ConnectorError):
     """The source kept failing after all retries (timeouts, 5xx, 429, broken pages)."""
+
+
+class UnreadablePage(ConnectorError):
+    """The source answered with a body we refuse to read (nested too deep to be a real page).
+
+    Retrying gives the same body: the run records it as a failure of stage `fetch` with `raw`
+    (the body as text, cut at a sane length) and stops at the cursor before it."""
+
+    def __init__(self, message: str, raw: str) -> None:
+        super().__init__(message)
+        self.raw = raw

@@ -26,6 +26,7 @@ from connectors.base import (
     FatalSourceError,
     Page,
     TransientSourceError,
+    UnreadablePage,
     source_id_of,
 )
 
@@ -45,6 +46,11 @@ EMBED_PARAMS: dict[str, str] = {"embed": "true", "embedUitpasPrices": "true"}
 _MAX_RESCANS = 25
 # Consecutive empty or short pages while `totalItems` says more remain before giving up.
 _MAX_SHORT_PAGES = 5
+# A SAPI3 page nests about ten levels (page, member, event, calendar, subEvent, ...); a body far
+# deeper is hostile or broken, and deep JSON ends in a RecursionError wherever it is walked.
+MAX_JSON_DEPTH = 64
+# What of such a body a failure row keeps: enough to see what came, not a flood.
+MAX_RAW_BYTES = 1_000_000
 
 # Id-only pages (no `embed`) are small; SAPI3's largest page.
 _ID_PAGE_LIMIT = 2000
@@ -125,6 +131,23 @@ def _retry_after_seconds(header: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether JSON nests more than `limit` arrays/objects deep (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _fingerprint(member: Any) -> str:
@@ -361,10 +384,19 @@ class UitdatabankConnector:
             raise FatalSourceError(status, title, detail)
         try:
             body = _loads(response.content)
+        except RecursionError:
+            body = None  # deeper than the interpreter's stack: too deep, by far
         except (ValueError, UnicodeDecodeError) as exc:
             raise _RetryableResponse(
                 f"unparseable JSON body ({len(response.content)} bytes): {exc}", status=status
             ) from exc
+        if body is None or nested_deeper(body, MAX_JSON_DEPTH):
+            raise UnreadablePage(
+                f"{self.name}: GET /events answered JSON nested deeper than {MAX_JSON_DEPTH} "
+                f"levels ({len(response.content)} bytes; start={params.get('start')}, "
+                f"modifiedFrom={params.get('modifiedFrom')}); the page is recorded as a "
+                "failure and the next run reads it again",
+                response.content[:MAX_RAW_BYTES].decode("utf-8", errors="replace"))
         if not isinstance(body, dict) or not isinstance(body.get("member"), list):
             raise _RetryableResponse("body is not a PagedCollection (no member list)", status)
         if body.get("@type", "PagedCollection") != "PagedCollection":
@@ -416,7 +448,7 @@ def _problem(response: httpx.Response) -> tuple[str, str | None]:
     reason = response.reason_phrase or f"HTTP {response.status_code}"
     try:
         body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return reason, None
     if not isinstance(body, dict):
         return reason, None

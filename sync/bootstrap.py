@@ -161,7 +161,7 @@ class App:
 def bootstrap(config_path: Path, env: EnvSettings | None = None, **overrides: Any) -> App:
     config = load_config(config_path)
     env = env or EnvSettings()
-    engine = make_engine(env.database_url)
+    engine = make_engine(env.database_url, create_folder=env.uses_default_database)
     region = load_region(config.region_file)
     overrides.setdefault("types", load_types(config))
     return App(config=config, env=env, engine=engine, region=region, **overrides)

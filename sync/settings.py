@@ -2,20 +2,82 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sync.service.moderators import ModeratorError, normalise_email
 
 DEFAULT_CONFIG_PATH = Path("config/ikdoemee.toml")
 DEFAULT_DATABASE_URL = "sqlite:///data/ikdoemee.sqlite3"
+MIN_SECRET_LENGTH = 32
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the key and what is wrong."""
+
+
+def _http_url(value: str) -> str:
+    # An e-mail link or an API page built on anything else is broken or dangerous.
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL such as https://ikdoemee.be, not {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"bad port: {exc}") from None
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("must not contain a user, password, query or fragment")
+    return value
+
+
+def _address(value: str) -> str:
+    # CR/LF in an address would write mail headers of its own (and stop every digest).
+    if any(not c.isprintable() for c in value):
+        raise ValueError(f"must not contain control characters (CR, LF, ...): {value!r}")
+    try:
+        return normalise_email(value)
+    except ModeratorError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _sender(value: str) -> str:
+    if any(not c.isprintable() for c in value):
+        raise ValueError(f"must not contain control characters (CR, LF, ...): {value!r}")
+    _address(parseaddr(value)[1] or value)
+    return value
+
+
+def _cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value, timezone=ZoneInfo("Europe/Brussels"))
+    except ValueError as exc:
+        raise ValueError(f"not a cron expression (minute hour day month weekday): {exc}"
+                         ) from None
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Address = Annotated[str, AfterValidator(_address)]
 
 
 class _Strict(BaseModel):
@@ -26,7 +88,7 @@ class _Strict(BaseModel):
 class SourceConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     connector: Literal["uitdatabank"]
-    base_url: str = Field(pattern=r"^https?://")
+    base_url: HttpUrl
     client_id_env: str | None = None
     limit: int = Field(default=200, ge=1, le=2000)
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
@@ -35,7 +97,7 @@ class SourceConfig(_Strict):
     backoff_max_seconds: float = Field(default=30.0, ge=0, le=3600)
     retry_after_max_seconds: float = Field(default=300.0, ge=0, le=3600)
     interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    reconcile_cron: str = "0 3 * * *"
+    reconcile_cron: Annotated[str, AfterValidator(_cron)] = "0 3 * * *"
     # The reconciliation on this day (Europe/Brussels) re-reads every document instead of
     # comparing id lists: the only way to see a place or organizer change that kept the
     # event's `modified`. "daily": every night (the old behaviour); "never": only `sync --full`.
@@ -59,13 +121,36 @@ class SourceConfig(_Strict):
 class WebConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    base_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^/]+")
+    base_url: HttpUrl = "http://127.0.0.1:8080"
+    # Prometheus: with a port /metrics leaves the web port for a listener of its own (e.g. on
+    # an internal address); without one it stays on the web port behind the admin token.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Proxies whose X-Forwarded-For/-Proto are believed (IP addresses or networks); by default
+    # nobody's, so a client cannot choose the address the rate limits count.
+    forwarded_allow_ips: list[str] = Field(default_factory=list)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {value!r}") from None
+        return values
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> WebConfig:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("metrics_port must differ from port")
+        return self
 
 
 class SmtpConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
-    sender: str = "ikdoemee <noreply@ikdoemee.local>"
+    sender: Annotated[str, AfterValidator(_sender)] = "ikdoemee <noreply@ikdoemee.local>"
     starttls: bool = False
     ssl: bool = False
     username_env: str | None = None
@@ -74,9 +159,9 @@ class SmtpConfig(_Strict):
 
 
 class NotificationsConfig(_Strict):
-    fallback_moderators: list[str] = Field(default_factory=list)
+    fallback_moderators: list[Address] = Field(default_factory=list)
     # Regional staff who admit moderators and read the report; empty: `fallback_moderators`.
-    coordinators: list[str] = Field(default_factory=list)
+    coordinators: list[Address] = Field(default_factory=list)
     digest_hour: int = Field(default=8, ge=0, le=23)
     reminder_after_days: int = Field(default=3, ge=1)
     escalate_after_days: int = Field(default=7, ge=1)
@@ -163,6 +248,24 @@ class EnvSettings(BaseSettings):
     # Signs CSRF values and undo tickets of the moderation pages; random per process if unset.
     secret_key: str | None = None
 
+    @property
+    def uses_default_database(self) -> bool:
+        return self.database_url == DEFAULT_DATABASE_URL
+
+    def weak_secrets(self) -> list[str]:
+        """What `run` and `web` refuse: a secret anyone could guess in a few tries."""
+        out = []
+        for name, value in (("IKDOEMEE_ADMIN_TOKEN", self.admin_token),
+                            ("IKDOEMEE_SECRET_KEY", self.secret_key)):
+            make = ("e.g. from `python3 -c \"import secrets; "
+                    "print(secrets.token_urlsafe(32))\"`")
+            if value and len(value) < MIN_SECRET_LENGTH:
+                out.append(f"{name}: too short ({len(value)} characters); use at least "
+                           f"{MIN_SECRET_LENGTH} random ones, {make}")
+            elif value and value.startswith("change-me"):
+                out.append(f"{name}: still the example value of config/.env.example; {make}")
+        return out
+
 
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
@@ -177,6 +280,13 @@ def load_config(path: Path) -> AppConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: is a folder; give the config file itself") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+                          ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     region = raw.get("region_file", "westhoek_municipalities.json")

@@ -14,25 +14,59 @@ class DatabaseUrlError(ValueError):
     """IKDOEMEE_DATABASE_URL cannot be used."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+HINT = "e.g. postgresql+psycopg://user:password@host:5432/ikdoemee or sqlite:///data/ikdoemee.sqlite3"
+
+
+def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engine:
+    """The engine for IKDOEMEE_DATABASE_URL; a URL that cannot work is refused with a hint.
+
+    `create_folder` makes the SQLite file's folder when missing (only for the default URL: a
+    typo in a configured path must not quietly start an empty database elsewhere)."""
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError as exc:
-        raise DatabaseUrlError(f"IKDOEMEE_DATABASE_URL: not a database URL: {url!r}") from exc
+        raise DatabaseUrlError(f"IKDOEMEE_DATABASE_URL: not a database URL: {url!r}; {HINT}"
+                               ) from exc
     backend = parsed.get_backend_name()
+    if backend == "postgres":
+        raise DatabaseUrlError("IKDOEMEE_DATABASE_URL: SQLAlchemy does not know postgres://; "
+                               "write postgresql+psycopg:// instead")
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseUrlError(
-            f"IKDOEMEE_DATABASE_URL: {backend!r} is not supported; use sqlite or postgresql"
+            f"IKDOEMEE_DATABASE_URL: {backend!r} is not supported; use sqlite or postgresql "
+            f"({HINT})"
         )
-    if backend == "postgresql" and parsed.drivername == "postgresql":
+    if backend == "postgresql":
+        if parsed.drivername not in ("postgresql", "postgresql+psycopg"):
+            raise DatabaseUrlError(
+                f"IKDOEMEE_DATABASE_URL: driver {parsed.drivername!r} is not installed; "
+                "write postgresql+psycopg:// (psycopg 3)")
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
-        _sqlite_proper_transactions(engine)
-        return engine
-    return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    _check_sqlite_path(parsed.database, parsed.query, create_folder)
+    engine = sa.create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
+    _sqlite_proper_transactions(engine)
+    return engine
+
+
+def _check_sqlite_path(database: str | None, query: Any, create_folder: bool) -> None:
+    if not database or database == ":memory:" or "memory" in str(query.get("mode", "")):
+        # Every command is its own process: an in-memory database vanishes when it ends.
+        raise DatabaseUrlError("IKDOEMEE_DATABASE_URL: an in-memory SQLite database is gone "
+                               f"when the command ends; give a file, {HINT}")
+    path = Path(database)
+    folder = path.parent
+    if path.is_dir():
+        raise DatabaseUrlError(f"IKDOEMEE_DATABASE_URL: {path} is a folder; name a file in it")
+    if not folder.is_dir():
+        if not create_folder:
+            raise DatabaseUrlError(f"IKDOEMEE_DATABASE_URL: folder {folder} does not exist; "
+                                   "create it first or fix the path")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUrlError(f"IKDOEMEE_DATABASE_URL: cannot create folder {folder}: "
+                                   f"{exc.strerror or exc}") from exc
 
 
 def _sqlite_proper_transactions(engine: Engine) -> None:

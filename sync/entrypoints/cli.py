@@ -21,6 +21,7 @@ from sync.adapters.region_file import RegionFileError
 from sync.bootstrap import App, bootstrap
 from sync.domain.region import Region
 from sync.domain.runs import FAILED
+from sync.entrypoints.terminal import clean, json_safe
 from sync.logs import configure_logging
 from sync.service import review
 from sync.service.remap import remap_source
@@ -76,7 +77,8 @@ def _json_default(value: Any) -> Any:
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, default=_json_default, ensure_ascii=False, indent=2) + "\n")
+    text = json.dumps(doc, default=_json_default, ensure_ascii=False, indent=2)
+    sys.stdout.write(json_safe(text) + "\n")
 
 
 STATES = ("pending", "published", "rejected", "withdrawn", "expired")
@@ -87,11 +89,16 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def open_app(check_schema: bool = True) -> Iterator[App]:
+def open_app(check_schema: bool = True, live: bool = False) -> Iterator[App]:
+    """The composition root for a command; `live` (web, run) also refuses weak secrets."""
     try:
         application = bootstrap(state.config_path)
     except (ConfigError, RegionFileError, DatabaseUrlError) as exc:
         raise fail(str(exc)) from None
+    weak = application.env.weak_secrets() if live else []
+    if weak:
+        application.close()
+        raise fail("\n".join(weak))
     try:
         if check_schema:
             head = migrate.head()
@@ -121,7 +128,8 @@ def _names(region: Region) -> dict[str, str]:
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> None:
-    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    # Titles, errors and reasons come from the feed or from people: shown, never obeyed.
+    cells = [[clean(c) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     widths = [min(w, 60) for w in widths]
     typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
@@ -142,7 +150,7 @@ def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
     env = EnvSettings()
     try:
-        engine = make_engine(env.database_url)
+        engine = make_engine(env.database_url, create_folder=env.uses_default_database)
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
     try:
@@ -209,7 +217,7 @@ def sync_cmd(
             f"{sum(c.skipped.values())} skipped, {c.failed} failed"
         )
         if result.error:
-            typer.echo(f"error: {result.error}", err=True)
+            typer.echo(f"error: {clean(result.error)}", err=True)
     if result.status == FAILED:
         raise typer.Exit(EXIT_FAILED)
 

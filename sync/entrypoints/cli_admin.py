@@ -21,6 +21,7 @@ from rich.progress import (
 )
 
 from connectors.base import Cursor, Page
+from sync.entrypoints.terminal import clean, json_safe
 from sync.service import outbox_admin, replay, stats
 from sync.settings import ConfigError
 
@@ -124,17 +125,18 @@ def register(app: typer.Typer, failures_app: typer.Typer, runs_app: typer.Typer,
             emit_json({"run": doc})
             return
         for key in ("id", "source", "kind", "status"):
-            typer.echo(f"{key:<10} {doc[key]}")
+            typer.echo(f"{key:<10} {clean(doc[key])}")
         typer.echo(f"{'started':<10} {local(doc['started_at'])}")
         typer.echo(f"{'ended':<10} {local(doc['ended_at'])}")
         counts = doc["counts"]
-        typer.echo("counts     " + ", ".join(
-            f"{k} {v}" for k, v in counts.items() if k != "skipped"))
+        typer.echo("counts     " + clean(", ".join(
+            f"{k} {v}" for k, v in counts.items() if k != "skipped")))
         if counts.get("skipped"):
-            typer.echo("skipped    " + ", ".join(f"{k} {v}" for k, v in counts["skipped"].items()))
+            typer.echo("skipped    " + clean(", ".join(
+                f"{k} {v}" for k, v in counts["skipped"].items())))
         typer.echo("failures   " + ", ".join(f"{k} {v}" for k, v in doc["failures"].items()))
         if doc["error"]:
-            typer.echo(f"{'error':<10} {doc['error']}")
+            typer.echo(f"{'error':<10} {clean(doc['error'])}")
 
     @failures_app.command("show")
     def failures_show(failure_id: Annotated[int, typer.Argument(help="Failure id.")],
@@ -150,16 +152,16 @@ def register(app: typer.Typer, failures_app: typer.Typer, runs_app: typer.Typer,
             return
         for key in ("id", "run_id", "source", "source_id", "stage", "status", "attempts",
                     "error", "resolution"):
-            typer.echo(f"{key:<11} {'' if doc[key] is None else doc[key]}")
+            typer.echo(f"{key:<11} {clean(doc[key])}")
         typer.echo(f"{'created':<11} {local(doc['created_at'])}")
         typer.echo(f"{'resolved':<11} {local(doc['resolved_at'])}")
         typer.echo("raw payload:")
         if doc["payload"] is not None:
             import json
 
-            typer.echo(json.dumps(doc["payload"], ensure_ascii=False, indent=2))
+            typer.echo(json_safe(json.dumps(doc["payload"], ensure_ascii=False, indent=2)))
         else:
-            typer.echo(doc["raw_payload"] or "(none)")
+            typer.echo(clean(doc["raw_payload"], lines=True) or "(none)")
 
     @failures_app.command("replay")
     def failures_replay(
@@ -209,8 +211,8 @@ def register(app: typer.Typer, failures_app: typer.Typer, runs_app: typer.Typer,
                            f"{c.failed} still failing")
             for item in report.items:
                 if item.outcome in ("failed", "not_open"):
-                    typer.echo(f"failure {item.failure_id}: {item.outcome}: {item.error}",
-                               err=True)
+                    typer.echo(f"failure {item.failure_id}: {item.outcome}: "
+                               f"{clean(item.error)}", err=True)
             if not report.items:
                 typer.echo("nothing to replay")
         if report.still_failing:
@@ -233,7 +235,7 @@ def register(app: typer.Typer, failures_app: typer.Typer, runs_app: typer.Typer,
             doc.pop("raw_payload", None)
             emit_json({"failure": doc})
         else:
-            typer.echo(f"failure {failure_id} ignored: {reason}")
+            typer.echo(f"failure {failure_id} ignored: {clean(reason)}")
 
     # A group, so `stats snapshot` and `stats coverage` (cli_report) live under it too.
     stats_app = typer.Typer(invoke_without_command=True)

@@ -11,6 +11,7 @@ import typer
 
 from sync.bootstrap import App
 from sync.domain.region import Region
+from sync.entrypoints.terminal import clean
 from sync.service import moderators as mods
 from sync.service import notify
 
@@ -58,7 +59,7 @@ def run_cmd(
     """Run the daemon: scheduled syncs, reconciliation, outbox relay, e-mail, web (health)."""
     from sync.entrypoints.daemon import Daemon
 
-    with host().open_app() as application:
+    with host().open_app(live=True) as application:
         code = Daemon(application, serve_web=not no_web).run()
     raise typer.Exit(code)
 
@@ -123,7 +124,8 @@ def moderators_list(as_json: JsonOpt = False) -> None:
         return
     for d in docs:
         typer.echo(f"{d['id']:>4}  {'active  ' if d['active'] else 'inactive'}  {d['notify']:<9}  "
-                   f"{d['name']} <{d['email']}>  {', '.join(d['municipality_names']) or '-'}")
+                   f"{clean(d['name'])} <{clean(d['email'])}>  "
+                   f"{', '.join(d['municipality_names']) or '-'}")
     typer.echo(f"\nto the fallback moderators ({', '.join(fallback_emails) or 'none configured'}): "
                f"{', '.join(fallback) or 'none'}")
 

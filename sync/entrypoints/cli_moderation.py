@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from sync.bootstrap import App
+from sync.entrypoints.terminal import clean
 from sync.service import review as rv
 
 audit_app = typer.Typer(no_args_is_help=True, help="The moderators' decision log.")
@@ -29,16 +30,20 @@ def web_cmd() -> None:
     """Serve the web part alone (moderation pages, APIs, health) on [web] host and port."""
     import uvicorn
 
-    from sync.entrypoints.web.app import create_app
+    from sync.entrypoints.web.app import create_app, server_config
+    from sync.entrypoints.web.health import serve_metrics
     from sync.entrypoints.web.security import protect_uvicorn_logs
 
     assert _open_app is not None
-    with _open_app() as application:
-        web = application.config.web
+    with _open_app(live=True) as application:
         protect_uvicorn_logs()
-        # uvicorn's access log would print link tokens; our middleware logs redacted paths.
-        uvicorn.run(create_app(application), host=web.host, port=web.port, access_log=False,
-                    log_config=None, proxy_headers=True, server_header=False)
+        stop_metrics = serve_metrics(application)
+        try:
+            # uvicorn's access log would print link tokens; our middleware logs redacted paths.
+            uvicorn.Server(server_config(application, create_app(application))).run()
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
 
 
 @audit_app.command("list")
@@ -55,9 +60,10 @@ def audit_list(
         _emit_json({"decisions": rows})
         return
     for r in rows:
-        reason = f" · {r['reason']}" if r["reason"] else ""
+        # The reason is a moderator's free text: escaped, so it cannot fake a line or colour.
+        reason = f" · {clean(r['reason'])}" if r["reason"] else ""
         typer.echo(f"{r['at']:%Y-%m-%d %H:%M:%S} #{r['id']} item {r['review_item_id']} "
-                   f"{r['decision']} by {r['moderator_email']} via {r['via']} "
+                   f"{r['decision']} by {clean(r['moderator_email'])} via {r['via']} "
                    f"({r['scope_used']}) {r['before_state']}→{r['after_state']}{reason}")
     if not rows:
         typer.echo("no decisions yet")

@@ -48,6 +48,7 @@ class Daemon:
         self._relay: OutboxRelay | None = None
         self._server: uvicorn.Server | None = None
         self._web_thread: threading.Thread | None = None
+        self._stop_metrics: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ jobs
 
@@ -211,12 +212,13 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
 
     def _start_web(self) -> None:
-        from sync.entrypoints.web.app import create_app
+        from sync.entrypoints.web.app import create_app, server_config
+        from sync.entrypoints.web.health import serve_metrics
 
         web = self.app.config.web
-        config = uvicorn.Config(create_app(self.app), host=web.host, port=web.port,
-                                log_config=None, access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(server_config(self.app, create_app(self.app),
+                                                    lifespan="off"))
+        self._stop_metrics = serve_metrics(self.app)
         # In a thread uvicorn installs no signal handlers: the daemon owns SIGTERM/SIGINT.
         self._web_thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._web_thread.start()
@@ -261,5 +263,7 @@ class Daemon:
             if self._server is not None and self._web_thread is not None:
                 self._server.should_exit = True
                 self._web_thread.join(timeout=10)
+            if self._stop_metrics is not None:
+                self._stop_metrics()
             log.info("daemon stopped")
         return 0

@@ -113,8 +113,9 @@ def get_failure(conn: sa.Connection, failure_id: int) -> dict[str, Any]:
     doc = _failure_doc(row, with_payload=True)
     try:
         doc["payload"] = json.loads(row.raw_payload) if row.raw_payload is not None else None
-    except ValueError:
-        doc["payload"] = None  # stored as repr(): only raw_payload can show it
+    except (ValueError, RecursionError):
+        # Stored as repr(), cut short, or nested too deep: only raw_payload can show it.
+        doc["payload"] = None
     return doc
 
 
@@ -316,6 +317,11 @@ def _replay_one(
     payload = fresh.raw_payload
     try:
         raw: Any
+        if failure.get("stage") == STAGE_FETCH and source_id is None:
+            # A whole page the source served unreadable, not a record: the next sync reads
+            # that page again from the cursor; ignore this failure once it came through.
+            raise _StillFailing(STAGE_FETCH, "an unreadable page, not one record: the next "
+                                "sync reads it again; ignore this failure once it synced")
         if connector is not None:
             raw = _refetch(connector, source_id)
             payload = raw_json(raw)
@@ -354,6 +360,8 @@ def _stored(raw_payload: str | None) -> Any:
         raise _StillFailing(STAGE_FETCH, "no raw payload stored: replay with refetch")
     try:
         return json.loads(raw_payload)
+    except RecursionError:
+        raise _StillFailing(STAGE_FETCH, "stored payload nests too deep to map") from None
     except ValueError as exc:
         raise _StillFailing(STAGE_MAP, f"stored payload is not JSON: {exc}") from exc
 

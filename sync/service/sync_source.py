@@ -17,7 +17,14 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import Connector, ConnectorError, Cursor, Page, source_id_of
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    Cursor,
+    Page,
+    UnreadablePage,
+    source_id_of,
+)
 from sync.domain import catalogue as cat
 from sync.domain.activity import (
     MappingError,
@@ -29,7 +36,7 @@ from sync.domain.activity import (
 from sync.domain.catalogue import Provenance
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
-from sync.domain.runs import STAGE_MAP, STAGE_STORE, RunCounts, final_status
+from sync.domain.runs import STAGE_FETCH, STAGE_MAP, STAGE_STORE, RunCounts, final_status
 from sync.domain.visibility import is_expired, visible_until
 from sync.service.expiry import expire_and_refresh
 from sync.service.unit_of_work import UnitOfWork
@@ -468,6 +475,14 @@ def sync_source(
                 counts = _store_page(uow_factory, service, page, run_id, counts)
                 log.debug("page stored", source=source, records=len(page.records),
                           cursor=page.cursor.modified)
+    except UnreadablePage as exc:
+        # Nothing of the page can be stored, so the cursor stays before it; the body is kept
+        # as a failure, visible and explained, and the run fails (the next one tries again).
+        counts.failed += 1
+        with uow_factory() as uow:
+            uow.runs.add_failure(run_id, source, None, STAGE_FETCH, str(exc), exc.raw, clock())
+            uow.commit()
+        error = str(exc)
     except ConnectorError as exc:
         error = str(exc)
     except BaseException as exc:

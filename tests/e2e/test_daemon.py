@@ -26,7 +26,8 @@ BASE_URL = "https://moderatie.ikdoemee.example"
 
 
 def write_daemon_config(tmp_path: Path, feed_url: str, *, smtp_port: int = 9, web_port: int = 9,
-                        limit: int = 5, name: str = "ikdoemee.toml", **notifications: Any) -> Path:
+                        limit: int = 5, name: str = "ikdoemee.toml", metrics_port: int = 0,
+                        **notifications: Any) -> Path:
     extra = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in notifications.items())
     text = f"""
 region_file = "{ROOT / 'config' / 'westhoek_municipalities.json'}"
@@ -43,6 +44,7 @@ backoff_max_seconds = 0
 host = "127.0.0.1"
 port = {web_port}
 base_url = "{BASE_URL}"
+{f"metrics_port = {metrics_port}" if metrics_port else ""}
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -140,10 +142,10 @@ def test_sigterm_during_a_sync_then_restart_loses_and_doubles_nothing(tmp_path, 
 
 def test_run_against_the_sample_feed_sends_digests_with_links_to_the_base_url(
         tmp_path, database_url, smtp):  # noqa: F811
-    web_port = free_port()
+    web_port, metrics_port = free_port(), free_port()
     with FakeSapi3(generate_events(300, seed=1), client_ids={"test-client"}) as fake:
         cli = Cli(write_daemon_config(tmp_path, fake.base_url, smtp_port=smtp.port,
-                                      web_port=web_port, limit=100,
+                                      web_port=web_port, limit=100, metrics_port=metrics_port,
                                       fallback_moderators=["regio@ikdoemee.example"],
                                       digest_interval_seconds=2), database_url)
         cli("db", "upgrade")
@@ -156,8 +158,9 @@ def test_run_against_the_sample_feed_sends_digests_with_links_to_the_base_url(
             health = wait_for(lambda: _get(f"http://127.0.0.1:{web_port}/healthz"),
                               what="/healthz answering 200")
             assert health["sources"][0]["status"] == "ok"
-            metrics = httpx.get(f"http://127.0.0.1:{web_port}/metrics").text
+            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
             assert 'ikdoemee_review_queue_open{kind="new",municipality="Ieper"' in metrics
+            assert httpx.get(f"http://127.0.0.1:{web_port}/metrics").status_code == 404
             assert daemon.terminate() == 0, daemon.text()
         finally:
             daemon.kill()

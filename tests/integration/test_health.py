@@ -3,18 +3,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import httpx
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from sync.bootstrap import App
 from sync.entrypoints.web.app import create_app
+from sync.entrypoints.web.health import serve_metrics
+from sync.settings import EnvSettings
 from tests.integration.test_notify import (  # noqa: F401 - fixtures
     IEPER,
+    free_port,
     ieper,
     poperinge,
     smtp,
     world,
 )
+
+TOKEN = "metrics-scraper-token-0123456789abcdef"
 
 
 def client(app: App) -> TestClient:
@@ -57,7 +65,8 @@ def test_metrics_read_runs_items_queues_outbox_and_last_success(world, smtp):
     world.relay()  # activity events and the mails: all delivered
     world.sync([ieper(4, modified="2026-11-22T10:00:00+00:00")])
     world.digest()  # one mail left in the backlog
-    text = client(world.app).get("/metrics").text
+    app = with_token(world.app)
+    text = client(app).get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
     assert "ikdoemee_database_up 1.0" in text
     assert 'ikdoemee_sync_runs_total{source="uitdatabank",status="succeeded"} 2.0' in text
     assert 'ikdoemee_sync_items_total{outcome="created",source="uitdatabank"} 4.0' in text
@@ -68,3 +77,34 @@ def test_metrics_read_runs_items_queues_outbox_and_last_success(world, smtp):
     [line] = [x for x in text.splitlines()
               if x.startswith('ikdoemee_sync_last_success_timestamp_seconds{source="uitdatabank"}')]
     assert float(line.rsplit(" ", 1)[1]) == world.clock().timestamp()
+
+
+def with_token(app: App) -> App:
+    env = EnvSettings(database_url=app.env.database_url, admin_token=TOKEN)
+    return dataclasses.replace(app, env=env)
+
+
+def test_metrics_on_the_web_port_need_the_admin_token(world):
+    http = client(with_token(world.app))
+    assert http.get("/metrics").status_code == 401
+    wrong = http.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403 and "ikdoemee_" not in wrong.text
+    ok = http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and "ikdoemee_database_up 1.0" in ok.text
+    # No admin token configured: the metrics are off on the web port, not open.
+    assert client(world.app).get("/metrics").status_code == 503
+
+
+def test_metrics_on_their_own_port_leave_the_web_port(world):
+    port = free_port()
+    web = world.app.config.web.model_copy(update={"metrics_port": port})
+    app = dataclasses.replace(world.app,
+                              config=world.app.config.model_copy(update={"web": web}))
+    assert client(app).get("/metrics").status_code == 404
+    stop = serve_metrics(app)
+    assert stop is not None
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "ikdoemee_database_up 1.0" in text
+    finally:
+        stop()

@@ -7,16 +7,44 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.bootstrap import App
+from sync.entrypoints.web.guards import (
+    MAX_BODY_BYTES,
+    IdPath,
+    IdQuery,
+    StrictId,
+    check_days,
+)
+from sync.entrypoints.web.problems import problem
 from sync.entrypoints.web.public import ApiProblem, install_api_problems, problem_responses
 from sync.service import outbox_admin, replay
 from sync.settings import ConfigError
 
+router_prefix = "/api/admin"
 _bearer = HTTPBearer(auto_error=False, scheme_name="adminToken",
                      description="The value of IKDOEMEE_ADMIN_TOKEN.")
+
+
+def token_problem(expected: str | None, authorization: str | None) -> ApiProblem | None:
+    """Why this Authorization header does not open the admin API, or None when it does."""
+    if not expected:
+        return ApiProblem(503, "Service Unavailable",
+                          "The admin API is off: set IKDOEMEE_ADMIN_TOKEN to turn it on.")
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return ApiProblem(401, "Unauthorized",
+                          "Send the admin token as `Authorization: Bearer <token>`.",
+                          {"WWW-Authenticate": 'Bearer realm="ikdoemee-admin"'})
+    # Constant time: how far a guess matches must not show in the response time.
+    if not secrets.compare_digest(credentials.strip().encode(), expected.encode()):
+        return ApiProblem(403, "Forbidden", "The admin token is not valid.")
+    return None
 
 
 def require_admin(
@@ -24,24 +52,78 @@ def require_admin(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> App:
     application: App = request.app.state.app
-    expected = application.env.admin_token
-    if not expected:
-        raise ApiProblem(503, "Service Unavailable",
-                         "The admin API is off: set IKDOEMEE_ADMIN_TOKEN to turn it on.")
-    challenge = {"WWW-Authenticate": 'Bearer realm="ikdoemee-admin"'}
-    if credentials is None or not credentials.credentials:
-        raise ApiProblem(401, "Unauthorized",
-                         "Send the admin token as `Authorization: Bearer <token>`.", challenge)
-    # Constant time: how far a guess matches must not show in the response time.
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise ApiProblem(403, "Forbidden", "The admin token is not valid.")
+    refused = token_problem(application.env.admin_token, request.headers.get("authorization"))
+    if refused is not None:
+        raise refused
     return application
+
+
+def _render(exc: ApiProblem) -> JSONResponse:
+    resp = problem(exc.status, exc.title, exc.detail)
+    resp.headers.update(exc.headers or {})
+    return resp
+
+
+class AdminGuard:
+    """The admin API's door: the token is checked before anything reads the body (FastAPI
+    parses the body before it runs dependencies), then the body is read up to MAX_BODY_BYTES
+    and handed on, or refused with a 413 problem. (FastAPI's own `max_body_size` answers
+    in plain text, and an error raised while the app reads comes out of Starlette's
+    middleware wrapped as a 400.)"""
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = (router_prefix,),
+                 max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.prefixes, self.max_bytes = app, prefixes, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        application: App = scope["app"].state.app
+        headers = Headers(scope=scope)
+        refused = token_problem(application.env.admin_token, headers.get("authorization"))
+        if refused is None:
+            length = headers.get("content-length", "0")
+            if not length.isdigit() or int(length) > self.max_bytes:
+                refused = self._too_large()
+        if refused is not None:
+            await _render(refused)(scope, receive, send)
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await _render(self._too_large())(scope, receive, send)
+                return
+        handed = False
+
+        async def read_body() -> Message:
+            nonlocal handed
+            if handed:
+                return await receive()  # e.g. a disconnect
+            handed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, read_body, send)
+
+    def _too_large(self) -> ApiProblem:
+        return ApiProblem(413, "Content Too Large",
+                          f"The request body is larger than {self.max_bytes} bytes.")
 
 
 Admin = Annotated[App, Depends(require_admin)]
 
-router = APIRouter(prefix="/api/admin", tags=["admin"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = APIRouter(prefix=router_prefix, tags=["admin"],
+                   responses=problem_responses(400, 401, 403, 413, 422, 503))
+
+
+class _Body(BaseModel):
+    # Strict: `"yes"` is not a boolean and `true` not an id; an unknown field is a mistake.
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class RunOut(BaseModel):
@@ -88,9 +170,11 @@ class FailureList(BaseModel):
     failures: list[FailureOut]
 
 
-class ReplayRequest(BaseModel):
-    ids: list[int] = Field(default_factory=list, description="Failures to replay.")
-    run_id: int | None = Field(default=None, description="Replay the open failures of a run.")
+class ReplayRequest(_Body):
+    ids: list[StrictId] = Field(default_factory=list, max_length=10_000,
+                                description="Failures to replay.")
+    run_id: StrictId | None = Field(default=None,
+                                    description="Replay the open failures of a run.")
     all_open: bool = Field(default=False, description="Replay every open failure.")
     source: str | None = Field(default=None, description="Only failures of this source.")
     refetch: bool = Field(default=False,
@@ -121,7 +205,7 @@ class ReplayOut(BaseModel):
     items: list[ReplayedItemOut]
 
 
-class IgnoreRequest(BaseModel):
+class IgnoreRequest(_Body):
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -142,8 +226,8 @@ class OutboxList(BaseModel):
     counts: dict[str, int]
 
 
-class RetryRequest(BaseModel):
-    ids: list[int] = Field(default_factory=list)
+class RetryRequest(_Body):
+    ids: list[StrictId] = Field(default_factory=list, max_length=10_000)
     all_dead: bool = False
 
 
@@ -170,6 +254,7 @@ def list_runs(
     until: Annotated[date | None, Query(description="Started on or before this day.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Any:
+    check_days(since, until, ("since", "until"))
     lo, hi = replay.day_bounds(since, until)
     with app.uow() as uow:
         return {"runs": replay.list_runs(uow.connection, source=source, status=status,
@@ -178,7 +263,7 @@ def list_runs(
 
 @router.get("/runs/{run_id:int}", response_model=RunDetail, responses=problem_responses(404),
             summary="One run")
-def get_run(app: Admin, run_id: int) -> Any:
+def get_run(app: Admin, run_id: IdPath) -> Any:
     with app.uow() as uow:
         try:
             return replay.get_run(uow.connection, run_id)
@@ -190,7 +275,7 @@ def get_run(app: Admin, run_id: int) -> Any:
 def list_failures(
     app: Admin,
     source: str | None = None,
-    run_id: int | None = None,
+    run_id: IdQuery = None,
     stage: Literal["fetch", "map", "store"] | None = None,
     status: Literal["open", "resolved", "ignored"] | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
@@ -202,7 +287,7 @@ def list_failures(
 
 @router.get("/failures/{failure_id:int}", response_model=FailureDetail,
             responses=problem_responses(404), summary="One failure with its raw payload")
-def get_failure(app: Admin, failure_id: int) -> Any:
+def get_failure(app: Admin, failure_id: IdPath) -> Any:
     with app.uow() as uow:
         try:
             return replay.get_failure(uow.connection, failure_id)
@@ -233,7 +318,7 @@ def replay_failures(app: Admin, body: ReplayRequest) -> Any:
 
 @router.post("/failures/{failure_id:int}/ignore", response_model=FailureOut,
              responses=problem_responses(404, 409), summary="Close a failure deliberately")
-def ignore_failure(app: Admin, failure_id: int, body: IgnoreRequest) -> Any:
+def ignore_failure(app: Admin, failure_id: IdPath, body: IgnoreRequest) -> Any:
     with app.uow() as uow:
         try:
             doc = replay.ignore_failure(uow, failure_id, body.reason, app.clock())
@@ -269,3 +354,4 @@ def retry_outbox(app: Admin, body: RetryRequest) -> Any:
 def register(web: FastAPI) -> None:
     install_api_problems(web)
     web.include_router(router)
+    web.add_middleware(AdminGuard)

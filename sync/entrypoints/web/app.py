@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import uvicorn
 from fastapi import FastAPI
 
 from sync.bootstrap import App
@@ -29,3 +32,16 @@ def _parts() -> list:  # type: ignore[type-arg]
             if exc.name != f"sync.entrypoints.web.{name}":
                 raise
     return parts
+
+
+def server_config(application: App, asgi: Any, **overrides: Any) -> uvicorn.Config:
+    """How `web` and `run` serve the app. X-Forwarded-* count only from `[web]
+    forwarded_allow_ips` (uvicorn alone trusts any loopback peer, so a local process or a
+    proxy that passes the header on could pick the client address the rate limits see)."""
+    web = application.config.web
+    trusted = ",".join(web.forwarded_allow_ips)
+    options: dict[str, Any] = {
+        "host": web.host, "port": web.port, "log_config": None, "access_log": False,
+        "server_header": False, "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None, **overrides}
+    return uvicorn.Config(asgi, **options)

@@ -1,16 +1,22 @@
-"""`GET /healthz` (database, last successful run per source) and Prometheus `GET /metrics`."""
+"""`GET /healthz` (database, last successful run per source) and Prometheus `/metrics`: behind
+the admin token on the web port, or alone on `[web] metrics_host`/`metrics_port`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
@@ -19,6 +25,8 @@ from sync.adapters import tables as t
 from sync.bootstrap import App
 from sync.domain import catalogue as cat
 from sync.domain.runs import PARTIAL, SUCCEEDED
+from sync.entrypoints.web.admin import require_admin
+from sync.entrypoints.web.public import problem_responses
 from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
 
 log = structlog.get_logger()
@@ -146,17 +154,46 @@ class DatabaseCollector(Collector):
         return [runs, items, failures, queue, backlog, last]
 
 
-def register(web: FastAPI) -> None:
-    application: App = web.state.app
+def metrics_registry(application: App) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(
         application.engine, {m.nis: m.name for m in application.region.municipalities}))
+    return registry
+
+
+def serve_metrics(application: App) -> Callable[[], None] | None:
+    """With `[web] metrics_port`, /metrics has a listener of its own (for a network only
+    Prometheus reaches); returns what stops it. None when the web port serves it."""
+    web = application.config.web
+    if web.metrics_port is None:
+        return None
+    server, thread = start_http_server(web.metrics_port, addr=web.metrics_host,
+                                       registry=metrics_registry(application))
+    log.info("metrics listening", host=web.metrics_host, port=web.metrics_port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
+def register(web: FastAPI) -> None:
+    application: App = web.state.app
 
     @web.get("/healthz", tags=["health"])
     def healthz(request: Request) -> JSONResponse:
         status, doc = health(request.app.state.app)
         return JSONResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})
 
-    @web.get("/metrics", tags=["health"])
-    def metrics() -> Response:
+    if application.config.web.metrics_port is not None:
+        return  # served on its own port by serve_metrics
+    registry = metrics_registry(application)
+
+    # Queue sizes per municipality, backlog and failures are not for everyone to read.
+    @web.get("/metrics", tags=["health"], responses=problem_responses(401, 403, 503),
+             response_class=Response,
+             summary="Prometheus metrics (admin token; or `[web] metrics_port`)")
+    def metrics(_: Annotated[App, Depends(require_admin)]) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -24,6 +24,7 @@ from sync.domain.activity import (
     Place,
     Price,
 )
+from sync.entrypoints.web import guards
 from sync.entrypoints.web.problems import problem
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
@@ -55,7 +56,7 @@ class Problem(BaseModel):
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     texts = {400: "Bad request", 401: "Missing or malformed bearer token",
              403: "Wrong bearer token", 404: "Not found", 409: "Conflict with the current state",
-             422: "Invalid parameters", 503: "Not configured"}
+             413: "Body too large", 422: "Invalid parameters", 503: "Not configured"}
     return {s: {"model": Problem, "description": texts[s],
                 "content": {"application/problem+json": {}}} for s in statuses}
 
@@ -251,11 +252,12 @@ def list_activities(
     date_to: ToQ = None,
     q: TextQ = None,
     lang: LangQ = "nl",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: guards.PageQuery = 1,
     per_page: Annotated[int, Query(ge=1, le=cq.MAX_PER_PAGE)] = 20,
 ) -> ActivityPage:
     """Published activities at their approved version, soonest first."""
     application = _app(request)
+    guards.check_days(date_from, date_to)
     filters = _filters(application, municipality, activity_type, language_level, date_from,
                        date_to, q)
     now = application.clock()
@@ -263,7 +265,8 @@ def list_activities(
         found = cq.search(uow.connection, filters, page, per_page, now, _members(application))
 
     def link(n: int) -> str:
-        return str(request.url.include_query_params(page=n, per_page=per_page))
+        return guards.absolute_url(application.config.web.base_url, request, page=n,
+                                   per_page=per_page)
 
     return ActivityPage(
         items=[activity_out(application, p, lang, now) for p in found.items],
@@ -294,9 +297,10 @@ _JSONLD_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/api/activities/{activity_id}.jsonld", response_class=JSONResponse,
-            responses={**_JSONLD_RESPONSE, **problem_responses(404)},
+            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422)},
             summary="One activity as schema.org Event (JSON-LD)")
-def get_activity_jsonld(request: Request, activity_id: int, lang: LangQ = "nl") -> JSONResponse:
+def get_activity_jsonld(request: Request, activity_id: guards.IdPath,
+                        lang: LangQ = "nl") -> JSONResponse:
     return _jsonld(_app(request), activity_id, lang)
 
 
@@ -304,7 +308,7 @@ def get_activity_jsonld(request: Request, activity_id: int, lang: LangQ = "nl") 
             responses={**_JSONLD_RESPONSE, **problem_responses(404, 422)},
             summary="One published activity")
 def get_activity(
-    request: Request, activity_id: int, lang: LangQ = "nl",
+    request: Request, activity_id: guards.IdPath, lang: LangQ = "nl",
     format: Annotated[Literal["json", "jsonld"], Query(  # noqa: A002 - the public name
         description="jsonld: the schema.org Event rendering.")] = "json",
 ) -> Any:
@@ -368,10 +372,13 @@ def activities_page(
                  "Die gemeente kennen we niet.")
     kind = parsed("type", cq.activity_type, "Dat soort activiteit kennen we niet.")
     level = parsed("taalniveau", _level, "Kies een taalniveau van 1 tot 4.")
-    lo = parsed("van", date.fromisoformat, "De begindatum is geen geldige datum.")
-    hi = parsed("tot", date.fromisoformat, "De einddatum is geen geldige datum.")
+    lo = parsed("van", guards.parse_day, "De begindatum is geen geldige datum.")
+    hi = parsed("tot", guards.parse_day, "De einddatum is geen geldige datum.")
+    if lo and hi and lo > hi:
+        errors.append("De einddatum ligt voor de begindatum.")
+        hi = values["tot"] = None
     try:
-        page = max(1, min(10_000, int(pagina or "1")))
+        page = min(guards.MAX_PAGE, max(1, int(pagina or "1")))
     except ValueError:
         page = 1
     filters = cq.Filters(nis, kind, level, lo, hi, values["q"][:200] if values["q"] else None)
@@ -382,7 +389,7 @@ def activities_page(
     items = [public_view(p, now, names) for p in found.items]
 
     def page_link(n: int) -> str:
-        return str(request.url.include_query_params(pagina=n))
+        return guards.absolute_url(application.config.web.base_url, request, pagina=n)
 
     html = _env.get_template("public/activiteiten.html").render(
         items=items, total=found.total, page=found.page, pages=found.pages,

@@ -1,0 +1,101 @@
+"""Issue 11, finding 8: a feed body nested absurdly deep is a recorded failed page, not a crash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from connectors.base import Cursor, UnreadablePage
+from connectors.uitdatabank import MAX_JSON_DEPTH, UitdatabankConnector, nested_deeper
+from samplefeed.generator import POSTAL_CODES
+from samplefeed.server import FakeSapi3, Fault
+from sync.bootstrap import map_uitdatabank
+from sync.domain.region import Region
+from sync.entrypoints.web.app import create_app
+from sync.service import replay
+from sync.service.sync_source import SyncService, sync_source
+from sync.service.unit_of_work import UnitOfWork
+from tests.builders import make_event
+from tests.integration.test_replay import make_app
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+DEEP = b"[" * 100_000 + b"]" * 100_000
+TOKEN = "nesting-test-admin-token-0123456789abcdef"
+
+
+def nested(levels: int) -> bytes:
+    """A PagedCollection whose first member nests `levels` more objects deep."""
+    inner: object = {}
+    for _ in range(levels):
+        inner = {"x": inner}
+    return json.dumps({"@type": "PagedCollection", "totalItems": 1,
+                       "member": [inner]}).encode()
+
+
+def test_depth_is_measured_without_recursion():
+    assert not nested_deeper({"a": [1, {"b": 2}]}, 3)
+    assert nested_deeper({"a": [1, {"b": []}]}, 3)
+    deep: list[object] = []
+    for _ in range(50_000):
+        deep = [deep]
+    assert nested_deeper(deep, MAX_JSON_DEPTH)
+
+
+@pytest.fixture
+def feed() -> Iterator[FakeSapi3]:
+    with FakeSapi3([make_event(1), make_event(2)], now=NOW) as fake:
+        yield fake
+
+
+def connector(feed: FakeSapi3, sleeps: list[float]) -> UitdatabankConnector:
+    return UitdatabankConnector(httpx.Client(base_url=feed.base_url), name="uitdatabank",
+                                postal_codes=POSTAL_CODES, limit=5, sleep=sleeps.append)
+
+
+@pytest.mark.parametrize("body", [DEEP, nested(MAX_JSON_DEPTH + 10)])
+def test_the_connector_refuses_deep_bodies_at_once_keeping_them(feed, body):
+    sleeps: list[float] = []
+    feed.faults = [Fault(status=200, body=body, content_type="application/json")]
+    with pytest.raises(UnreadablePage) as info:
+        list(connector(feed, sleeps).pages(Cursor()))
+    assert f"deeper than {MAX_JSON_DEPTH} levels" in str(info.value)
+    assert info.value.raw == body.decode()
+    assert sleeps == []  # the same body comes back on a retry: none is made
+
+
+def test_a_deep_page_is_a_failed_run_with_a_fetch_failure_then_the_next_run_reads_on(
+        feed, engine: Engine, region: Region, tmp_path: Path):
+    service = SyncService("uitdatabank", region, map_uitdatabank, lambda: NOW)
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(engine)
+
+    feed.faults = [Fault(status=200, body=DEEP, content_type="application/json")]
+    first = sync_source(uow, connector(feed, []), service)
+    assert first.status == "failed" and "nested deeper" in (first.error or "")
+    with uow() as u:
+        [failure] = replay.list_failures(u.connection, run_id=first.run_id)
+        shown = replay.get_failure(u.connection, failure["id"])
+    assert (failure["stage"], failure["source_id"], failure["status"]) == ("fetch", None, "open")
+    assert shown["raw_payload"] == DEEP.decode() and shown["payload"] is None
+
+    # The admin API shows it (no 500) and a replay explains instead of crashing.
+    app = make_app(tmp_path, engine, region, admin_token=TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(app)) as client:
+        got = client.get(f"/api/admin/failures/{failure['id']}", headers=auth)
+        assert got.status_code == 200 and got.json()["payload"] is None
+        again = client.post("/api/admin/failures/replay", headers=auth,
+                            json={"ids": [failure["id"]]}).json()
+    app.close()
+    assert again["still_failing"] == 1 and "next sync reads it again" in again["items"][0]["error"]
+
+    second = sync_source(uow, connector(feed, []), service)  # the source is well again
+    assert second.status == "succeeded" and second.counts.created == 2
