@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from mappings.taaliconen import QUERY_LABELS
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -112,7 +114,8 @@ def main() -> int:
     with FakeSapi3([], now=now()) as fake, httpx.Client(base_url=fake.base_url,
                                                          timeout=10) as client:
         connector = UitdatabankConnector(client, name="uitdatabank",
-                                         postal_codes=region.postal_codes, limit=200)
+                                         postal_codes=region.postal_codes, labels=QUERY_LABELS,
+                                         limit=200)
         service = SyncService("uitdatabank", region, map_uitdatabank, now)
         day = date(args.year, 1, 1)
         pending = list(offer)

@@ -132,6 +132,8 @@ class App:
             reminder_after_days=n.reminder_after_days,
             escalate_after_days=n.escalate_after_days,
             municipality_names={m.nis: m.name for m in self.region.municipalities},
+            coordinators=tuple(n.coordinators if n.coordinators is not None
+                               else n.fallback_moderators),
         )
 
     def relay(self) -> OutboxRelay:

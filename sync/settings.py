@@ -160,8 +160,9 @@ class SmtpConfig(_Strict):
 
 class NotificationsConfig(_Strict):
     fallback_moderators: list[Address] = Field(default_factory=list)
-    # Regional staff who admit moderators and read the report; empty: `fallback_moderators`.
-    coordinators: list[Address] = Field(default_factory=list)
+    # Who approves requests to become a moderator and reads the report (e-mail addresses);
+    # default: the fallback moderators.
+    coordinators: list[Address] | None = None
     digest_hour: int = Field(default=8, ge=0, le=23)
     reminder_after_days: int = Field(default=3, ge=1)
     escalate_after_days: int = Field(default=7, ge=1)

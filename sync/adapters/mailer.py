@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import os
 import smtplib
 import ssl
@@ -65,9 +66,14 @@ def _address(display: str, email: str) -> Address:
     return Address(display_name=clean_header(display), username=local, domain=domain)
 
 
+# `refold_source="none"`: headers set raw (List-Unsubscribe) go out as written; every other
+# header is a registry object that folds itself as usual.
+_POLICY = email.policy.default.clone(refold_source="none")
+
+
 def build_message(sender: str, mail: OutgoingMail) -> EmailMessage:
     """Headers go through the email package's header registry; values are single-line."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     sender_name, sender_email = parseaddr(sender)
     msg["From"] = _address(sender_name, sender_email)
     msg["To"] = _address(mail.to_name, mail.to)
@@ -81,7 +87,9 @@ def build_message(sender: str, mail: OutgoingMail) -> EmailMessage:
     if mail.unsubscribe_mailto:
         unsubscribe.append(f"<mailto:{clean_header(mail.unsubscribe_mailto)}?subject=afmelden>")
     if unsubscribe:
-        msg["List-Unsubscribe"] = ", ".join(unsubscribe)
+        # Raw, one URL per folded line: the registry would RFC 2047-encode a long URL, and mail
+        # programs then do not see the header at all (RFC 2369 wants the bare <URL>s).
+        msg.set_raw("List-Unsubscribe", ",\n ".join(unsubscribe))
         if mail.unsubscribe_url and mail.unsubscribe_url.startswith("https://"):
             # RFC 8058 one-click needs an HTTPS URL that accepts the POST.
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -301,3 +301,50 @@ outreach_organizers = sa.Table(
     sa.Column("contact", JSONType, nullable=False),
     sa.Column("measured_at", UTCDateTime(), nullable=False),
 )
+
+# Migration 0007 (moderator onboarding and preferences).
+# A weekly digest goes out on this weekday (0 = Monday); `away_until`: the moderator's items go
+# to the fallback moderators until and including this date.
+moderators.append_column(sa.Column("digest_weekday", sa.Integer, nullable=True))
+moderators.append_column(sa.Column("away_until", sa.Date, nullable=True))
+
+# Someone asking to become a moderator: unconfirmed → pending (address confirmed) → approved
+# or denied; a request older than its validity is expired whatever its status says.
+moderator_requests = sa.Table(
+    "moderator_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, index=True),
+    sa.Column("municipalities", JSONType, nullable=False),  # NIS codes
+    sa.Column("organisation", sa.String(200), nullable=False),
+    sa.Column("motivation", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=True, index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Column("decided_by", sa.String(320), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("moderator_id", sa.Integer, nullable=True),
+)
+
+# One-purpose mail tokens outside the review queue (confirm a request, a coordinator's
+# approve/deny, confirm a new address): like link_tokens, only the SHA-256 hash is stored.
+action_tokens = sa.Table(
+    "action_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("purpose", sa.String(16), nullable=False),  # confirm | coordinate | email
+    sa.Column("request_id", sa.Integer,
+              sa.ForeignKey("moderator_requests.id", ondelete="CASCADE"), nullable=True,
+              index=True),
+    sa.Column("moderator_id", sa.Integer, sa.ForeignKey("moderators.id", ondelete="CASCADE"),
+              nullable=True, index=True),
+    sa.Column("email", sa.String(320), nullable=False),  # whom it was mailed to
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+)

@@ -257,7 +257,7 @@ class NormalisedActivity:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NormalisedActivity:
         """The activity of a stored version; fields missing in older versions get defaults."""
-        result = _from_plain(cls, data)
+        result = from_plain(cls, data)
         assert isinstance(result, cls)
         return result
 
@@ -318,8 +318,9 @@ def _plain(value: Any) -> Any:
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
-def _from_plain(cls: Any, value: Any) -> Any:
-    """Rebuild a dataclass tree from `_plain` output, typed by the fields' annotations."""
+def from_plain(cls: Any, value: Any) -> Any:
+    """Rebuild a dataclass tree (an activity or a part of one, e.g. its Calendar) from
+    `to_dict` output, typed by the fields' annotations; missing fields take defaults."""
     if value is None:
         return None
     hints = _HINTS.get(cls)
@@ -342,7 +343,7 @@ def _convert(hint: Any, value: Any) -> Any:
     if origin is tuple:
         return tuple(_convert(args[0], v) for v in value)
     if dataclasses.is_dataclass(hint):
-        return _from_plain(hint, value)
+        return from_plain(hint, value)
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sync.domain.activity import (
@@ -13,6 +14,7 @@ from sync.domain.activity import (
     DayRange,
     Occurrence,
     OpeningHours,
+    from_plain,
 )
 
 # UiTdatabank's opening hours and offset-less dates are Belgian local time; so is every date
@@ -45,6 +47,15 @@ class Upcoming:
     def sort_key(self, now: datetime) -> datetime:
         """Soonest first: a period or slot under way sorts as now, not as its start."""
         return max(self.start, now)
+
+
+def calendar_of(data: dict[str, Any]) -> Calendar | None:
+    """A stored version's calendar, typed; None when the version has none to read."""
+    try:
+        cal = from_plain(Calendar, data.get("calendar"))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return cal if isinstance(cal, Calendar) else None
 
 
 def parse(value: str | None) -> datetime | None:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sync.domain.activity import OpeningHours
-from sync.domain.calendar import BRUSSELS, DAYS, KIND_PERIOD, KIND_SLOT, Upcoming
+from sync.domain.calendar import (
+    BRUSSELS,
+    DAYS,
+    KIND_PERIOD,
+    KIND_SLOT,
+    Upcoming,
+    calendar_of,
+    next_occurrence,
+)
 
 WEEKDAYS_NL = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
@@ -76,6 +85,17 @@ def when(up: Upcoming, now: datetime) -> str:
     if up.kind == KIND_SLOT:
         return f"{day(up.start)}, {clock(up.start)} tot {clock(up.end or up.start)} uur"
     return span(up.start, up.end, all_day=up.all_day)
+
+
+def next_when(data: dict[str, Any], now: datetime) -> str:
+    """The next moment of a stored version, worded as the public catalogue words it."""
+    cal = calendar_of(data)
+    nxt = next_occurrence(cal, now) if cal is not None else None
+    if nxt is not None:
+        return when(nxt, now)
+    if cal is not None and cal.type == "permanent":
+        return "doorlopend"
+    return "geen datum meer gepland"
 
 
 def _last_day(end: datetime) -> date:

@@ -12,11 +12,14 @@ import typer
 from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.terminal import clean
+from sync.service import accounts, notify
 from sync.service import moderators as mods
-from sync.service import notify
 
 moderators_app = typer.Typer(no_args_is_help=True, help="Moderators and their municipalities.")
 notify_app = typer.Typer(no_args_is_help=True, help="Moderator e-mail on demand.")
+requests_app = typer.Typer(no_args_is_help=True,
+                           help="Requests to become a moderator (/moderatie/aanmelden).")
+moderators_app.add_typer(requests_app, name="requests")
 
 
 @dataclass
@@ -50,7 +53,8 @@ MunicipalityOpt = Annotated[
     list[str] | None,
     typer.Option("--municipality", help="Name or NIS code; repeat for several."),
 ]
-NotifyOpt = Annotated[str | None, typer.Option("--notify", help="immediate, daily or off.")]
+NotifyOpt = Annotated[str | None, typer.Option("--notify",
+                                               help="immediate, daily, weekly or off.")]
 
 
 def run_cmd(
@@ -115,7 +119,7 @@ def moderators_list(as_json: JsonOpt = False) -> None:
     with h.open_app() as application, application.engine.begin() as conn:
         region = application.region
         docs = [_describe(region, m) for m in mods.list_all(conn)]
-        covered = {n for d in docs if d["active"] for n in d["municipalities"]}
+        covered = mods.covered(conn, application.clock())  # active and not away
         fallback = [m.name for m in region.municipalities if m.nis not in covered]
         fallback_emails = list(application.config.notifications.fallback_moderators)
     if as_json:
@@ -190,14 +194,15 @@ def notify_digest(
                                       application.clock())
         doc: dict[str, Any] = {"digests": report.to_json()}
         if now:
-            relayed = application.relay().run_once()
-            doc["sent"] = {"delivered": relayed.delivered, "failed": relayed.failed}
+            # Mail only, so the count is what went out by SMTP, not internal events.
+            relayed = application.relay().run_once(mail_only=True)
+            doc["sent"] = {"delivered": relayed.mails, "failed": relayed.failed}
     if as_json:
         h.emit_json(doc)
     else:
         typer.echo(f"{report.mails} digests with {report.items} items written"
-                   + (f"; {doc['sent']['delivered']} sent, {doc['sent']['failed']} failed"
-                      if now else "; the daemon's relay sends them"))
+                   + (f"; {doc['sent']['delivered']} e-mails sent, {doc['sent']['failed']} "
+                      f"failed" if now else "; the daemon's relay sends them"))
 
 
 @notify_app.command("reminders")
@@ -213,3 +218,58 @@ def notify_reminders(as_json: JsonOpt = False) -> None:
         h.emit_json(doc)
     else:
         typer.echo(f"{reminders.mails} reminders, {escalations.mails} escalations written")
+
+
+@requests_app.command("list")
+def requests_list(as_json: JsonOpt = False) -> None:
+    """Requests to become a moderator, newest first, with their status."""
+    h = host()
+    with h.open_app() as application, application.engine.connect() as conn:
+        now = application.clock()
+        names = {m.nis: m.name for m in application.region.municipalities}
+        docs = [r.to_json(now, names) for r in accounts.list_requests(conn)]
+    if as_json:
+        h.emit_json({"requests": docs})
+        return
+    for d in docs:
+        typer.echo(f"{d['id']:>4}  {d['status']:<11}  {d['created_at']:%Y-%m-%d}  {d['name']} "
+                   f"<{d['email']}>  {', '.join(d['municipality_names'])}  "
+                   f"({d['organisation']})")
+    if not docs:
+        typer.echo("no requests")
+
+
+def _decide_request(request_id: int, approve: bool, reason: str | None, as_json: bool) -> None:
+    h = host()
+    with h.open_app() as application:
+        now = application.clock()
+        try:
+            done = accounts.decide(application.engine, application.notify_settings(),
+                                   request_id, approve=approve, by="cli", now=now,
+                                   reason=reason)
+        except accounts.AccountError as exc:
+            raise h.fail(str(exc)) from None
+        names = {m.nis: m.name for m in application.region.municipalities}
+    if as_json:
+        h.emit_json({"request": done.to_json(now, names)})
+    else:
+        typer.echo(f"request {done.id} {done.status}: {done.name} <{done.email}>"
+                   + (f", moderator {done.moderator_id}" if done.moderator_id else "")
+                   + "; the mail goes out with the relay")
+
+
+@requests_app.command("approve")
+def requests_approve(request_id: Annotated[int, typer.Argument(help="Request id.")],
+                     as_json: JsonOpt = False) -> None:
+    """Approve a confirmed request: the moderator exists (daily digest) and gets a welcome."""
+    _decide_request(request_id, True, None, as_json)
+
+
+@requests_app.command("deny")
+def requests_deny(
+    request_id: Annotated[int, typer.Argument(help="Request id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Told to the requester.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Deny a confirmed request; the requester gets a polite mail with the reason."""
+    _decide_request(request_id, False, reason, as_json)

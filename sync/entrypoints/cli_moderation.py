@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
+import structlog
 import typer
 
 from sync.bootstrap import App
@@ -37,6 +38,10 @@ def web_cmd() -> None:
     assert _open_app is not None
     with _open_app(live=True) as application:
         protect_uvicorn_logs()
+        web = application.config.web
+        structlog.get_logger().info("web listening", url=f"http://{web.host}:{web.port}",
+                                    public_url=web.base_url,
+                                    moderators=f"{web.base_url.rstrip('/')}/moderatie")
         stop_metrics = serve_metrics(application)
         try:
             # uvicorn's access log would print link tokens; our middleware logs redacted paths.

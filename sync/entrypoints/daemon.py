@@ -222,7 +222,8 @@ class Daemon:
         # In a thread uvicorn installs no signal handlers: the daemon owns SIGTERM/SIGINT.
         self._web_thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._web_thread.start()
-        log.info("web listening", host=web.host, port=web.port)
+        log.info("web listening", host=web.host, port=web.port,
+                 url=f"http://{web.host}:{web.port}", public_url=web.base_url)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

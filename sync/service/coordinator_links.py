@@ -16,9 +16,9 @@ class InvalidCoordinatorLink(Exception):
     """Forged, expired, or for an address that is no longer a coordinator."""
 
 
-def coordinators(configured: Iterable[str], fallback: Iterable[str]) -> list[str]:
+def coordinators(configured: Iterable[str] | None, fallback: Iterable[str]) -> list[str]:
     """`[notifications] coordinators`, or the fallback moderators when none are configured."""
-    chosen = [c.strip() for c in configured if c.strip()]
+    chosen = [c.strip() for c in configured or () if c.strip()]
     return chosen or [f.strip() for f in fallback if f.strip()]
 
 

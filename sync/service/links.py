@@ -19,6 +19,12 @@ SCOPE_QUEUE = "queue"  # the moderator's whole queue
 ITEM_PATH = "/moderatie/item/"
 QUEUE_PATH = "/moderatie/wachtrij/"
 UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # takes a queue token
+PREFERENCES_PATH = "/moderatie/voorkeuren/"  # takes a queue token
+INSIGHT_PATH = "/moderatie/inzicht/"  # takes a queue token
+
+
+# A token hash that matches nothing.
+_NO_HASH = "0" * 64
 
 
 class InvalidLink(Exception):
@@ -34,6 +40,7 @@ class LinkGrant:
     scope: str
     review_item_id: int | None
     expires_at: datetime
+    used: bool = False
 
 
 def token_hash(token: str) -> str:
@@ -89,25 +96,38 @@ def unsubscribe_url(base_url: str, queue_token: str) -> str:
     return base_url.rstrip("/") + UNSUBSCRIBE_PATH + queue_token
 
 
-def resolve(conn: Connection, token: str, now: datetime) -> LinkGrant:
-    """The grant of a valid token; `InvalidLink` for anything else (also an inactive moderator)."""
+def preferences_url(base_url: str, queue_token: str) -> str:
+    return base_url.rstrip("/") + PREFERENCES_PATH + queue_token
+
+
+def insight_url(base_url: str, queue_token: str) -> str:
+    return base_url.rstrip("/") + INSIGHT_PATH + queue_token
+
+
+def resolve(conn: Connection, token: str, now: datetime, allow_used: bool = False) -> LinkGrant:
+    """The grant of a valid token; `InvalidLink` for anything else (also an inactive moderator).
+
+    `allow_used`: a POST may see a used item link, so a replayed decision can be answered with
+    what was decided (security cases 6 and 7). A malformed token costs the same lookup as any
+    other, so the answer's timing does not tell which part was wrong.
+    """
     lt, m = t.link_tokens, t.moderators
-    if not token or len(token) > 200:
-        raise InvalidLink("invalid link")
+    valid_shape = 0 < len(token) <= 200
     row = conn.execute(
         sa.select(lt, m.c.active)
         .join(m, m.c.id == lt.c.moderator_id)
-        .where(lt.c.token_hash == token_hash(token))
+        .where(lt.c.token_hash == (token_hash(token) if valid_shape else _NO_HASH))
     ).one_or_none()
     if (
         row is None
         or row.revoked_at is not None
-        or row.used_at is not None
+        or (row.used_at is not None and not allow_used)
         or row.expires_at <= now
         or not row.active
     ):
         raise InvalidLink("invalid link")
-    return LinkGrant(row.id, row.moderator_id, row.scope, row.review_item_id, row.expires_at)
+    return LinkGrant(row.id, row.moderator_id, row.scope, row.review_item_id, row.expires_at,
+                     row.used_at is not None)
 
 
 def mark_used(conn: Connection, token_id: int, now: datetime) -> bool:
@@ -144,3 +164,67 @@ def revoke_municipalities(
                lt.c.revoked_at.is_(None), lt.c.review_item_id.in_(items))
         .values(revoked_at=now)
     ).rowcount
+
+
+# ---------------------------------------------------------------- one-purpose tokens
+# Joining, a coordinator's decision and a new address use the same rules as the review links
+# (256 random bits, only the hash stored, expiring, single use) in their own table, since they
+# belong to a request or an address rather than to a moderator's queue.
+
+PURPOSE_CONFIRM = "confirm"  # the requester confirms their address
+PURPOSE_COORDINATE = "coordinate"  # a coordinator approves or denies a request
+PURPOSE_EMAIL = "email"  # a moderator confirms a new address
+CONFIRM_PATH = "/moderatie/aanmelden/bevestigen/"
+COORDINATE_PATH = "/moderatie/aanvraag/"
+EMAIL_PATH = "/moderatie/adres/"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionGrant:
+    token_id: int
+    purpose: str
+    email: str
+    request_id: int | None
+    moderator_id: int | None
+    used: bool
+
+
+def issue_action(conn: Connection, purpose: str, email: str, now: datetime, valid_days: int,
+                 *, request_id: int | None = None, moderator_id: int | None = None) -> str:
+    token = secrets.token_urlsafe(32)
+    conn.execute(t.action_tokens.insert().values(
+        token_hash=token_hash(token), purpose=purpose, email=email, request_id=request_id,
+        moderator_id=moderator_id, created_at=now, expires_at=now + timedelta(days=valid_days)))
+    return token
+
+
+def resolve_action(conn: Connection, token: str, purpose: str, now: datetime,
+                   allow_used: bool = False) -> ActionGrant:
+    """Like `resolve`: one `InvalidLink` for unknown, other purpose, expired or used."""
+    at = t.action_tokens
+    valid_shape = 0 < len(token) <= 200
+    row = conn.execute(sa.select(at).where(
+        at.c.token_hash == (token_hash(token) if valid_shape else _NO_HASH))).one_or_none()
+    if (row is None or row.purpose != purpose or row.expires_at <= now
+            or (row.used_at is not None and not allow_used)):
+        raise InvalidLink("invalid link")
+    return ActionGrant(row.id, row.purpose, row.email, row.request_id, row.moderator_id,
+                       row.used_at is not None)
+
+
+def use_action(conn: Connection, token_id: int, now: datetime) -> bool:
+    """Single use: True for the caller that used it first."""
+    at = t.action_tokens
+    return conn.execute(at.update().where(at.c.id == token_id, at.c.used_at.is_(None))
+                        .values(used_at=now)).rowcount == 1
+
+
+def use_request_tokens(conn: Connection, request_id: int, now: datetime) -> None:
+    """A decided request: every coordinator's link is used up at once."""
+    at = t.action_tokens
+    conn.execute(at.update().where(at.c.request_id == request_id, at.c.used_at.is_(None))
+                 .values(used_at=now))
+
+
+def action_url(base_url: str, path: str, token: str) -> str:
+    return base_url.rstrip("/") + path + token

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import structlog
@@ -19,8 +20,10 @@ log = structlog.get_logger()
 
 IMMEDIATE = "immediate"
 DAILY = "daily"
+WEEKLY = "weekly"  # one digest a week, on `digest_weekday`
 OFF = "off"  # unsubscribed: no mail at all; the queue link still works
-NOTIFY_MODES = (IMMEDIATE, DAILY, OFF)
+NOTIFY_MODES = (IMMEDIATE, DAILY, WEEKLY, OFF)
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 # Deliberately simple: one @, no whitespace or control characters (they would end up in headers).
 _PART = r"[^@\s\x00-\x1f\x7f<>,;]+"
@@ -41,11 +44,30 @@ class Moderator:
     municipalities: tuple[str, ...]  # NIS codes, sorted
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    digest_weekday: int | None = None  # 0 = Monday; for the weekly digest
+    away_until: date | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "email": self.email, "notify": self.notify,
                 "active": self.active, "municipalities": list(self.municipalities),
-                "created_at": self.created_at, "updated_at": self.updated_at}
+                "created_at": self.created_at, "updated_at": self.updated_at,
+                "digest_weekday": self.digest_weekday,
+                "away_until": self.away_until.isoformat() if self.away_until else None}
+
+    def away_on(self, today: date) -> bool:
+        """Away (their items go to the fallback moderators) until and including `away_until`."""
+        return self.away_until is not None and today <= self.away_until
+
+    @property
+    def named(self) -> bool:
+        """False for a moderator registered from the config, whose name is only the address's
+        local part (the regional fallback): a mail does not greet them by it."""
+        return self.name.lower() != self.email.split("@", 1)[0].lower()
+
+
+def local_day(now: datetime) -> date:
+    """The date in Belgium: absence and the weekly digest count in local days."""
+    return now.astimezone(BRUSSELS).date()
 
 
 def normalise_email(email: str) -> str:
@@ -64,7 +86,7 @@ def _clean_name(name: str) -> str:
 
 def _check_notify(notify: str) -> str:
     if notify not in NOTIFY_MODES:
-        raise ModeratorError(f"notify must be immediate, daily or off, not {notify!r}")
+        raise ModeratorError(f"notify must be immediate, daily, weekly or off, not {notify!r}")
     return notify
 
 
@@ -104,6 +126,14 @@ def find(conn: Connection, email_or_id: str) -> Moderator:
     return get(conn, row.id)
 
 
+def find_active(conn: Connection, email: str) -> Moderator | None:
+    """The active moderator with this (normalised) address, if any."""
+    m = t.moderators
+    row = conn.execute(sa.select(m.c.id).where(m.c.email == email, m.c.active.is_(True))
+                       ).first()
+    return None if row is None else get(conn, row.id)
+
+
 def get(conn: Connection, moderator_id: int) -> Moderator:
     found = list_all(conn, ids=[moderator_id])
     if not found:
@@ -127,7 +157,8 @@ def list_all(conn: Connection, ids: Sequence[int] | None = None,
     for mid, nis in conn.execute(mq):
         per.setdefault(mid, []).append(nis)
     return [Moderator(r.id, r.name, r.email, r.notify, bool(r.active),
-                      tuple(sorted(per.get(r.id, []))), r.created_at, r.updated_at)
+                      tuple(sorted(per.get(r.id, []))), r.created_at, r.updated_at,
+                      r.digest_weekday, r.away_until)
             for r in rows]
 
 
@@ -135,8 +166,10 @@ def update(
     conn: Connection, email_or_id: str, *, now: datetime, name: str | None = None,
     email: str | None = None, municipalities: Iterable[str] | None = None,
     notify: str | None = None, active: bool | None = None,
+    digest_weekday: int | None = None, away_until: date | None | bool = False,
 ) -> Moderator:
-    """Change a moderator; links for municipalities taken away (or all, when made inactive)
+    """Change a moderator (`away_until=None` clears an absence; False leaves it); links for
+    municipalities taken away (or all, when made inactive)
     are revoked in the same transaction."""
     current = find(conn, email_or_id)
     m = t.moderators
@@ -154,6 +187,12 @@ def update(
         values["notify"] = _check_notify(notify)
     if active is not None:
         values["active"] = active
+    if digest_weekday is not None:
+        if not 0 <= digest_weekday <= 6:
+            raise ModeratorError("digest weekday must be 0 (Monday) to 6 (Sunday)")
+        values["digest_weekday"] = digest_weekday
+    if away_until is not False:
+        values["away_until"] = away_until
     conn.execute(m.update().where(m.c.id == current.id).values(**values))
     if municipalities is not None:
         wanted = set(municipalities)
@@ -201,9 +240,11 @@ class Routing:
     """Who receives the items of which municipality."""
 
     moderators: dict[int, Moderator]
-    by_municipality: dict[str, list[int]]  # active moderators per NIS
+    by_municipality: dict[str, list[int]]  # active moderators per NIS, not away
     fallback: list[int]  # active fallback moderators
     fallback_nis: set[str] = field(default_factory=set)  # known NIS routed to fallback
+    # Why a municipality goes to the fallback while it has moderators: they are away.
+    away: dict[str, list[Moderator]] = field(default_factory=dict)
 
     def recipients(self, nis: str) -> list[int]:
         """Active moderators of the municipality, else the fallback moderators."""
@@ -224,11 +265,25 @@ class Routing:
 def routing(conn: Connection, fallback_emails: Iterable[str], now: datetime,
             known_nis: Iterable[str] = ()) -> Routing:
     fallback = [f.id for f in ensure_fallback(conn, fallback_emails, now) if f.active]
+    today = local_day(now)
     mods = {m.id: m for m in list_all(conn, active_only=True)}
     by: dict[str, list[int]] = {}
+    away: dict[str, list[Moderator]] = {}
     for mod in mods.values():
         for nis in mod.municipalities:
-            by.setdefault(nis, []).append(mod.id)
+            if mod.away_on(today):
+                away.setdefault(nis, []).append(mod)
+            else:
+                by.setdefault(nis, []).append(mod.id)
     if not fallback:
         log.warning("no active fallback moderator: unmoderated municipalities get no mail")
-    return Routing(mods, by, fallback, {n for n in known_nis if not by.get(n)})
+    return Routing(mods, by, fallback, {n for n in known_nis if not by.get(n)},
+                   {n: ms for n, ms in away.items() if not by.get(n)})
+
+
+def covered(conn: Connection, now: datetime) -> set[str]:
+    """The one rule for "this municipality has a moderator": an active one who is not away.
+    Every other municipality is the fallback moderators' to decide."""
+    today = local_day(now)
+    return {n for m in list_all(conn, active_only=True) if not m.away_on(today)
+            for n in m.municipalities}

@@ -4,34 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import jinja2
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from sync.adapters import tables as t
-from sync.adapters.mailer import OutgoingMail, clean_header, new_message_id
+from sync.adapters.mailer import clean_header
 from sync.domain import catalogue as cat
-from sync.service import links
+from sync.domain import dutch
+from sync.domain.calendar import BRUSSELS, is_whole_day
+from sync.service import links, mail
 from sync.service import moderators as mods
 
 log = structlog.get_logger()
 
-TOPIC_EMAIL = "email.send"
+TOPIC_EMAIL = mail.TOPIC_EMAIL
 DIGEST = "digest"
 IMMEDIATE = "immediate"
 REMINDER = "reminder"
 ESCALATION = "escalation"
 ANNOUNCED = (DIGEST, IMMEDIATE)  # an item announced either way is not announced again
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
-TEMPLATES = Path(__file__).resolve().parent.parent / "entrypoints" / "web" / "templates" / "mail"
 
 KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
            cat.KIND_WITHDRAWN: "Ingetrokken"}
@@ -49,6 +46,8 @@ WITHDRAWN_REASON_NL = {
     "vanished": "Niet meer te vinden in UiTdatabank.",
 }
 _DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
+_FULL_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+                "september", "oktober", "november", "december")
 _MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
 
@@ -61,6 +60,12 @@ class NotifySettings:
     reminder_after_days: int
     escalate_after_days: int
     municipality_names: dict[str, str] = field(default_factory=dict)
+    coordinators: tuple[str, ...] = ()  # who approves join requests
+
+
+# A digest lists at most this many items, then "en nog M" with the queue link: mail programs
+# clip messages past ~100 KB, and a phone reader wants the queue, not a 250-row mail.
+DIGEST_LISTED = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,8 @@ class OpenItem:
     created_at: datetime
     title: str
     next_occurrence: datetime | None
+    levels: tuple[int, ...] = ()
+    types: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -85,38 +92,42 @@ class Report:
         return {"mails": self.mails, "items": self.items}
 
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def when_nl(dt: datetime | None) -> str:
+    """The stored next date (the domain's one computation), worded as on the public pages:
+    a whole day (00.00) without a time."""
     if dt is None:
         return "Doorlopend of datum onbekend"
     local = dt.astimezone(BRUSSELS)
-    return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}, "
-            f"{local:%H.%M} uur")
+    day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
+    return day if is_whole_day(dt, None) else f"{day}, {dutch.clock(dt)} uur"
 
 
 def first_name(name: str) -> str:
     return name.split()[0] if name.split() else name
 
 
+def _open_select() -> sa.Select[Any]:
+    r, a, v = t.review_items, t.activities, t.activity_versions
+    return (sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
+                      a.c.title, a.c.next_occurrence, v.c.data)
+            .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
+            .where(r.c.status == cat.ITEM_OPEN))
+
+
+def _open_item(row: Any) -> OpenItem:
+    data = dict(row.data or {})
+    return OpenItem(row.id, row.kind, row.reason, row.municipality_nis, row.created_at,
+                    row.title, row.next_occurrence,
+                    tuple(int(n) for n in data.get("language_levels") or ()),
+                    tuple(str(x) for x in data.get("activity_types") or ()))
+
+
 def open_items(conn: Connection) -> list[OpenItem]:
     """Every open review item, soonest activity first."""
     r, a = t.review_items, t.activities
-    rows = conn.execute(
-        sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at, a.c.title,
-                  a.c.next_occurrence)
-        .join(a, a.c.id == r.c.activity_id)
-        .where(r.c.status == cat.ITEM_OPEN)
-        .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
-    )
-    return [OpenItem(*row) for row in rows]
+    rows = conn.execute(_open_select()
+                        .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id))
+    return [_open_item(row) for row in rows]
 
 
 def notified(conn: Connection, kinds: Sequence[str]) -> set[tuple[int, int]]:
@@ -141,6 +152,8 @@ def _item_context(s: NotifySettings, item: OpenItem, token: str) -> dict[str, An
         "wanneer": when_nl(item.next_occurrence),
         "gemeente": s.municipality_names.get(item.municipality_nis, item.municipality_nis),
         "reden": reason,
+        "niveaus": ", ".join(str(n) for n in item.levels) or "geen",
+        "soorten": ", ".join(item.types) or "niet opgegeven",
         "url": links.item_url(s.base_url, token),
     }
 
@@ -164,41 +177,48 @@ def _summary(items: Sequence[OpenItem]) -> str:
     return f"In je wachtrij {'staat' if len(items) == 1 else 'staan'} {listed} om na te kijken."
 
 
+def greeting(moderator: mods.Moderator) -> str:
+    """"Beste Ann" for a moderator with a name; the regional fallback, registered from the
+    config by address only, is not greeted by that address's local part."""
+    if moderator.named:
+        return f"Beste {clean_header(first_name(moderator.name))}"
+    return "Beste moderator"
+
+
 def write_mail(
     conn: Connection, s: NotifySettings, moderator: mods.Moderator, kind: str,
     items: Sequence[OpenItem], now: datetime, subject: str, open_total: int,
     extra: dict[str, Any] | None = None,
 ) -> int:
     """Render one mail with fresh links and write it to the outbox together with its
-    `notifications` rows, in the caller's transaction. Returns the outbox id."""
+    `notifications` rows, in the caller's transaction. Returns the outbox id. A mail lists
+    at most `DIGEST_LISTED` items; the rest are counted and reached through the queue link."""
     queue_token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
-    tokens = links.issue_items(conn, moderator.id, [i.id for i in items], now, s.link_valid_days)
+    listed = list(items[:DIGEST_LISTED])
+    tokens = links.issue_items(conn, moderator.id, [i.id for i in listed], now,
+                               s.link_valid_days)
+    more = len(items) - len(listed)
     context = {
-        "naam": clean_header(first_name(moderator.name)),
+        "aanhef": greeting(moderator),
         "subject": subject,
-        "items": [_item_context(s, i, tok) for i, tok in zip(items, tokens, strict=True)],
+        "items": [_item_context(s, i, tok) for i, tok in zip(listed, tokens, strict=True)],
+        "meer": more,
+        "meer_tekst": (_plural(more, "activiteit", "activiteiten") if more else ""),
         "queue_url": links.queue_url(s.base_url, queue_token),
+        "voorkeuren_url": links.preferences_url(s.base_url, queue_token),
+        "inzicht_url": links.insight_url(s.base_url, queue_token),
+        "afmelden_url": links.unsubscribe_url(s.base_url, queue_token),
         "open_totaal": open_total,
+        "open_tekst": _plural(open_total, "activiteit wacht", "activiteiten wachten"),
         "geldig_dagen": s.link_valid_days,
         "samenvatting": _summary(items),
         **(extra or {}),
     }
-    mail = OutgoingMail(
-        to=moderator.email, to_name=moderator.name, subject=subject,
-        text=_env.get_template(f"{kind}.txt").render(context),
-        html=_env.get_template(f"{kind}.html").render(context),
-        message_id=new_message_id(s.sender),
-        unsubscribe_url=links.unsubscribe_url(s.base_url, queue_token),
-        unsubscribe_mailto=_sender_address(s.sender),
-    )
-    payload = {**mail.to_payload(), "kind": kind, "moderator_id": moderator.id,
-               "review_item_ids": [i.id for i in items]}
-    inserted = conn.execute(
-        t.outbox.insert().values(topic=TOPIC_EMAIL, payload=payload, created_at=now,
-                                 available_at=now)
-    ).inserted_primary_key
-    assert inserted is not None
-    outbox_id = int(inserted[0])
+    outgoing = mail.compose(
+        sender=s.sender, to=moderator.email, to_name=moderator.name, subject=subject,
+        template=kind, context=context,
+        unsubscribe_url=links.unsubscribe_url(s.base_url, queue_token))
+    outbox_id = mail.queue(conn, outgoing, now, kind, moderator.id, [i.id for i in items])
     conn.execute(t.notifications.insert(), [
         {"moderator_id": moderator.id, "review_item_id": i.id, "kind": kind,
          "outbox_id": outbox_id, "created_at": now} for i in items
@@ -221,12 +241,6 @@ def claim_items(conn: Connection, moderator_id: int, items: Sequence[OpenItem],
     return [i for i in items if i.id not in taken]
 
 
-def _sender_address(sender: str) -> str | None:
-    from email.utils import parseaddr
-
-    return parseaddr(sender)[1] or None
-
-
 def _all_nis(s: NotifySettings, items: Iterable[OpenItem]) -> set[str]:
     return set(s.municipality_names) | {i.municipality_nis for i in items}
 
@@ -245,8 +259,8 @@ def _per_moderator(
         done = notified(conn, kinds)
     all_nis = _all_nis(s, items)
     for moderator in routing.moderators.values():
-        if moderator.notify == mods.OFF:
-            continue  # unsubscribed from every mail (List-Unsubscribe)
+        if moderator.notify == mods.OFF or moderator.away_on(mods.local_day(now)):
+            continue  # unsubscribed (List-Unsubscribe), or away: the fallback has their items
         scope = routing.scope(moderator.id, all_nis)
         mine = [i for i in items if i.municipality_nis in scope]
         chosen, subject, extra = pick(routing, moderator, mine, done)
@@ -279,10 +293,28 @@ def build_digests(engine: Engine, s: NotifySettings, now: datetime) -> Report:
 
     def pick(routing: mods.Routing, m: mods.Moderator, mine: list[OpenItem],
              done: set[tuple[int, int]]) -> tuple[list[OpenItem], str, dict[str, Any]]:
+        if m.notify == mods.WEEKLY and mods.local_day(now).weekday() != (m.digest_weekday or 0):
+            return [], "", {}  # a weekly reader gets everything new on their weekday
         new = [i for i in mine if (m.id, i.id) not in done]
-        return new, digest_subject(len(new)), {}
+        return new, digest_subject(len(new)), {"afwezig": _away_lines(routing, s, m, new)}
 
     return _per_moderator(engine, s, now, DIGEST, pick)
+
+
+def _away_lines(routing: mods.Routing, s: NotifySettings, m: mods.Moderator,
+                items: Sequence[OpenItem]) -> list[str]:
+    """For a fallback moderator: why municipalities with a moderator are in their digest."""
+    if m.id not in routing.fallback:
+        return []
+    nis = sorted({i.municipality_nis for i in items if i.municipality_nis in routing.away})
+    return [f"{s.municipality_names.get(n, n)}: "
+            + ", ".join(f"{a.name} is afwezig tot {day_month(a.away_until)}"
+                        for a in routing.away[n] if a.away_until)
+            for n in nis]
+
+
+def day_month(d: date) -> str:
+    return f"{d.day} {_FULL_MONTHS[d.month - 1]} {d.year}"
 
 
 def build_reminders(engine: Engine, s: NotifySettings, now: datetime) -> Report:
@@ -336,7 +368,8 @@ def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
     written = 0
     for mid in routing.recipients(item.municipality_nis):
         moderator = routing.moderators.get(mid)
-        if moderator is None or moderator.notify != mods.IMMEDIATE or (mid, item.id) in done:
+        if (moderator is None or moderator.notify != mods.IMMEDIATE or (mid, item.id) in done
+                or moderator.away_on(mods.local_day(now))):
             continue
         if not claim_items(conn, mid, [item], ANNOUNCED):
             continue
@@ -354,11 +387,27 @@ def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
 
 
 def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
-    r, a = t.review_items, t.activities
-    rows = conn.execute(
-        sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at, a.c.title,
-                  a.c.next_occurrence)
-        .join(a, a.c.id == r.c.activity_id)
-        .where(r.c.status == cat.ITEM_OPEN, r.c.id.in_(list(ids)))
-    )
-    return [OpenItem(*row) for row in rows]
+    rows = conn.execute(_open_select().where(t.review_items.c.id.in_(list(ids))))
+    return [_open_item(row) for row in rows]
+
+
+def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datetime) -> bool:
+    """Write a queue-link mail to the outbox for an active moderator; links always use the
+    configured base URL, never the request's Host (security case 19)."""
+    try:
+        email = mods.normalise_email(address)
+    except mods.ModeratorError:
+        return False
+    with engine.begin() as conn:
+        moderator = mods.find_active(conn, email)
+        if moderator is None:
+            return False
+        token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
+        context = {"aanhef": greeting(moderator),
+                   "url": links.queue_url(s.base_url, token), "dagen": s.link_valid_days}
+        outgoing = mail.compose(sender=s.sender, to=moderator.email, to_name=moderator.name,
+                                subject="ikdoemee: je nieuwe link naar je wachtrij",
+                                template="nieuwe_link", context=context)
+        mail.queue(conn, outgoing, now, "link", moderator.id)
+    log.info("fresh link written", moderator=moderator.id)
+    return True

@@ -65,6 +65,7 @@ class RelayResult:
     delivered: int = 0
     failed: int = 0
     gave_up: int = 0
+    mails: int = 0  # delivered e-mails (of `delivered`)
     ids: list[int] = field(default_factory=list)  # delivered ids, in order
 
 
@@ -100,8 +101,10 @@ class OutboxRelay:
         self.max_attempts = max_attempts
         self._skip_locked = engine.dialect.name == "postgresql"
 
-    def run_once(self) -> RelayResult:
-        """One pass over what is due; each message in its own transaction."""
+    def run_once(self, mail_only: bool = False) -> RelayResult:
+        """One pass over what is due; each message in its own transaction. E-mail goes first:
+        a sync writes hundreds of internal activity events, and a digest must not wait behind
+        them for later passes. `mail_only` delivers e-mail and leaves the rest for the daemon."""
         result = RelayResult()
         tried: list[int] = []
         mail_down = False
@@ -109,7 +112,8 @@ class OutboxRelay:
             session = _LazySession(self.mailer, stack)
             while len(tried) < self.batch_size:
                 with self.engine.connect() as conn, conn.begin():
-                    row = self._claim(conn, self.clock(), tried, skip_email=mail_down)
+                    row = self._claim(conn, self.clock(), tried, skip_email=mail_down,
+                                      mail_only=mail_only)
                     if row is None:
                         break
                     tried.append(row.id)
@@ -124,15 +128,19 @@ class OutboxRelay:
         return result
 
     def _claim(self, conn: Connection, now: datetime, tried: list[int],
-               skip_email: bool) -> Any:
+               skip_email: bool, mail_only: bool = False) -> Any:
         o = t.outbox
         q = (
             sa.select(o)
             .where(o.c.delivered_at.is_(None), o.c.attempts < self.max_attempts,
                    o.c.available_at <= now)
-            .order_by(o.c.id)
+            .order_by(sa.case((o.c.topic == TOPIC_EMAIL, 0), else_=1), o.c.id)
             .limit(1)
         )
+        if mail_only:
+            if skip_email:
+                return None
+            q = q.where(o.c.topic == TOPIC_EMAIL)
         if tried:
             q = q.where(o.c.id.not_in(tried))
         if skip_email:
@@ -173,5 +181,6 @@ class OutboxRelay:
             values["payload"] = {**payload, "text": "", "html": "", "body_removed": True}
         conn.execute(o.update().where(o.c.id == row.id).values(**values))
         result.delivered += 1
+        result.mails += row.topic == TOPIC_EMAIL
         result.ids.append(row.id)
         return None

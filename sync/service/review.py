@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,61 +14,46 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
-from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.domain import review as rules
 from sync.domain.events import ReviewDecided
+from sync.domain.review import (
+    APPROVE,
+    CONFIRM,
+    DECISIONS,
+    ITEM_STATUS,
+    REASON_MAX_LENGTH,
+    REJECT,
+    REJECT_REASONS,
+    SCOPE_ADMIN,
+    SCOPE_FALLBACK,
+    SCOPE_OWN,
+    UNDO,
+    Conflict,
+    Corrections,
+    Entitlement,
+    ItemNotFound,
+    OutOfScope,
+    ReviewError,
+    UndoError,
+    check_corrections,
+    reject_reason,
+)
+from sync.service import moderators as mods
 from sync.service.unit_of_work import UnitOfWork
 
-APPROVE = "approve"
-REJECT = "reject"
-CONFIRM = "confirm"  # confirm a withdrawal
-UNDO = "undo"
-DECISIONS = (APPROVE, REJECT, CONFIRM)
-ITEM_STATUS = {APPROVE: cat.ITEM_APPROVED, REJECT: cat.ITEM_REJECTED, CONFIRM: cat.ITEM_CONFIRMED}
+# The rules live in sync.domain.review; their names are part of this service's interface.
+__all__ = [
+    "APPROVE", "CONFIRM", "DECISIONS", "ITEM_STATUS", "REASON_MAX_LENGTH", "REJECT",
+    "REJECT_REASONS", "SCOPE_ADMIN", "SCOPE_FALLBACK", "SCOPE_OWN", "UNDO", "Conflict",
+    "Corrections", "Entitlement", "ItemNotFound", "OutOfScope", "ReviewError", "UndoError",
+    "check_corrections", "reject_reason", "VIA_LINK", "VIA_PAGE", "VIA_CLI", "Actor",
+    "Outcome", "BulkResult", "entitlement", "decide_review", "bulk_approve", "bulk_confirm",
+    "undo_decision", "audit_rows", "skip_text",
+]
 
 VIA_LINK = "link"  # an item link from a mail
 VIA_PAGE = "page"  # the queue page of a queue link
 VIA_CLI = "cli"
-SCOPE_OWN = "own"
-SCOPE_FALLBACK = "fallback"
-SCOPE_ADMIN = "admin"
-
-# The fixed reasons for a rejection, with the wording moderators and the log see.
-REJECT_REASONS: dict[str, str] = {
-    "dubbel": "Dubbel: dit aanbod bestaat al.",
-    "ongepast": "Ongepast: dit aanbod heeft een ongepaste inhoud.",
-    "onvolledig": "Onvolledig: er ontbreekt belangrijke informatie.",
-    "buiten de regio": "Buiten de regio: dit aanbod hoort niet bij de Westhoek.",
-    "andere": "Andere",
-}
-REASON_MAX_LENGTH = 500  # like Discourse's reject_reason; longer text is refused, not cut
-
-
-class ReviewError(Exception):
-    """A decision that cannot be taken; the message is shown to the moderator (Dutch)."""
-
-
-class ItemNotFound(ReviewError):
-    pass
-
-
-class OutOfScope(ReviewError):
-    """The item belongs to a municipality the moderator does not (or no longer) serve."""
-
-
-class Conflict(ReviewError):
-    """Someone decided first, or the item was superseded by a newer sync."""
-
-    def __init__(self, message: str, decided_by: str | None, decided_at: datetime | None,
-                 status: str | None = None, same_decision: bool = False) -> None:
-        super().__init__(message)
-        self.decided_by = decided_by
-        self.decided_at = decided_at
-        self.status = status
-        self.same_decision = same_decision  # a replay of the decision already taken
-
-
-class UndoError(ReviewError):
-    """Too late, someone else's decision, or something happened since."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,45 +70,6 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
-class Corrections:
-    """Catalogue-only fields a moderator may set when approving."""
-
-    activity_types: tuple[str, ...] | None = None
-    language_level: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.activity_types is not None:
-            out["activity_types"] = list(self.activity_types)
-        if self.language_level is not None:
-            out["language_levels"] = [self.language_level]
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Entitlement:
-    """The municipalities a moderator may decide for, now: their own and, for a fallback
-    moderator, those without an active local moderator."""
-
-    moderator_id: int
-    name: str
-    email: str
-    own: frozenset[str]
-    fallback: frozenset[str]
-
-    def scope_for(self, nis: str) -> str | None:
-        if nis in self.own:
-            return SCOPE_OWN
-        if nis in self.fallback:
-            return SCOPE_FALLBACK
-        return None
-
-    @property
-    def all(self) -> frozenset[str]:
-        return self.own | self.fallback
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
     item_id: int
     activity_id: int
@@ -135,12 +81,13 @@ class Outcome:
 @dataclass(slots=True)
 class BulkResult:
     done: list[Outcome] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # item id, why (Dutch)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # item id, SKIP_* code
 
 
 def entitlement(conn: Connection, moderator_id: int, fallback_emails: Iterable[str],
-                region_nis: Iterable[str]) -> Entitlement | None:
-    """Read-only (a GET may call it): None for an unknown or inactive moderator."""
+                region_nis: Iterable[str], now: datetime | None = None) -> Entitlement | None:
+    """Read-only (a GET may call it): None for an unknown or inactive moderator. A fallback
+    moderator also decides for municipalities whose moderators are all away on `now`."""
     m, mm = t.moderators, t.moderator_municipalities
     row = conn.execute(sa.select(m).where(m.c.id == moderator_id)).one_or_none()
     if row is None or not row.active:
@@ -149,43 +96,9 @@ def entitlement(conn: Connection, moderator_id: int, fallback_emails: Iterable[s
         sa.select(mm.c.municipality_nis).where(mm.c.moderator_id == moderator_id)).scalars())
     fallback: frozenset[str] = frozenset()
     if row.email.lower() in {e.strip().lower() for e in fallback_emails}:
-        covered = set(conn.execute(
-            sa.select(mm.c.municipality_nis).join(m, m.c.id == mm.c.moderator_id)
-            .where(m.c.active.is_(True))).scalars())
+        covered = mods.covered(conn, now or datetime.now(UTC))
         fallback = frozenset(n for n in region_nis if n not in covered)
     return Entitlement(row.id, row.name, row.email, own, fallback)
-
-
-def reject_reason(code: str | None, text: str | None,
-                  max_length: int = REASON_MAX_LENGTH) -> str:
-    """The stored reason: the fixed label, plus the moderator's words (needed for `andere`)."""
-    words = " ".join((text or "").split())  # one line; no control characters
-    if len(words) > max_length:
-        raise ReviewError(f"De reden is te lang: hoogstens {max_length} tekens.")
-    if code is None:
-        if not words:
-            raise ReviewError("Geef een reden op.")
-        return words
-    if code not in REJECT_REASONS:
-        raise ReviewError("Kies een reden uit de lijst.")
-    if code == "andere" and not words:
-        raise ReviewError("Geef een reden op: bij 'andere' is een uitleg nodig.")
-    label = REJECT_REASONS[code]
-    return f"{label} {words}" if words else label
-
-
-def check_corrections(corr: Corrections, version_data: dict[str, Any]) -> Corrections:
-    if corr.activity_types is not None:
-        types = tuple(x for x in ACTIVITY_TYPES if x in set(corr.activity_types))
-        if not types or len(types) != len(set(corr.activity_types)):
-            raise ReviewError("Kies minstens één soort activiteit uit de lijst.")
-        corr = Corrections(types, corr.language_level)
-    if corr.language_level is not None:
-        if corr.language_level not in LANGUAGE_LEVELS:
-            raise ReviewError("Kies een taalniveau van 1 tot 4.")
-        if len(version_data.get("language_levels") or ()) == 1:
-            raise ReviewError("Het taalniveau komt uit UiTdatabank en kan hier niet veranderen.")
-    return corr
 
 
 def _corrected_version(conn: Connection, activity_id: int, version_id: int,
@@ -238,25 +151,19 @@ def decide_review(
             raise OutOfScope("Dit item hoort niet bij een gemeente waarvoor je beslist.")
         actor = Actor(actor.email, actor.moderator_id, actor.via, actor.token_id, scope,
                       actor.ip, actor.user_agent)
-    if decision not in DECISIONS:
-        raise ReviewError(f"unknown decision {decision!r}")
-    if item.status != cat.ITEM_OPEN or (
-        expected_lock_version is not None and item.lock_version != expected_lock_version
-    ):
-        same = (item.status == ITEM_STATUS[decision] and item.decided_by == moderator)
-        raise Conflict(f"review item {item_id} is {item.status}", item.decided_by,
-                       item.decided_at, item.status, same)
+    try:
+        move = rules.decide(rules.ItemState(item.kind, item.status, item.lock_version,
+                                            item.decided_by, item.decided_at),
+                            decision, moderator, expected_lock_version)
+    except Conflict as exc:
+        raise Conflict(f"review item {item_id} is {item.status}", exc.decided_by,
+                       exc.decided_at, exc.status, exc.same_decision) from None
     activity = conn.execute(sa.select(a.c.state, a.c.approved_version_id)
                             .where(a.c.id == item.activity_id)).one()
     stored_reason: str | None = None
     corr_json: dict[str, Any] | None = None
     values: dict[str, Any] = {}
-    if item.kind == cat.KIND_WITHDRAWN:
-        if decision != CONFIRM:
-            raise ReviewError("Een ingetrokken activiteit kan je enkel bevestigen.")
-    elif decision == CONFIRM:
-        raise ReviewError("Alleen een ingetrokken activiteit kan je bevestigen.")
-    elif decision == APPROVE:
+    if move.activity_state == cat.PUBLISHED:
         approved = item.version_id
         if corrections is not None and (corrections.activity_types is not None
                                         or corrections.language_level is not None):
@@ -267,17 +174,17 @@ def decide_review(
             approved = _corrected_version(conn, item.activity_id, item.version_id,
                                           corrections, now)
         values = {"state": cat.PUBLISHED, "approved_version_id": approved}
-    else:
+    elif move.needs_reason:
         stored_reason = reject_reason(reason_code, reason, reason_max_length)
-        values = {"state": cat.REJECTED}
-    item_status = ITEM_STATUS[decision]
+        values = {"state": move.activity_state}
+    item_status = move.item_status
     # The version check is repeated in the UPDATE itself, so two deciders cannot both win.
     done = conn.execute(
         r.update()
         .where(r.c.id == item_id, r.c.status == cat.ITEM_OPEN,
                r.c.lock_version == item.lock_version)
         .values(status=item_status, decided_at=now, decided_by=moderator,
-                decision_reason=stored_reason, lock_version=item.lock_version + 1)
+                decision_reason=stored_reason, lock_version=move.lock_version)
     )
     if done.rowcount != 1:
         fresh = conn.execute(sa.select(r).where(r.c.id == item_id)).one()
@@ -291,7 +198,7 @@ def decide_review(
         reason=stored_reason, before_state=activity.state, after_state=state,
         corrections=corr_json, at=now, before_version_id=activity.approved_version_id,
         after_version_id=values.get("approved_version_id", activity.approved_version_id),
-        lock_version=item.lock_version + 1,
+        lock_version=move.lock_version,
     )
     uow.outbox.add(ReviewDecided(item.activity_id, item_id, decision, moderator, stored_reason),
                    now)
@@ -303,27 +210,61 @@ def bulk_approve(
     entitled: Entitlement,
 ) -> BulkResult:
     """Approve each (item id, lock_version) in its own savepoint: one conflict skips that item,
-    not the others. New and changed items only; a withdrawal is confirmed one by one."""
+    not the others. New and changed items only; withdrawals go through `bulk_confirm`."""
+    return _bulk(uow, items, APPROVE, actor=actor, now=now, entitled=entitled)
+
+
+def bulk_confirm(
+    uow: UnitOfWork, items: Sequence[tuple[int, int]], *, actor: Actor, now: datetime,
+    entitled: Entitlement,
+) -> BulkResult:
+    """Confirm each selected withdrawal, like `bulk_approve` (a withdrawal only says "this
+    activity is gone", so confirming many at once is safe)."""
+    return _bulk(uow, items, CONFIRM, actor=actor, now=now, entitled=entitled)
+
+
+SKIP_WITHDRAWN = "withdrawn"  # a withdrawal in an approval
+SKIP_NOT_WITHDRAWN = "not_withdrawn"  # a new or changed item in a confirmation
+SKIP_STALE = "stale"
+SKIP_DECIDED = "decided"
+SKIP_OTHER = "other"
+SKIP_NL = {
+    SKIP_WITHDRAWN: "Een intrekking bevestig je met de knop ‘Intrekkingen bevestigen’.",
+    SKIP_NOT_WITHDRAWN: "Dit is geen intrekking: keur het goed of af.",
+    SKIP_STALE: "intussen gewijzigd",
+    SKIP_OTHER: "hoort niet bij een gemeente waarvoor je beslist",
+}
+
+
+def skip_text(code: str, decided_by: str | None) -> str:
+    """Why a bulk decision skipped an item, in Dutch."""
+    if code == SKIP_DECIDED:
+        return f"al beslist door {decided_by}" if decided_by else "al beslist"
+    return SKIP_NL.get(code, SKIP_NL[SKIP_OTHER])
+
+
+def _bulk(uow: UnitOfWork, items: Sequence[tuple[int, int]], decision: str, *, actor: Actor,
+          now: datetime, entitled: Entitlement) -> BulkResult:
     result = BulkResult()
     kinds = dict(uow.connection.execute(
         sa.select(t.review_items.c.id, t.review_items.c.kind)
         .where(t.review_items.c.id.in_([i for i, _ in items]))).all())
     for item_id, lock in items:
-        if kinds.get(item_id) == cat.KIND_WITHDRAWN:
-            result.skipped.append((item_id, "Een intrekking bevestig je apart."))
+        withdrawal = kinds.get(item_id) == cat.KIND_WITHDRAWN
+        if withdrawal != (decision == CONFIRM):
+            result.skipped.append((item_id, SKIP_WITHDRAWN if withdrawal
+                                   else SKIP_NOT_WITHDRAWN))
             continue
         try:
             with uow.savepoint():
                 result.done.append(decide_review(
-                    uow, item_id, APPROVE, moderator=actor.email, now=now,
+                    uow, item_id, decision, moderator=actor.email, now=now,
                     expected_lock_version=lock, actor=actor, entitled=entitled))
         except Conflict as exc:
-            who = f" door {exc.decided_by}" if exc.decided_by else ""
-            why = ("intussen gewijzigd" if exc.status == cat.ITEM_SUPERSEDED or not exc.decided_by
-                   else f"al beslist{who}")
-            result.skipped.append((item_id, why))
-        except ReviewError as exc:
-            result.skipped.append((item_id, str(exc)))
+            stale = exc.status == cat.ITEM_SUPERSEDED or not exc.decided_by
+            result.skipped.append((item_id, SKIP_STALE if stale else SKIP_DECIDED))
+        except ReviewError:
+            result.skipped.append((item_id, SKIP_OTHER))
     return result
 
 
@@ -336,27 +277,28 @@ def undo_decision(
     conn = uow.connection
     d, r, a = t.decision_log, t.review_items, t.activities
     row = conn.execute(sa.select(d).where(d.c.id == decision_id)).one_or_none()
-    if row is None or row.decision == UNDO or (
-        actor.via != VIA_CLI and row.moderator_id != actor.moderator_id
-    ):
+    if row is None:
         raise UndoError("Deze beslissing kan je niet terugdraaien.")
+    rules.check_undo_by(decision=row.decision, taken_by=row.moderator_id,
+                        actor_id=actor.moderator_id, by_cli=actor.via == VIA_CLI)
     if entitled is not None:
         nis = conn.execute(sa.select(r.c.municipality_nis)
                            .where(r.c.id == row.review_item_id)).scalar_one()
         if entitled.scope_for(nis) is None:
             raise UndoError("Deze activiteit hoort niet meer bij een gemeente waarvoor jij "
                             "beslist.")
-    if now - row.at > window:
-        raise UndoError("Terugdraaien kan niet meer: de tijd daarvoor is voorbij.")
+    rules.check_undo_time(taken_at=row.at, now=now, window=window)
     item = conn.execute(sa.select(r).where(r.c.id == row.review_item_id)).one()
     activity = conn.execute(sa.select(a.c.state, a.c.approved_version_id)
                             .where(a.c.id == row.activity_id)).one()
     newer_open = conn.execute(
         sa.select(r.c.id).where(r.c.activity_id == row.activity_id, r.c.status == cat.ITEM_OPEN)
     ).first()
-    if (item.lock_version != row.lock_version or item.status != ITEM_STATUS[row.decision]
-            or activity.state != row.after_state
-            or activity.approved_version_id != row.after_version_id or newer_open is not None):
+    if not rules.unchanged_since(
+            decision=row.decision, item_status=item.status, item_lock=item.lock_version,
+            decided_lock=row.lock_version, activity_state=activity.state,
+            after_state=row.after_state, approved_version=activity.approved_version_id,
+            after_version=row.after_version_id, newer_open=newer_open is not None):
         raise UndoError("Terugdraaien kan niet meer: er is intussen iets veranderd.")
     done = conn.execute(
         r.update().where(r.c.id == item.id, r.c.lock_version == item.lock_version)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import nh3
 import sqlalchemy as sa
@@ -14,14 +14,13 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
-from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.domain import dutch
+from sync.domain.activity import ACTIVITY_TYPES, AUDIENCE_MEMBERS, LANGUAGE_LEVELS
+from sync.domain.calendar import calendar_of, is_whole_day, parse
+from sync.domain.dutch import next_when
+from sync.domain.html import HTML_ATTRIBUTES, HTML_TAGS, LINK_REL, URL_SCHEMES
 from sync.service.notify import WITHDRAWN_REASON_NL
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
-DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-SCHEMA_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-          "september", "oktober", "november", "december")
 KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
            cat.KIND_WITHDRAWN: "Ingetrokken"}
 ITEM_STATUS_NL = {cat.ITEM_OPEN: "Te valideren", cat.ITEM_APPROVED: "Goedgekeurd",
@@ -31,15 +30,12 @@ STATE_NL = {cat.PENDING: "Niet gepubliceerd", cat.PUBLISHED: "Gepubliceerd",
             cat.REJECTED: "Publicatie afgewezen", cat.WITHDRAWN: "Ingetrokken"}
 EVENT_STATUS_NL = {"available": "Gaat door", "postponed": "Uitgesteld",
                    "cancelled": "Geannuleerd"}
-# Feed HTML passes this small allow-list only (UiTdatabank says descriptions hold no HTML).
-ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "a"}
-ALLOWED_ATTRIBUTES = {"a": {"href"}}
 
 
 def clean_html(html: str | None) -> str:
-    return nh3.clean(html or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes={"https", "http", "mailto"},
-                     link_rel="noopener noreferrer nofollow")
+    """The mapping's allow-list once more: what reaches a page is clean whatever is stored."""
+    return nh3.clean(html or "", tags=set(HTML_TAGS), attributes=HTML_ATTRIBUTES,
+                     url_schemes=set(URL_SCHEMES) - {"tel"}, link_rel=LINK_REL)
 
 
 def safe_url(url: str | None, https_only: bool = False) -> str | None:
@@ -52,31 +48,14 @@ def safe_url(url: str | None, https_only: bool = False) -> str | None:
     return None
 
 
-def local(dt: datetime | str | None) -> datetime | None:
-    if dt is None:
-        return None
-    if isinstance(dt, str):
-        dt = datetime.fromisoformat(dt)
-    return dt.astimezone(BRUSSELS)
-
-
 def day_nl(dt: datetime | str | None, with_time: bool = True) -> str:
-    d = local(dt)
-    if d is None:
+    if dt is None:
         return "Datum onbekend"
-    text = f"{DAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}"
-    return f"{text}, {d:%H.%M} uur" if with_time else text
+    moment = parse(dt) if isinstance(dt, str) else dt
+    assert moment is not None
+    return dutch.moment(moment) if with_time else dutch.day(moment)
 
 
-def _span(start: str | None, end: str | None) -> str:
-    s, e = local(start), local(end)
-    if s is None:
-        return "Datum onbekend"
-    if e is None or e == s:
-        return day_nl(s)
-    if e.date() == s.date():
-        return f"{day_nl(s, False)}, {s:%H.%M} tot {e:%H.%M} uur"
-    return f"van {day_nl(s)} tot {day_nl(e)}"
 
 
 def pick(texts: dict[str, str] | None, main: str | None = None) -> str:
@@ -87,40 +66,44 @@ def pick(texts: dict[str, str] | None, main: str | None = None) -> str:
     return next((v for v in texts.values() if v), "")
 
 
-def _money(amount: float | None, currency: str = "EUR") -> str:
-    if amount is None:
-        return "onbekend"
-    sign = "€ " if currency == "EUR" else f"{currency} "
-    return sign + f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+_money = dutch.money
 
 
 def dates(data: dict[str, Any]) -> list[str]:
-    cal = data.get("calendar") or {}
-    occ = cal.get("occurrences") or []
+    """Every date of the calendar as the public pages word it (whole days without a time)."""
+    cal = calendar_of(data)
+    if cal is None:
+        return []
     lines = []
-    for o in occ:
-        line = _span(o.get("start"), o.get("end"))
-        status = o.get("status")
-        if status and status != "available":
-            line += f" ({EVENT_STATUS_NL.get(status, status).lower()})"
+    for o in cal.occurrences:
+        start, end = parse(o.start), parse(o.end)
+        assert start is not None
+        line = dutch.span(start, end, all_day=o.all_day or is_whole_day(start, end))
+        if o.status != "available":
+            line += f" ({EVENT_STATUS_NL.get(o.status, o.status).lower()})"
         lines.append(line)
     if not lines:
-        if cal.get("type") == "permanent":
+        start, end = parse(cal.start), parse(cal.end)
+        if cal.type == "permanent" or (start is None and end is None):
             lines.append("Doorlopend")
-        elif cal.get("start") or cal.get("end"):
-            s, e = local(cal.get("start")), local(cal.get("end"))
-            frm = day_nl(s, False) if s else "…"
-            lines.append(f"van {frm} tot {day_nl(e, False) if e else '…'}")
+        elif start is not None and end is not None:
+            lines.append(f"van {dutch.day(start)} tot en met {dutch.day(end)}")
+        elif start is not None:
+            lines.append(f"vanaf {dutch.day(start)}")
+    if cal.summary and len(cal.occurrences) <= 1:
+        lines.append(f"Volgens de organisator: {cal.summary}")
     return lines
 
 
 def opening_hours(data: dict[str, Any]) -> list[str]:
-    out = []
-    for oh in (data.get("calendar") or {}).get("opening_hours") or []:
-        days = [DAYS[SCHEMA_DAYS.index(d)] for d in oh.get("days") or () if d in SCHEMA_DAYS]
-        hours = f"{oh.get('opens', '?')} tot {oh.get('closes', '?')} uur".replace(":", ".")
-        out.append(f"{', '.join(days) or 'Dagen onbekend'}: {hours}")
-    return out
+    cal = calendar_of(data)
+    return dutch.opening_hours(cal.opening_hours) if cal is not None else []
+
+
+def audience_nl(data: dict[str, Any]) -> str:
+    if data.get("audience") == AUDIENCE_MEMBERS:
+        return "Alleen voor leden van de organisator (niet in de publieke catalogus)"
+    return "Iedereen"
 
 
 def price(data: dict[str, Any]) -> str:
@@ -154,6 +137,41 @@ def booking(data: dict[str, Any]) -> dict[str, str | None] | None:
         return None
     return {"url": safe_url(b.get("url")), "label": pick(b.get("url_label")) or None,
             "phone": b.get("phone"), "email": b.get("email")}
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"'`]+@[^@\s<>\"'`]+\.[a-z]{2,}$", re.IGNORECASE)
+# Descriptions longer than this start folded on the item page: the decision comes first.
+LONG_DESCRIPTION = 400
+WITHDRAWN_STATUS_NL = {"cancelled": "Geannuleerd", "deleted": "Verwijderd",
+                       "rejected": "Afgekeurd in UiTdatabank", "draft": "Kladversie"}
+
+
+def contact_lines(data: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(label, text, href) to reach the organizer: the activity's contact point and, when the
+    mapping stores it, the organizer's own contact. Read defensively: older versions carry
+    neither, newer ones may carry `organizer.contact` as well."""
+    out: list[tuple[str, str, str | None]] = []
+    seen: set[str] = set()
+    org = data.get("organizer") or {}
+    for contact in (data.get("contact"), org.get("contact") if isinstance(org, dict) else None):
+        if not isinstance(contact, dict):
+            continue
+        for key, label in (("emails", "E-mail"), ("phones", "Telefoon"), ("urls", "Website")):
+            for value in contact.get(key) or ():
+                text = str(value).strip()
+                if not text or text in seen:
+                    continue
+                seen.add(text)
+                href: str | None
+                if key == "emails":
+                    href = f"mailto:{text}" if _EMAIL.match(text) else None
+                elif key == "phones":
+                    digits = "".join(c for c in text if c.isdigit() or c == "+")
+                    href = f"tel:{digits}" if len(digits) >= 6 else None
+                else:
+                    href = safe_url(text)
+                out.append((label, text, href))
+    return out
 
 
 def levels(data: dict[str, Any]) -> list[tuple[int, str]]:
@@ -199,7 +217,12 @@ class ItemView:
     decided_at: str | None
     decision_reason: str | None
     diff: list[DiffRow] = field(default_factory=list)
-    level_correctable: bool = False
+    level_correctable: bool = True
+    contact: list[tuple[str, str, str | None]] = field(default_factory=list)
+    status_reason: str | None = None
+    description_long: bool = False
+    next_when: str = ""
+    audience: str = "Iedereen"
     all_activity_types: tuple[str, ...] = ACTIVITY_TYPES
     all_levels: dict[int, str] = field(default_factory=lambda: dict(LANGUAGE_LEVELS))
 
@@ -253,6 +276,13 @@ def item_row(conn: Connection, item_id: int) -> Any:
     return conn.execute(sa.select(r).where(r.c.id == item_id)).one_or_none()
 
 
+def titles(conn: Connection, item_ids: Iterable[int]) -> dict[int, str]:
+    """Review item id → its activity's title."""
+    r, a = t.review_items, t.activities
+    return dict(conn.execute(sa.select(r.c.id, a.c.title).join(a, a.c.id == r.c.activity_id)
+                             .where(r.c.id.in_(list(item_ids)))).all())
+
+
 def newest_open(conn: Connection, activity_id: int) -> Any:
     """The open review item of an activity (a newer sync supersedes older ones)."""
     r = t.review_items
@@ -261,7 +291,8 @@ def newest_open(conn: Connection, activity_id: int) -> Any:
                         .order_by(r.c.id.desc()).limit(1)).one_or_none()
 
 
-def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView | None:
+def item_view(conn: Connection, item_id: int, names: dict[str, str],
+              now: datetime | None = None) -> ItemView | None:
     r, a = t.review_items, t.activities
     row = conn.execute(
         sa.select(r, a.c.state.label("activity_state"),
@@ -281,6 +312,11 @@ def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView
     withdrawn = None
     if row.kind == cat.KIND_WITHDRAWN:
         withdrawn = WITHDRAWN_REASON_NL.get(row.reason or "", "Niet langer in het aanbod.")
+        # The stored version is the last one in the catalogue, from before the withdrawal:
+        # its own status ("Gaat door") would contradict the reason.
+        status = WITHDRAWN_STATUS_NL.get(row.reason or "", "Niet langer in het aanbod")
+    description = clean_html(pick(data.get("description_html"), main)
+                             or pick(data.get("description_text"), main))
     return ItemView(
         id=row.id, activity_id=row.activity_id, kind=row.kind,
         kind_nl=KIND_NL.get(row.kind, row.kind), status=row.status,
@@ -289,8 +325,7 @@ def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView
         municipality=names.get(row.municipality_nis, row.municipality_nis),
         activity_state_nl=STATE_NL.get(row.activity_state, row.activity_state),
         title=pick(data.get("title"), main) or "(zonder titel)",
-        description_html=clean_html(pick(data.get("description_html"), main)
-                                    or pick(data.get("description_text"), main)),
+        description_html=description,
         dates=dates(data), opening_hours=opening_hours(data), place=place_lines(data, main),
         levels=levels(data), activity_types=list(data.get("activity_types") or ()),
         price=price(data), organizer=pick(org.get("name"), main) or None,
@@ -299,7 +334,10 @@ def item_view(conn: Connection, item_id: int, names: dict[str, str]) -> ItemView
         withdrawn_reason=withdrawn, decided_by=row.decided_by,
         decided_at=day_nl(row.decided_at) if row.decided_at else None,
         decision_reason=row.decision_reason, diff=rows,
-        level_correctable=len(data.get("language_levels") or ()) != 1,
+        contact=contact_lines(data), status_reason=pick(data.get("status_reason"), main) or None,
+        description_long=len(pick(data.get("description_text"), main)) > LONG_DESCRIPTION,
+        next_when=next_when(data, now) if now is not None else "",
+        audience=audience_nl(data),
     )
 
 
@@ -313,6 +351,11 @@ class QueueRow:
     municipality: str
     lock_version: int
     reason: str | None
+    municipality_nis: str = ""
+    levels: str = ""
+    types: str = ""
+    organizer: str = ""
+    changed: str = ""  # for a changed item: which fields
 
 
 @dataclass(slots=True)
@@ -324,26 +367,118 @@ class QueueView:
     def total(self) -> int:
         return len(self.rows)
 
+    def per_municipality(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.rows:
+            out[row.municipality_nis] = out.get(row.municipality_nis, 0) + 1
+        return out
 
-def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str]) -> QueueView:
-    """Open items of the given municipalities, soonest activity first (one query)."""
-    r, a = t.review_items, t.activities
+    def only(self, nis: str) -> QueueView:
+        rows = [r for r in self.rows if r.municipality_nis == nis]
+        counts = {k: sum(1 for r in rows if r.kind == k) for k in KIND_NL}
+        return QueueView(rows, counts)
+
+    def groups(self) -> list[tuple[str, str, list[QueueRow]]]:
+        """(NIS, name, rows) per municipality, by name; rows keep their order."""
+        per: dict[str, list[QueueRow]] = {}
+        for row in self.rows:
+            per.setdefault(row.municipality_nis, []).append(row)
+        return sorted(((n, rows[0].municipality, rows) for n, rows in per.items()),
+                      key=lambda g: g[1])
+
+    def next_after(self, item_id: int) -> QueueRow | None:
+        """The row after `item_id` (or the first one, when it is not in the queue)."""
+        ids = [r.id for r in self.rows]
+        if item_id in ids:
+            later = self.rows[ids.index(item_id) + 1:]
+            return later[0] if later else (self.rows[0] if self.rows[0].id != item_id else None)
+        return self.rows[0] if self.rows else None
+
+
+def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str],
+               now: datetime | None = None) -> QueueView:
+    """Open items of the given municipalities, soonest activity first. Only the few fields a
+    row shows are read from the stored versions (a fallback queue holds hundreds of items);
+    the full versions are read only for changed items, to name what changed."""
+    r, a, v = t.review_items, t.activities, t.activity_versions
     wanted = sorted(set(nis))
+    if not wanted:
+        return QueueView([], {k: 0 for k in KIND_NL})
     rows = conn.execute(
         sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.lock_version,
-                  a.c.title, a.c.next_occurrence)
+                  r.c.version_id, a.c.title, a.c.next_occurrence, a.c.approved_version_id,
+                  v.c.data["language_levels"].label("levels"),
+                  v.c.data["activity_types"].label("types"),
+                  v.c.data[("organizer", "name")].label("organizer"),
+                  v.c.data["main_language"].label("main_language"),
+                  v.c.data["calendar"].label("calendar"))
         .join(a, a.c.id == r.c.activity_id)
+        .join(v, v.c.id == r.c.version_id)
         .where(r.c.status == cat.ITEM_OPEN, r.c.municipality_nis.in_(wanted))
         .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
-    ).all() if wanted else []
+    ).all()
+    changes = _changed_fields(conn, [(row.id, row.version_id, row.approved_version_id)
+                                     for row in rows if row.kind == cat.KIND_CHANGED
+                                     and row.approved_version_id is not None])
     out, counts = [], {k: 0 for k in KIND_NL}
     for row in rows:
         counts[row.kind] = counts.get(row.kind, 0) + 1
         reason = (WITHDRAWN_REASON_NL.get(row.reason or "", "Niet langer in het aanbod.")
                   if row.kind == cat.KIND_WITHDRAWN else None)
-        out.append(QueueRow(row.id, row.kind, KIND_NL.get(row.kind, row.kind), row.title,
-                            day_nl(row.next_occurrence) if row.next_occurrence
-                            else "Doorlopend of datum onbekend",
-                            names.get(row.municipality_nis, row.municipality_nis),
-                            row.lock_version, reason))
+        out.append(QueueRow(
+            row.id, row.kind, KIND_NL.get(row.kind, row.kind), row.title,
+            next_when({"calendar": row.calendar}, now) if now is not None
+            else day_nl(row.next_occurrence) if row.next_occurrence
+            else "Doorlopend of datum onbekend",
+            names.get(row.municipality_nis, row.municipality_nis), row.lock_version, reason,
+            row.municipality_nis,
+            ", ".join(str(n) for n in row.levels or ()),
+            ", ".join(row.types or ()),
+            pick(row.organizer if isinstance(row.organizer, dict) else None, row.main_language),
+            changes.get(row.id, "")))
     return QueueView(out, counts)
+
+
+def _changed_fields(conn: Connection, items: list[tuple[int, int, int]]) -> dict[int, str]:
+    """Review item id → the labels of the fields that changed since the approved version."""
+    if not items:
+        return {}
+    v = t.activity_versions
+    ids = {i for _, new, old in items for i in (new, old)}
+    data = dict(conn.execute(sa.select(v.c.id, v.c.data).where(v.c.id.in_(ids))).all())
+    return {item: ", ".join(d.label for d in diff(dict(data[old]), dict(data[new])))
+            for item, new, old in items if new in data and old in data}
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """One of my decisions, for the page after a decision (read again on every reload)."""
+
+    decision_id: int
+    item_id: int
+    decision: str
+    title: str
+    undone: bool
+
+
+def decided(conn: Connection, decision_ids: Iterable[int], moderator_id: int) -> list[Decided]:
+    """The moderator's own decisions among `decision_ids` (others' ids show nothing)."""
+    d, a = t.decision_log, t.activities
+    ids = list(decision_ids)[:500]
+    if not ids:
+        return []
+    undone = set(conn.execute(sa.select(d.c.undo_of_id).where(d.c.undo_of_id.in_(ids)))
+                 .scalars())
+    rows = conn.execute(
+        sa.select(d.c.id, d.c.review_item_id, d.c.decision, a.c.title)
+        .join(a, a.c.id == d.c.activity_id)
+        .where(d.c.id.in_(ids), d.c.moderator_id == moderator_id, d.c.undo_of_id.is_(None))
+        .order_by(d.c.id)).all()
+    return [Decided(row.id, row.review_item_id, row.decision, row.title, row.id in undone)
+            for row in rows]
+
+
+def decided_by(conn: Connection, item_ids: Iterable[int]) -> dict[int, str | None]:
+    r = t.review_items
+    return dict(conn.execute(sa.select(r.c.id, r.c.decided_by)
+                             .where(r.c.id.in_(list(item_ids)))).all())

@@ -197,7 +197,7 @@ def test_moderator_clears_the_queue_from_the_digest_in_chromium(
             page.get_by_role("link", name="Praatcafé in de bibliotheek").click()
             title = page.get_by_role("heading", name="Praatcafé in de bibliotheek")
             expect(title).to_be_visible()
-            level = page.get_by_text("Je begrijpt of spreekt nog weinig Nederlands.")
+            level = page.locator("dd").get_by_text("Je begrijpt of spreekt nog weinig Nederlands.")
             expect(level).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "moderation-360.png"))
             page.get_by_role("button", name="Goedkeuren", exact=True).click()

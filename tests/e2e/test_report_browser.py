@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from connectors.uitdatabank import UitdatabankConnector
+from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import generate_uit_offer
 from samplefeed.server import FakeSapi3
 from sync.domain.region import Region
@@ -40,7 +41,8 @@ def catalogue(engine: Engine, region: Region) -> Engine:
         history.take_snapshot(conn, NOW)
     with FakeSapi3(generate_uit_offer(300, seed=7), now=NOW) as fake, httpx.Client(
             base_url=fake.base_url, timeout=5) as client:
-        source = UitdatabankConnector(client, name="u", postal_codes=region.postal_codes)
+        source = UitdatabankConnector(client, name="u", postal_codes=region.postal_codes,
+                                          labels=QUERY_LABELS)
         coverage.run_coverage(engine, source, region, NOW)
         coverage.run_outreach(engine, source, region, NOW)
     return engine

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.base import Cursor, UnreadablePage
 from connectors.uitdatabank import MAX_JSON_DEPTH, UitdatabankConnector, nested_deeper
+from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import POSTAL_CODES
 from samplefeed.server import FakeSapi3, Fault
 from sync.bootstrap import map_uitdatabank
@@ -56,7 +57,8 @@ def feed() -> Iterator[FakeSapi3]:
 
 def connector(feed: FakeSapi3, sleeps: list[float]) -> UitdatabankConnector:
     return UitdatabankConnector(httpx.Client(base_url=feed.base_url), name="uitdatabank",
-                                postal_codes=POSTAL_CODES, limit=5, sleep=sleeps.append)
+                                postal_codes=POSTAL_CODES, labels=QUERY_LABELS, limit=5,
+                                sleep=sleeps.append)
 
 
 @pytest.mark.parametrize("body", [DEEP, nested(MAX_JSON_DEPTH + 10)])

@@ -235,15 +235,22 @@ def test_approve_with_corrections_changes_the_published_version_only(world: Worl
     assert public["items"][0]["activity_types"] == ["Cursus", "Ontmoeting"]
 
 
-def test_level_cannot_be_corrected_when_the_feed_gives_exactly_one(world: World) -> None:
+def test_a_single_wrong_level_from_the_feed_can_be_corrected(world: World) -> None:
     ann = world.moderator("Ann", "ann@ieper.test", IEPER)
     world.sync(ieper(1))
     item = world.items()[0]
     page = world.client.get(item_path(world.item_token(ann, item.id)))
-    assert 'name="language_level"' not in page.text
-    refused = world.decide(item_path(world.item_token(ann, item.id)), "corrigeren", item.id,
-                           item.lock_version, activity_types=["Cursus"], language_level="2")
-    assert refused.status_code == 400 and world.item(item.id).status == "open"
+    assert 'name="language_level"' in page.text and "Niet veranderen (1)" in page.text
+    done = world.decide(item_path(world.item_token(ann, item.id)), "corrigeren", item.id,
+                        item.lock_version, activity_types=["Cursus"], language_level="2")
+    assert done.status_code == 200 and world.item(item.id).status == "approved"
+    assert world.log()[0].corrections == {"activity_types": ["Cursus"], "language_levels": [2]}
+    bad = ieper(2)
+    world.sync(bad)
+    other = world.items()[0]
+    refused = world.decide(item_path(world.item_token(ann, other.id)), "corrigeren", other.id,
+                           other.lock_version, activity_types=["Cursus"], language_level="7")
+    assert refused.status_code == 400 and world.item(other.id).status == "open"
 
 
 def test_changed_item_shows_the_diff_against_the_approved_version(world: World) -> None:
@@ -389,7 +396,7 @@ def test_bulk_approve_selected_items_and_undo_them(world: World) -> None:
     ids = re.findall(r'name="decision_id" value="(\d+)"', done.text)
     undo = world.post(path + "/terugdraaien", {"csrf": hidden(page.text, "csrf"),
                                                "decision_id": ids})
-    assert undo.status_code == 200 and "2 beslissing(en) teruggedraaid" in undo.text
+    assert undo.status_code == 200 and "2 beslissingen teruggedraaid" in undo.text
     assert [world.item(i.id).status for i in items] == ["open", "open", "open"]
 
 

@@ -42,8 +42,8 @@ def test_corrections_are_checked() -> None:
     for bad in (rv.Corrections(("Dansen",)), rv.Corrections(language_level=5)):
         with pytest.raises(rv.ReviewError):
             rv.check_corrections(bad, several)
-    with pytest.raises(rv.ReviewError):
-        rv.check_corrections(rv.Corrections(language_level=2), {"language_levels": [1]})
+    # A single level from the feed is correctable too (issue 10).
+    assert rv.check_corrections(rv.Corrections(language_level=2), {"language_levels": [1]})
     assert rv.check_corrections(rv.Corrections(language_level=2), {"language_levels": []})
 
 

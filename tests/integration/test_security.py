@@ -452,9 +452,13 @@ def test_18_no_open_redirect_after_a_decision(world: World) -> None:
                             data={"csrf": csrf, "item_id": str(item.id),
                                   "lock_version": str(item.lock_version),
                                   "action": "goedkeuren"})
-    assert got.status_code == 200 and "location" not in got.headers
-    assert "evil.example" not in got.text
-    assert f'href="{queue_path(token)}"' in got.text
+    # POST-redirect-GET: the redirect is our own result page, never the `next` given.
+    assert got.status_code == 303
+    location = got.headers["location"]
+    assert location.startswith(f"{queue_path(token)}/klaar?") and "evil" not in location
+    shown = world.client.get(location)
+    assert "evil.example" not in shown.text
+    assert f'href="{queue_path(token)}"' in shown.text
     for bad in ("https://evil.example", "//evil.example", "/moderatie/..//evil", "/\\evil",
                 "javascript:alert(1)", "/elders"):
         assert sec.safe_next(bad, "/moderatie/x") == "/moderatie/x"

@@ -1,46 +1,36 @@
-"""Moderation pages: an e-mail link shows (GET), a button decides (POST), in Dutch."""
+"""Moderation pages: an e-mail link shows (GET), a button decides (POST, then a redirect)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-import jinja2
-import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, FastAPI, Request
-from sqlalchemy.engine import Connection
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
-from starlette.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
 
-from sync.adapters import tables as t
-from sync.adapters.mailer import OutgoingMail, clean_header, new_message_id
 from sync.bootstrap import App
 from sync.domain import catalogue as cat
 from sync.entrypoints.web import security as sec
-from sync.service import links
+from sync.entrypoints.web.problems import http_problem
+from sync.service import links, notify
+from sync.service import moderators as mods
 from sync.service import review as rv
 from sync.service import review_view as view
-from sync.service.moderators import ModeratorError, normalise_email
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/moderatie", include_in_schema=False)
 
 INVALID = 403  # one status for unknown, tampered, expired, used and revoked links
-# A token hash that matches nothing: a malformed token costs the same lookup as any other.
-_NO_HASH = "0" * 64
-TOPIC_EMAIL = "email.send"
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    token_id: int
-    moderator_id: int
-    scope: str
-    review_item_id: int | None
-    used: bool
+DECISIONS = {"goedkeuren": rv.APPROVE, "corrigeren": rv.APPROVE, "afkeuren": rv.REJECT,
+             "bevestigen": rv.CONFIRM}
+DONE_NL = {rv.APPROVE: "goedgekeurd", rv.REJECT: "afgekeurd",
+           rv.CONFIRM: "bevestigd als ingetrokken"}
 
 
 @dataclass
@@ -50,7 +40,7 @@ class Ctx:
     request: Request
     application: App
     token: str
-    grant: Grant
+    grant: links.LinkGrant
     entitled: rv.Entitlement
     base_path: str  # the link's own path, forms post there
 
@@ -61,6 +51,12 @@ class Ctx:
     @property
     def via(self) -> str:
         return rv.VIA_LINK if self.grant.scope == links.SCOPE_ITEM else rv.VIA_PAGE
+
+    @property
+    def link_path(self) -> str:
+        """The link itself: the item link, or the queue link."""
+        return (links.ITEM_PATH if self.grant.scope == links.SCOPE_ITEM
+                else links.QUEUE_PATH) + self.token
 
     def actor(self) -> rv.Actor:
         r = self.request
@@ -78,8 +74,10 @@ class Ctx:
         queue_path = self.queue_home() or None
         return sec.page(self.request, name, status, moderator=self.entitled,
                         csrf=sec.csrf_value(secret, self.token), base=self.base_path,
-                        queue_path=queue_path,
-                        undo_path=(queue_path or self.base_path) + "/terugdraaien", **context)
+                        queue_path=queue_path, link_path=self.link_path,
+                        prefs_path=(links.PREFERENCES_PATH + self.token if queue_path else None),
+                        insight_path=(links.INSIGHT_PATH + self.token if queue_path else None),
+                        undo_path=self.link_path + "/terugdraaien", **context)
 
 
 def _app(request: Request) -> App:
@@ -87,19 +85,11 @@ def _app(request: Request) -> App:
     return application
 
 
-def _lookup(conn: Connection, token: str, now: datetime, allow_used: bool) -> Grant | None:
-    """Like `links.resolve`, but a POST may see a used item link (a replayed decision is then
-    answered with what was decided, cf. security cases 6 and 7)."""
-    lt, m = t.link_tokens, t.moderators
-    valid_shape = 0 < len(token) <= 200
-    row = conn.execute(
-        sa.select(lt, m.c.active).join(m, m.c.id == lt.c.moderator_id)
-        .where(lt.c.token_hash == (links.token_hash(token) if valid_shape else _NO_HASH))
-    ).one_or_none()
-    if (row is None or row.revoked_at is not None or row.expires_at <= now or not row.active
-            or (row.used_at is not None and not allow_used)):
-        return None
-    return Grant(row.id, row.moderator_id, row.scope, row.review_item_id, row.used_at is not None)
+def see_other(path: str, **query: Any) -> Response:
+    """POST-redirect-GET: a reload shows the result again instead of posting again."""
+    params = {k: v for k, v in query.items() if v not in (None, "", [])}
+    return RedirectResponse(path + (f"?{urlencode(params, doseq=True)}" if params else ""),
+                            status_code=303)
 
 
 def invalid_link(request: Request) -> Response:
@@ -111,49 +101,69 @@ def refused(request: Request, tekst: str, status: int = 403) -> Response:
     return sec.page(request, "bericht.html", status, titel="Dat gaat niet", tekst=tekst)
 
 
-def _context(request: Request, token: str, scope: str, allow_used: bool = False
-             ) -> Ctx | Response:
+def link_context(request: Request, token: str, scope: str, allow_used: bool = False
+                 ) -> Ctx | Response:
+    """The context of a valid link of `scope`, or the one "link ongeldig" page."""
     application = _app(request)
     now = application.clock()
     with application.engine.connect() as conn:
-        grant = _lookup(conn, token, now, allow_used)
+        try:
+            grant: links.LinkGrant | None = links.resolve(conn, token, now, allow_used)
+        except links.InvalidLink:
+            grant = None
         entitled = None
         if grant is not None and grant.scope == scope:
             entitled = rv.entitlement(conn, grant.moderator_id,
                                       application.config.notifications.fallback_moderators,
-                                      [m.nis for m in application.region.municipalities])
+                                      [m.nis for m in application.region.municipalities],
+                                      now)
     if grant is None or grant.scope != scope or entitled is None:
         return invalid_link(request)
     base = (links.ITEM_PATH if scope == links.SCOPE_ITEM else links.QUEUE_PATH) + token
     return Ctx(request, application, token, grant, entitled, base)
 
 
-async def _post_context(request: Request, token: str, scope: str
-                        ) -> tuple[Ctx, FormData] | Response:
+async def post_context(request: Request, token: str, scope: str
+                       ) -> tuple[Ctx, FormData] | Response:
+    """Like `link_context` for a POST: same origin and the link's CSRF value are required."""
     application = _app(request)
     if not sec.same_origin(request, application.config.web.base_url):
         log.warning("cross-site post refused", path=sec.redact(request.url.path))
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
-    ctx = _context(request, token, scope, allow_used=True)
+    ctx = link_context(request, token, scope, allow_used=True)
     if isinstance(ctx, Response):
         return ctx
     form = await request.form()
     secret: bytes = request.app.state.moderation_secret
-    if not sec.check_csrf(secret, token, _str(form.get("csrf"))):
+    if not sec.check_csrf(secret, token, text(form.get("csrf"))):
         log.warning("csrf value mismatch", path=sec.redact(request.url.path))
         return refused(request, "Deze pagina is verouderd. Open de link uit je e-mail opnieuw.")
     return ctx, form
 
 
-def _str(value: Any) -> str | None:
+def text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _int(value: Any) -> int | None:
+def number(value: Any) -> int | None:
     try:
         return int(value) if isinstance(value, str) else None
     except ValueError:
         return None
+
+
+def _ids(value: str | None) -> list[int]:
+    return [int(x) for x in (value or "").split(",") if x.isdigit()][:500]
+
+
+def _filter(ctx: Ctx) -> str | None:
+    """The queue's municipality filter (`?gemeente=NIS`), only one of the moderator's own."""
+    nis = text(ctx.request.query_params.get("gemeente"))
+    return nis if nis and nis in ctx.entitled.all else None
+
+
+def _queue_scope(ctx: Ctx, only: str | None) -> frozenset[str]:
+    return frozenset({only}) if only else ctx.entitled.all
 
 
 # ---------------------------------------------------------------- item pages
@@ -161,6 +171,7 @@ def _int(value: Any) -> int | None:
 
 def _show_item(ctx: Ctx, item_id: int, status: int = 200, **extra: Any) -> Response:
     """The item, or the newest open item of its activity when a sync superseded it."""
+    only = _filter(ctx)
     with ctx.application.engine.connect() as conn:
         row = view.item_row(conn, item_id)
         if row is None:
@@ -180,13 +191,19 @@ def _show_item(ctx: Ctx, item_id: int, status: int = 200, **extra: Any) -> Respo
                         moderator=ctx.entitled.moderator_id, item=row.id)
             return refused(ctx.request, "Deze activiteit hoort niet bij een gemeente waarvoor "
                            "jij beslist.")
-        item = view.item_view(conn, row.id, ctx.names)
+        item = view.item_view(conn, row.id, ctx.names, ctx.application.clock())
+        following = None
+        if ctx.grant.scope == links.SCOPE_QUEUE:
+            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names,
+                                        ctx.application.clock()).next_after(row.id)
     assert item is not None
     return ctx.render("item.html", status, item=item, notice=notice,
-                      reasons=rv.REJECT_REASONS, **extra)
+                      reasons=rv.REJECT_REASONS, following=following, gemeente=only,
+                      form=extra.pop("form", {}), open_form=extra.pop("open_form", None),
+                      **extra)
 
 
-def _allowed_item(ctx: Ctx, posted: int | None, conn: Connection) -> bool:
+def _allowed_item(ctx: Ctx, posted: int | None) -> bool:
     """An item link decides its own item, or the item that superseded it (case 4: a token of
     item A posted with item B's id is refused)."""
     if posted is None:
@@ -195,44 +212,51 @@ def _allowed_item(ctx: Ctx, posted: int | None, conn: Connection) -> bool:
         return True  # the scope check in `decide_review` applies
     if posted == ctx.grant.review_item_id:
         return True
-    own = view.item_row(conn, ctx.grant.review_item_id or 0)
-    other = view.item_row(conn, posted)
+    with ctx.application.engine.connect() as conn:
+        own = view.item_row(conn, ctx.grant.review_item_id or 0)
+        other = view.item_row(conn, posted)
     return own is not None and other is not None and own.activity_id == other.activity_id \
         and own.status == cat.ITEM_SUPERSEDED
 
 
 def _corrections(form: FormData) -> rv.Corrections:
     types = tuple(v for v in form.getlist("activity_types") if isinstance(v, str))
-    level = _int(form.get("language_level"))
+    level = number(form.get("language_level"))
     return rv.Corrections(types or None, level)
+
+
+def _typed(form: FormData) -> dict[str, Any]:
+    """What the moderator typed or chose, to fill the form again after an error."""
+    return {"reason_code": text(form.get("reason_code")) or "",
+            "reason_text": text(form.get("reason_text")) or "",
+            "activity_types": [v for v in form.getlist("activity_types") if isinstance(v, str)],
+            "language_level": number(form.get("language_level"))}
 
 
 def _decide(ctx: Ctx, form: FormData) -> Response:
     application = ctx.application
-    item_id = _int(form.get("item_id"))
-    lock = _int(form.get("lock_version"))
-    action = _str(form.get("action")) or ""
-    decision = {"goedkeuren": rv.APPROVE, "corrigeren": rv.APPROVE, "afkeuren": rv.REJECT,
-                "bevestigen": rv.CONFIRM}.get(action)
+    item_id = number(form.get("item_id"))
+    lock = number(form.get("lock_version"))
+    action = text(form.get("action")) or ""
+    decision = DECISIONS.get(action)
     if decision is None or lock is None:
         return refused(ctx.request, "Er ontbreekt iets in het formulier.", 400)
-    now = application.clock()
-    with application.engine.connect() as conn:
-        if not _allowed_item(ctx, item_id, conn):
-            log.warning("link used for another item", moderator=ctx.entitled.moderator_id,
-                        token_id=ctx.grant.token_id, posted_item=item_id)
-            return refused(ctx.request, "Deze link hoort bij een andere activiteit.")
+    if not _allowed_item(ctx, item_id):
+        log.warning("link used for another item", moderator=ctx.entitled.moderator_id,
+                    token_id=ctx.grant.token_id, posted_item=item_id)
+        return refused(ctx.request, "Deze link hoort bij een andere activiteit.")
     assert item_id is not None
     if ctx.grant.used:
         # A replay on a used item link: only tell what was decided (6: no-op, 7: 409).
         return _replay(ctx, item_id, decision)
     corrections = _corrections(form) if action == "corrigeren" else None
+    now = application.clock()
     try:
         with application.uow() as uow:
             outcome = rv.decide_review(
                 uow, item_id, decision, moderator=ctx.entitled.email, now=now,
-                expected_lock_version=lock, reason=_str(form.get("reason_text")),
-                reason_code=_str(form.get("reason_code")), corrections=corrections,
+                expected_lock_version=lock, reason=text(form.get("reason_text")),
+                reason_code=text(form.get("reason_code")), corrections=corrections,
                 actor=ctx.actor(), entitled=ctx.entitled,
                 reason_max_length=application.config.moderation.reason_max_length)
             if ctx.grant.scope == links.SCOPE_ITEM:
@@ -243,12 +267,20 @@ def _decide(ctx: Ctx, form: FormData) -> Response:
                     item=item_id)
         return refused(ctx.request, str(exc))
     except rv.Conflict as exc:
-        return _conflict(ctx, item_id, exc, decision)
+        return _conflict(ctx, item_id, exc)
     except rv.ReviewError as exc:
-        return _show_item(ctx, item_id, 400, error=str(exc))
+        # Not saved: the same page, with what was typed, and the form that was used open.
+        return _show_item(ctx, item_id, 400, error=str(exc), form=_typed(form),
+                          open_form=action)
     log.info("review decided", item=item_id, decision=decision, via=ctx.via,
              moderator=ctx.entitled.moderator_id)
-    return _done(ctx, [outcome], decision)
+    return see_other(ctx.link_path + "/klaar", b=str(outcome.decision_id),
+                     gemeente=_filter(ctx), next=_next_param(ctx))
+
+
+def _next_param(ctx: Ctx) -> str | None:
+    wanted = text(ctx.request.query_params.get("next"))
+    return sec.safe_next(wanted, "") or None
 
 
 def _replay(ctx: Ctx, item_id: int, decision: str) -> Response:
@@ -259,10 +291,10 @@ def _replay(ctx: Ctx, item_id: int, decision: str) -> Response:
     exc = rv.Conflict("replay", row.decided_by, row.decided_at, row.status,
                       row.status == rv.ITEM_STATUS[decision]
                       and row.decided_by == ctx.entitled.email)
-    return _conflict(ctx, item_id, exc, decision)
+    return _conflict(ctx, item_id, exc)
 
 
-def _conflict(ctx: Ctx, item_id: int, exc: rv.Conflict, decision: str) -> Response:
+def _conflict(ctx: Ctx, item_id: int, exc: rv.Conflict) -> Response:
     if exc.status in (cat.ITEM_SUPERSEDED, cat.ITEM_OPEN) or exc.decided_by is None:
         # Stale: the item changed since the page was loaded; show the current version.
         return _show_item(ctx, item_id, 409, notice=(
@@ -279,25 +311,40 @@ def _conflict(ctx: Ctx, item_id: int, exc: rv.Conflict, decision: str) -> Respon
                             f"{exc.decided_by} op {when}. Je beslissing is niet opgeslagen.")
 
 
-def _done(ctx: Ctx, outcomes: list[rv.Outcome], decision: str,
-          skipped: list[tuple[int, str]] | None = None) -> Response:
-    minutes = ctx.application.config.moderation.undo_minutes
-    next_path = sec.safe_next(_str(ctx.request.query_params.get("next")),
-                              ctx.queue_home())
+def _done_page(ctx: Ctx) -> Response:
+    """After a decision (GET, so a reload shows the same): what was decided, undo, next."""
+    q = ctx.request.query_params
+    only = _filter(ctx)
+    skipped_codes = [(int(i), code) for i, _, code in
+                     (part.partition(":") for part in (text(q.get("s")) or "").split(","))
+                     if i.isdigit()][:500]
     with ctx.application.engine.connect() as conn:
-        titles = dict(conn.execute(
-            sa.select(t.review_items.c.id, t.activities.c.title)
-            .join(t.activities, t.activities.c.id == t.review_items.c.activity_id)
-            .where(t.review_items.c.id.in_([o.item_id for o in outcomes]
-                                           + [i for i, _ in skipped or []]))).all())
-    label = {rv.APPROVE: "goedgekeurd", rv.REJECT: "afgekeurd",
-             rv.CONFIRM: "bevestigd als ingetrokken"}[decision]
-    return ctx.render("klaar.html", 200, outcomes=outcomes, titles=titles, label=label,
-                      skipped=skipped or [], undo_minutes=minutes, next_path=next_path)
+        done = view.decided(conn, _ids(text(q.get("b"))), ctx.entitled.moderator_id)
+        titles = view.titles(conn, [i for i, _ in skipped_codes])
+        deciders = view.decided_by(conn, [i for i, _ in skipped_codes])
+        following = None
+        if ctx.grant.scope == links.SCOPE_QUEUE:
+            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names,
+                                        ctx.application.clock()).next_after(0)
+    skipped = [(titles.get(i, "Activiteit"), rv.skip_text(code, deciders.get(i)))
+               for i, code in skipped_codes]
+    live = [d for d in done if not d.undone]
+    by_decision: dict[str, list[view.Decided]] = {}
+    for d in live:
+        by_decision.setdefault(d.decision, []).append(d)
+    back = _next_param(ctx) or ctx.queue_home()
+    if back and only and back == ctx.queue_home():
+        back += "?" + urlencode({"gemeente": only})
+    return ctx.render("klaar.html", 200, groups=[(DONE_NL[k], v) for k, v in
+                                                 by_decision.items()],
+                      live=live, skipped=skipped,
+                      undo_minutes=ctx.application.config.moderation.undo_minutes,
+                      next_path=back, following=following, gemeente=only,
+                      item_link=ctx.grant.scope == links.SCOPE_ITEM)
 
 
 def _undo(ctx: Ctx, form: FormData) -> Response:
-    ids = [i for i in (_int(v) for v in form.getlist("decision_id")) if i is not None]
+    ids = [i for i in (number(v) for v in form.getlist("decision_id")) if i is not None]
     if not ids:
         return refused(ctx.request, "Er ontbreekt iets in het formulier.", 400)
     application = ctx.application
@@ -313,109 +360,194 @@ def _undo(ctx: Ctx, form: FormData) -> Response:
                           tekst=str(exc))
     log.info("decision undone", decisions=ids, moderator=ctx.entitled.moderator_id)
     if ctx.grant.scope == links.SCOPE_ITEM:
-        ctx.grant = Grant(ctx.grant.token_id, ctx.grant.moderator_id, ctx.grant.scope,
-                          ctx.grant.review_item_id, False)
-        return _show_item(ctx, outcomes[0].item_id, notice="Je beslissing is teruggedraaid. "
-                          "De activiteit staat weer open.")
-    return _queue(ctx, notice=f"{len(outcomes)} beslissing(en) teruggedraaid.")
+        return see_other(ctx.link_path, teruggedraaid=1)
+    return see_other(ctx.link_path, teruggedraaid=len(outcomes), gemeente=_filter(ctx))
+
+
+def _undone_notice(ctx: Ctx) -> str | None:
+    n = number(ctx.request.query_params.get("teruggedraaid"))
+    if not n or n < 1:
+        return None
+    if ctx.grant.scope == links.SCOPE_ITEM:
+        return "Je beslissing is teruggedraaid. De activiteit staat weer open."
+    return ("1 beslissing teruggedraaid." if n == 1 else f"{n} beslissingen teruggedraaid.")
 
 
 @router.api_route("/item/{token}", methods=["GET", "HEAD"])
 def item_page(request: Request, token: str) -> Response:
-    ctx = _context(request, token, links.SCOPE_ITEM)
+    ctx = link_context(request, token, links.SCOPE_ITEM)
     if isinstance(ctx, Response):
         return ctx
-    return _show_item(ctx, ctx.grant.review_item_id or 0)
+    return _show_item(ctx, ctx.grant.review_item_id or 0, notice=_undone_notice(ctx))
 
 
 @router.post("/item/{token}")
 async def item_decide(request: Request, token: str) -> Response:
-    got = await _post_context(request, token, links.SCOPE_ITEM)
+    got = await post_context(request, token, links.SCOPE_ITEM)
     if isinstance(got, Response):
         return got
     return _decide(*got)
 
 
-@router.post("/item/{token}/terugdraaien")
-async def item_undo(request: Request, token: str) -> Response:
-    got = await _post_context(request, token, links.SCOPE_ITEM)
+@router.api_route("/item/{token}/klaar", methods=["GET", "HEAD"])
+def item_done(request: Request, token: str) -> Response:
+    # The link is used up by its decision; its own result page still opens.
+    ctx = link_context(request, token, links.SCOPE_ITEM, allow_used=True)
+    if isinstance(ctx, Response):
+        return ctx
+    return _done_page(ctx)
+
+
+@router.post("/item/{token}/wachtrij")
+async def item_to_queue(request: Request, token: str) -> Response:
+    """From an item link to the whole queue (or its next item): the link proved who this is,
+    so a fresh queue link is made; no decision ends on a dead end."""
+    got = await post_context(request, token, links.SCOPE_ITEM)
     if isinstance(got, Response):
         return got
-    return _undo(*got)
+    ctx, form = got
+    application = ctx.application
+    now = application.clock()
+    with application.engine.begin() as conn:
+        queue_token = links.issue(conn, ctx.grant.moderator_id, links.SCOPE_QUEUE, now,
+                                  application.config.notifications.link_valid_days)
+        following = view.queue_view(conn, ctx.entitled.all, ctx.names,
+                                        ctx.application.clock()).next_after(0)
+    home = links.QUEUE_PATH + queue_token
+    if text(form.get("ga")) == "volgende" and following is not None:
+        return see_other(f"{home}/item/{following.id}")
+    return see_other(home)
+
+
+@router.post("/item/{token}/terugdraaien")
+async def item_undo(request: Request, token: str) -> Response:
+    got = await post_context(request, token, links.SCOPE_ITEM)
+    if isinstance(got, Response):
+        return got
+    ctx, form = got
+    ctx.grant = replace(ctx.grant, used=False)
+    return _undo(ctx, form)
 
 
 # ---------------------------------------------------------------- queue pages
 
 
 def _queue(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
-    with ctx.application.engine.connect() as conn:
-        q = view.queue_view(conn, ctx.entitled.all, ctx.names)
-    municipalities = sorted(ctx.names.get(n, n) for n in ctx.entitled.own)
-    fallback = sorted(ctx.names.get(n, n) for n in ctx.entitled.fallback)
-    return ctx.render("wachtrij.html", status, queue=q, municipalities=municipalities,
-                      fallback=fallback, **extra)
+    only = _filter(ctx)
+    application = ctx.application
+    with application.engine.connect() as conn:
+        everything = view.queue_view(conn, ctx.entitled.all, ctx.names,
+                                         ctx.application.clock())
+        routing = mods.routing(conn, application.config.notifications.fallback_moderators,
+                               application.clock())
+    q = everything.only(only) if only else everything
+    per = everything.per_municipality()
+    names = ctx.names
+    own = sorted(ctx.entitled.own, key=lambda n: names.get(n, n))
+    fallback = sorted(ctx.entitled.fallback, key=lambda n: names.get(n, n))
+    away = {n: [f"{m.name} is afwezig tot {notify.day_month(m.away_until)}"
+                for m in routing.away.get(n, []) if m.away_until]
+            for n in ctx.entitled.fallback}
+    # Per municipality when there are several (the fallback has up to 17), else one list.
+    grouped = len(ctx.entitled.all) > 1 and only is None
+    return ctx.render(
+        "wachtrij.html", status, queue=q, groups=q.groups() if grouped else [],
+        municipalities=[names.get(n, n) for n in own],
+        fallback=[names.get(n, n) for n in fallback],
+        choices=[(n, names.get(n, n), per.get(n, 0)) for n in own + fallback]
+        if len(ctx.entitled.all) > 1 else [], all_total=everything.total, gemeente=only,
+        away=away,
+        all_checked=ctx.request.query_params.get("alles") == "1",
+        notice=extra.pop("notice", None) or _undone_notice(ctx), **extra)
 
 
 @router.api_route("/wachtrij/{token}", methods=["GET", "HEAD"])
 def queue_page(request: Request, token: str) -> Response:
-    ctx = _context(request, token, links.SCOPE_QUEUE)
+    ctx = link_context(request, token, links.SCOPE_QUEUE)
     if isinstance(ctx, Response):
         return ctx
     return _queue(ctx)
 
 
-@router.api_route("/wachtrij/{token}/item/{item_id}", methods=["GET", "HEAD"])
-def queue_item_page(request: Request, token: str, item_id: str) -> Response:
-    ctx = _context(request, token, links.SCOPE_QUEUE)
+@router.api_route("/wachtrij/{token}/klaar", methods=["GET", "HEAD"])
+def queue_done(request: Request, token: str) -> Response:
+    ctx = link_context(request, token, links.SCOPE_QUEUE)
     if isinstance(ctx, Response):
         return ctx
-    number = _int(item_id)
-    if number is None:
+    return _done_page(ctx)
+
+
+@router.api_route("/wachtrij/{token}/item/{item_id}", methods=["GET", "HEAD"])
+def queue_item_page(request: Request, token: str, item_id: str) -> Response:
+    ctx = link_context(request, token, links.SCOPE_QUEUE)
+    if isinstance(ctx, Response):
+        return ctx
+    item_number = number(item_id)
+    if item_number is None:
         return invalid_link(request)
-    ctx.base_path = f"{links.QUEUE_PATH}{token}/item/{number}"
-    return _show_item(ctx, number)
+    ctx.base_path = f"{links.QUEUE_PATH}{token}/item/{item_number}"
+    return _show_item(ctx, item_number)
 
 
 @router.post("/wachtrij/{token}/item/{item_id}")
 async def queue_item_decide(request: Request, token: str, item_id: str) -> Response:
-    got = await _post_context(request, token, links.SCOPE_QUEUE)
+    got = await post_context(request, token, links.SCOPE_QUEUE)
     if isinstance(got, Response):
         return got
     ctx, form = got
-    number = _int(item_id)
-    if number is None:
+    item_number = number(item_id)
+    if item_number is None:
         return invalid_link(request)
     # The form's item may differ from the path's: a newer version was shown in its place.
-    ctx.base_path = f"{links.QUEUE_PATH}{token}/item/{number}"
+    ctx.base_path = f"{links.QUEUE_PATH}{token}/item/{item_number}"
     return _decide(ctx, form)
 
 
-@router.post("/wachtrij/{token}/goedkeuren")
-async def queue_bulk_approve(request: Request, token: str) -> Response:
-    got = await _post_context(request, token, links.SCOPE_QUEUE)
-    if isinstance(got, Response):
-        return got
-    ctx, form = got
+def _picked(form: FormData) -> list[tuple[int, int]]:
     picked: list[tuple[int, int]] = []
     for value in form.getlist("item"):
         item_id, _, lock = (value if isinstance(value, str) else "").partition(":")
         if item_id.isdigit() and lock.isdigit():
             picked.append((int(item_id), int(lock)))
+    return picked[:500]
+
+
+async def _bulk(request: Request, token: str, decision: str) -> Response:
+    got = await post_context(request, token, links.SCOPE_QUEUE)
+    if isinstance(got, Response):
+        return got
+    ctx, form = got
+    picked = _picked(form)
     if not picked:
-        return _queue(ctx, 400, error="Duid eerst de activiteiten aan die je wil goedkeuren.")
+        what = "goedkeuren" if decision == rv.APPROVE else "als ingetrokken bevestigen"
+        return _queue(ctx, 400, error=f"Duid eerst de activiteiten aan die je wil {what}.")
     application = ctx.application
+    bulk = rv.bulk_approve if decision == rv.APPROVE else rv.bulk_confirm
     with application.uow() as uow:
-        result = rv.bulk_approve(uow, picked[:500], actor=ctx.actor(), now=application.clock(),
-                                 entitled=ctx.entitled)
+        result = bulk(uow, picked, actor=ctx.actor(), now=application.clock(),
+                      entitled=ctx.entitled)
         uow.commit()
-    log.info("bulk approve", approved=len(result.done), skipped=len(result.skipped),
-             moderator=ctx.entitled.moderator_id)
-    return _done(ctx, result.done, rv.APPROVE, result.skipped)
+    log.info("bulk decision", decision=decision, done=len(result.done),
+             skipped=len(result.skipped), moderator=ctx.entitled.moderator_id)
+    return see_other(ctx.link_path + "/klaar",
+                     b=",".join(str(o.decision_id) for o in result.done),
+                     s=",".join(f"{i}:{code}" for i, code in result.skipped),
+                     gemeente=_filter(ctx))
+
+
+@router.post("/wachtrij/{token}/goedkeuren")
+async def queue_bulk_approve(request: Request, token: str) -> Response:
+    return await _bulk(request, token, rv.APPROVE)
+
+
+@router.post("/wachtrij/{token}/bevestigen")
+async def queue_bulk_confirm(request: Request, token: str) -> Response:
+    return await _bulk(request, token, rv.CONFIRM)
 
 
 @router.post("/wachtrij/{token}/terugdraaien")
 async def queue_undo(request: Request, token: str) -> Response:
-    got = await _post_context(request, token, links.SCOPE_QUEUE)
+    got = await post_context(request, token, links.SCOPE_QUEUE)
     if isinstance(got, Response):
         return got
     return _undo(*got)
@@ -430,7 +562,7 @@ ONE_CLICK = b"List-Unsubscribe=One-Click"
 @router.api_route("/afmelden/{token}", methods=["GET", "HEAD"])
 def unsubscribe_page(request: Request, token: str) -> Response:
     """The mail's List-Unsubscribe link: a GET only asks; the button posts."""
-    ctx = _context(request, token, links.SCOPE_QUEUE)
+    ctx = link_context(request, token, links.SCOPE_QUEUE)
     if isinstance(ctx, Response):
         return ctx
     ctx.base_path = links.UNSUBSCRIBE_PATH + token
@@ -443,28 +575,26 @@ async def unsubscribe(request: Request, token: str) -> Response:
 
     A mail provider's one-click POST carries no CSRF value and no Origin; it is accepted on
     the exact one-click body because the token itself is the secret and the change only
-    stops mail (the queue link keeps working, and an admin can turn mail on again).
+    stops mail (the queue link keeps working, and the preferences page turns mail on again).
     """
     body = await request.body()
     if body.strip() == ONE_CLICK:
-        ctx = _context(request, token, links.SCOPE_QUEUE)
+        ctx = link_context(request, token, links.SCOPE_QUEUE)
     else:
-        got = await _post_context(request, token, links.SCOPE_QUEUE)
+        got = await post_context(request, token, links.SCOPE_QUEUE)
         ctx = got if isinstance(got, Response) else got[0]
     if isinstance(ctx, Response):
         return ctx
     application = ctx.application
     with application.engine.begin() as conn:
-        conn.execute(t.moderators.update()
-                     .where(t.moderators.c.id == ctx.grant.moderator_id)
-                     .values(notify="off", updated_at=application.clock()))
+        mods.update(conn, str(ctx.grant.moderator_id), now=application.clock(), notify=mods.OFF)
     log.info("moderator unsubscribed", moderator=ctx.grant.moderator_id,
              one_click=body.strip() == ONE_CLICK)
     ctx.base_path = links.UNSUBSCRIBE_PATH + token
     return ctx.render("afmelden.html", afgemeld=True)
 
 
-# ---------------------------------------------------------------- a fresh link
+# ---------------------------------------------------------------- a fresh link, the front door
 
 
 @router.post("/nieuwe-link")
@@ -475,51 +605,42 @@ async def fresh_link(request: Request) -> Response:
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     form = await request.form()
-    address = _str(form.get("email")) or ""
+    address = text(form.get("email")) or ""
     response = sec.page(request, "bericht.html", 200, titel="Bedankt",
                         tekst="Als dit adres bekend is, krijg je een nieuwe link in je "
                               "mailbox. Kijk ook even bij je ongewenste mail.")
-    response.background = BackgroundTask(send_fresh_link, application, address[:320])
+    response.background = BackgroundTask(notify.write_fresh_link, application.engine,
+                                         application.notify_settings(), address[:320],
+                                         application.clock())
     return response
 
 
-def send_fresh_link(application: App, address: str) -> bool:
-    """Write a queue-link mail to the outbox for an active moderator; links always use the
-    configured base URL, never the request's Host (case 19)."""
-    try:
-        email = normalise_email(address)
-    except ModeratorError:
-        return False
-    m = t.moderators
-    s = application.notify_settings()
-    now = application.clock()
-    with application.engine.begin() as conn:
-        row = conn.execute(sa.select(m).where(m.c.email == email, m.c.active.is_(True))
-                           ).one_or_none()
-        if row is None:
-            return False
-        token = links.issue(conn, row.id, links.SCOPE_QUEUE, now, s.link_valid_days)
-        context = {"naam": clean_header(row.name.split()[0] if row.name.split() else row.name),
-                   "url": links.queue_url(s.base_url, token), "dagen": s.link_valid_days}
-        env = _mail_env()
-        mail = OutgoingMail(
-            to=row.email, to_name=row.name, subject="ikdoemee: je nieuwe link naar je wachtrij",
-            text=env.get_template("moderation/mail_nieuwe_link.txt").render(context),
-            html=env.get_template("moderation/mail_nieuwe_link.html").render(context),
-            message_id=new_message_id(s.sender))
-        conn.execute(t.outbox.insert().values(
-            topic=TOPIC_EMAIL, created_at=now, available_at=now,
-            payload={**mail.to_payload(), "kind": "link", "moderator_id": row.id,
-                     "review_item_ids": []}))
-    log.info("fresh link written", moderator=row.id)
-    return True
+@router.api_route("", methods=["GET", "HEAD"])
+@router.api_route("/", methods=["GET", "HEAD"])
+def front_door(request: Request) -> Response:
+    """`/moderatie` itself: what this is, a fresh link, and how to become a moderator."""
+    return sec.page(request, "start.html", 200)
 
 
-def _mail_env() -> jinja2.Environment:
-    """Plain text must not be HTML-escaped; the HTML part is."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(sec.TEMPLATES)),
-                              autoescape=jinja2.select_autoescape(["html"]),
-                              undefined=jinja2.StrictUndefined)
+def not_found_page(request: Request, exc: StarletteHTTPException) -> Response:
+    """Under /moderatie a person gets a Dutch page; elsewhere the API's JSON problem."""
+    path = request.url.path
+    if path != "/moderatie" and not path.startswith(sec.MODERATION_PREFIX):
+        return http_problem(request, exc)
+    if exc.status_code == 405:
+        response = sec.page(request, "bericht.html", 405, titel="Dat gaat niet",
+                            tekst="Deze pagina open je niet rechtstreeks: gebruik de knop op "
+                                  "de pagina zelf.")
+    elif exc.status_code == 404:
+        response = sec.page(request, "bericht.html", 404, titel="Pagina niet gevonden",
+                            tekst="Deze pagina bestaat niet. Controleer de link, of open de "
+                                  "link uit je e-mail opnieuw.", start_link=True)
+    else:
+        response = sec.page(request, "bericht.html", exc.status_code, titel="Dat gaat niet",
+                            tekst="Dit verzoek kunnen we niet verwerken.", start_link=True)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 def register(web: FastAPI) -> None:
@@ -528,4 +649,5 @@ def register(web: FastAPI) -> None:
     m = application.config.moderation
     web.state.rate_limiter = sec.RateLimiter(m.rate_limit_per_minute, m.rate_limit_burst)
     sec.install(web, web.state.rate_limiter)
+    web.add_exception_handler(StarletteHTTPException, not_found_page)  # type: ignore[arg-type]
     web.include_router(router)

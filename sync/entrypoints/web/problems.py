@@ -24,17 +24,22 @@ def problem(status: int, title: str, detail: str | None = None, **extra: object)
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """An HTTP error (404, 405 …) as a JSON problem."""
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+             405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+             422: "Invalid request", 429: "Too Many Requests"}.get(exc.status_code, "Error")
+    resp = problem(exc.status_code, title, detail)
+    if exc.headers:
+        resp.headers.update(exc.headers)
+    return resp
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else None
-        title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                 405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-                 422: "Invalid request", 429: "Too Many Requests"}.get(exc.status_code, "Error")
-        resp = problem(exc.status_code, title, detail)
-        if exc.headers:
-            resp.headers.update(exc.headers)
-        return resp
+        return http_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -30,7 +30,9 @@ CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: dat
 MODERATION_PREFIX = "/moderatie/"
 # Swagger UI and ReDoc load their own scripts; they get the other headers but no CSP.
 NO_CSP_PREFIXES = ("/docs", "/redoc")
-_TOKEN_IN_PATH = re.compile(r"(/moderatie/(?:item|wachtrij|afmelden)/)[^/?#\s\"]+")
+_TOKEN_IN_PATH = re.compile(
+    r"(/moderatie/(?:item|wachtrij|afmelden|voorkeuren|inzicht|aanvraag|adres"
+    r"|aanmelden/bevestigen)/)[^/?#\s\"]+")
 SECRET_ENV = "IKDOEMEE_SECRET_KEY"
 
 
