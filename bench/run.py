@@ -1,7 +1,8 @@
 """Benchmarks (`make bench`): our `ikdoemee-sync sync` against dlt on the same fake SAPI3 feed.
 
     .venv/bin/python bench/run.py [--sizes 10000,100000] [--dbs sqlite,postgresql]
-                                  [--repeat 3] [--repeat-large 1] [--no-dlt]
+                                  [--feeds generated,publiq] [--repeat 3] [--repeat-large 1]
+                                  [--no-dlt] [--no-freshness]
 
 Writes bench/out/results.json (raw figures) and prints a Markdown summary on stdout.
 """
@@ -28,11 +29,14 @@ from bench.common import (  # noqa: E402
     OUT,
     ROOT,
     Cli,
+    cli_bin,
     database,
     measured,
     median,
     write_config,
 )
+from bench.feeds import feed  # noqa: E402
+from bench.freshness import freshness  # noqa: E402
 from samplefeed.generator import generate_events  # noqa: E402
 from samplefeed.server import FakeSapi3  # noqa: E402
 
@@ -83,6 +87,13 @@ def one_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, A
         nochange_full = sync_row(cli.measured("sync", "--full", "--json"))
         nochange_full["events_per_s"] = rate(nochange_full["counts"]["fetched"],
                                              nochange_full["wall"])
+        # The nightly job: id lists compared, only what is new fetched in full.
+        m = measured([sys.executable, str(BENCH / "reconcile_once.py"), "--config",
+                      str(cli.config)], cli.env)
+        lines = m.stdout.strip().splitlines()
+        if m.rc != 0 or not lines:
+            raise RuntimeError(f"reconcile failed rc={m.rc}: {m.stdout[-500:]} {m.stderr[-2000:]}")
+        reconcile = {"wall": m.wall, "rss_mb": m.maxrss_kb / 1024, **json.loads(lines[-1])}
         rng = random.Random(size)
         changed_ids = rng.sample([e["@id"] for e in events], k=max(1, size // 100))
         for eid in changed_ids:
@@ -94,7 +105,7 @@ def one_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, A
         changed["changed"] = len(changed_ids)
         changed["db_bytes"] = db.size_bytes()
     return {"initial": initial, "nochange_incremental": nochange, "nochange_full": nochange_full,
-            "changed_1pct": changed}
+            "reconcile": reconcile, "changed_1pct": changed}
 
 
 def dlt_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, Any] | None:
@@ -185,6 +196,30 @@ def machine() -> dict[str, Any]:
             "kernel": platform.release()}
 
 
+def startup() -> dict[str, float]:
+    """Median wall of `ikdoemee-sync --help` (imports and argument parsing only)."""
+    walls = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([cli_bin(), "--help"],
+                       capture_output=True, check=True)
+        walls.append(time.perf_counter() - t0)
+    return {"help_wall": median(walls), "python_wall": python_start()}
+
+
+def python_start() -> float:
+    walls = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        walls.append(time.perf_counter() - t0)
+    return median(walls)
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
 def summarise(sample: list[dict[str, Any]], path: str) -> float:
     values = []
     for r in sample:
@@ -202,13 +237,17 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per size ≤ 10 000")
     parser.add_argument("--repeat-large", type=int, default=1, help="runs per larger size")
     parser.add_argument("--replay-repeat", type=int, default=1)
+    parser.add_argument("--feeds", default="generated,publiq")
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument("--no-freshness", action="store_true")
     parser.add_argument("--skip-extras", action="store_true", help="no replay / digest rows")
     parser.add_argument("--out", default=str(OUT / "results.json"))
     args = parser.parse_args()
 
     results: dict[str, Any] = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M"),
-                               "fixture_avg_json_bytes": fixture_json_size(), "runs": {}}
+                               "load_before": load(),
+                               "fixture_avg_json_bytes": fixture_json_size(), "runs": {},
+                               "startup": startup(), "avg_json_bytes": {}}
     print(json.dumps(results["machine"]), file=sys.stderr, flush=True)
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,12 +255,13 @@ def main() -> int:
     def save() -> None:
         out_path.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 
-    for size in [int(s) for s in args.sizes.split(",")]:
-        events = generate_events(size, seed=SEED)
-        results["generated_avg_json_bytes"] = avg_json_size(events)
+    for size, feed_kind in [(int(s), f) for s in args.sizes.split(",")
+                            for f in args.feeds.split(",")]:
+        events = feed(feed_kind, size, SEED)
+        results["avg_json_bytes"][feed_kind] = avg_json_size(events)
         repeat = args.repeat if size <= 10000 else args.repeat_large
         for kind in args.dbs.split(","):
-            key = f"{kind}/{size}"
+            key = f"{feed_kind}/{kind}/{size}"
             ours, peers = [], []
             for i in range(repeat):
                 print(f"[{key}] ours run {i + 1}/{repeat}", file=sys.stderr, flush=True)
@@ -242,12 +282,14 @@ def main() -> int:
                 "nochange_incremental_wall": summarise(ours, "nochange_incremental.wall"),
                 "nochange_full_wall": summarise(ours, "nochange_full.wall"),
                 "nochange_full_rss_mb": summarise(ours, "nochange_full.rss_mb"),
+                "reconcile_wall": summarise(ours, "reconcile.wall"),
                 "changed_1pct_wall": summarise(ours, "changed_1pct.wall"),
                 "changed_1pct_rss_mb": summarise(ours, "changed_1pct.rss_mb"),
             }
             med["nochange_incremental_fraction"] = (med["nochange_incremental_wall"]
                                                     / med["initial_wall"])
             med["nochange_full_fraction"] = med["nochange_full_wall"] / med["initial_wall"]
+            med["reconcile_fraction"] = med["reconcile_wall"] / med["initial_wall"]
             if peers:
                 med["dlt_wall"] = summarise(peers, "wall")
                 med["dlt_events_per_s"] = summarise(peers, "events_per_s")
@@ -257,6 +299,10 @@ def main() -> int:
             results["runs"][key]["median"] = med
             save()
             print(f"[{key}] {json.dumps(med)}", file=sys.stderr, flush=True)
+    if not args.no_freshness:
+        print("[freshness]", file=sys.stderr, flush=True)
+        results["freshness"] = freshness(args.dbs.split(",")[0])
+        save()
     if not args.skip_extras:
         for kind in args.dbs.split(","):
             print(f"[{kind}] replay", file=sys.stderr, flush=True)
@@ -266,9 +312,39 @@ def main() -> int:
             results[f"digest/{kind}"] = digest_round(kind)
             save()
     results["finished"] = time.strftime("%Y-%m-%d %H:%M")
+    results["load_after"] = load()
     save()
-    print(json.dumps(results, indent=2, default=str))
+    print(table(results))
     return 0
+
+
+def table(results: dict[str, Any]) -> str:
+    """The side-by-side summary (Markdown), one row per feed, database and size."""
+    rows = ["| feed / db / events | ours ev/s | dlt ev/s | ours/dlt | RSS ours / dlt (MB) "
+            "| `--full` no change | reconcile | incremental no change |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key, run in results["runs"].items():
+        m = run.get("median", {})
+        if not m:
+            continue
+        dlt = m.get("dlt_events_per_s")
+        rows.append(
+            f"| {key} | {m['initial_events_per_s']:.0f} | {dlt:.0f} | "
+            f"{m['ratio_ours_to_dlt']:.2f}× | {m['initial_rss_mb']:.0f} / {m['dlt_rss_mb']:.0f} | "
+            if dlt else
+            f"| {key} | {m['initial_events_per_s']:.0f} | – | – | {m['initial_rss_mb']:.0f} / – | ")
+        rows[-1] += (f"{m['nochange_full_wall']:.2f} s ({100 * m['nochange_full_fraction']:.0f} %) "
+                     f"| {m['reconcile_wall']:.2f} s ({100 * m['reconcile_fraction']:.1f} %) "
+                     f"| {m['nochange_incremental_wall']:.2f} s |")
+    s = results.get("startup", {})
+    rows.append("")
+    rows.append(f"Start-up: `ikdoemee-sync --help` {s.get('help_wall', float('nan')):.2f} s "
+                f"(bare `python -c pass` {s.get('python_wall', float('nan')):.2f} s). "
+                f"Load average before {results.get('load_before')}, after "
+                f"{results.get('load_after')}.")
+    if "freshness" in results:
+        rows.append(f"Freshness: {json.dumps(results['freshness'])}")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import re
@@ -246,6 +247,12 @@ class FakeSapi3:
         self._seq: dict[str, int] = {}
         self._next_seq = 0
         self._previous_body: bytes | None = None
+        # A benchmark's pages must cost the fake little: each member is encoded once per
+        # version, and the filtered, sorted list of a query is kept until the data changes.
+        self._version = 0
+        self._encoded: dict[tuple[str, bool, bool], bytes] = {}
+        self._selections: dict[tuple[tuple[str, str], ...],
+                               tuple[tuple[int, int], list[dict[str, Any]], list[datetime]]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -260,6 +267,13 @@ class FakeSapi3:
                 self._events[eid] = copy.deepcopy(event)
                 self._seq[eid] = self._next_seq
                 self._next_seq += 1
+                self._changed(eid)
+
+    def _changed(self, eid: str) -> None:
+        self._version += 1
+        for embed in (False, True):
+            for uitpas in (False, True):
+                self._encoded.pop((eid, embed, uitpas), None)
 
     def get(self, event_id_: str) -> dict[str, Any]:
         with self._lock:
@@ -286,6 +300,7 @@ class FakeSapi3:
                 event["modified"] = (newest + timedelta(seconds=1)).astimezone(UTC).isoformat()
             self._seq[eid] = self._next_seq
             self._next_seq += 1
+            self._changed(eid)
             return copy.deepcopy(event)
 
     def delete(self, event_id_: str, *, modified: str | datetime | None = None) -> dict[str, Any]:
@@ -370,6 +385,41 @@ class FakeSapi3:
         self, params: dict[str, str], headers: dict[str, str] | None = None
     ) -> dict[str, Any]:
         """Answer one `/events` query (raises ProblemError); usable without HTTP too."""
+        page, total, limit, embed, uitpas = self._select(params, headers)
+        return self._collection(limit, total, [
+            _embedded(e, uitpas) if embed else {"@id": e.get("@id"), "@type": "Event"}
+            for e in page
+        ])
+
+    @staticmethod
+    def _collection(limit: int, total: int, members: list[Any]) -> dict[str, Any]:
+        return {
+            "@context": HYDRA_CONTEXT,
+            "@type": "PagedCollection",
+            "itemsPerPage": limit,
+            "totalItems": total,
+            "member": members,
+        }
+
+    def _encoded_page(self, params: dict[str, str], headers: dict[str, str]) -> bytes:
+        """The body `search` would give, as bytes, from members encoded once."""
+        page, total, limit, embed, uitpas = self._select(params, headers)
+        parts = []
+        with self._lock:
+            for e in page:
+                key = (event_id(e), embed, uitpas)
+                raw = self._encoded.get(key)
+                if raw is None:
+                    member = (_embedded(e, uitpas) if embed
+                              else {"@id": e.get("@id"), "@type": "Event"})
+                    raw = self._encoded[key] = json.dumps(member, ensure_ascii=False).encode()
+                parts.append(raw)
+        return _with_members(self._collection(limit, total, []), parts)
+
+    def _select(
+        self, params: dict[str, str], headers: dict[str, str] | None
+    ) -> tuple[list[dict[str, Any]], int, int, bool, bool]:
+        """The page of events a query asks for, its total, limit and embed options."""
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         self._authorise(params, headers)
         unknown = sorted(set(params) - KNOWN_PARAMS)
@@ -389,32 +439,58 @@ class FakeSapi3:
                 f"The sum of start and limit must be less than or equal to {self.window}"
                 f" (got start={start}, limit={limit})"
             )
-        predicates = self._predicates(params)
+        # The `modified` bounds are applied to the sorted selection of everything else.
+        base = {k: v for k, v in params.items() if k not in _PAGE_PARAMS}
+        predicates = self._predicates(base)
+        bounds = {name: _date_param(params, name) for name in ("modifiedFrom", "modifiedTo")
+                  if name in params}
         direction = params.get("sort[modified]", "asc")
         if direction not in ("asc", "desc"):
             raise _invalid("sort[modified] must be asc or desc")
         embed = params.get("embed", "false").lower() == "true"
         uitpas = params.get("embedUitpasPrices", "false").lower() == "true"
         with self._lock:
-            matched = [e for e in self._events.values() if all(p(e) for p in predicates)]
-            if "sort[modified]" in params:
-                ordered = self._sorted(matched, direction)
-            elif "sort[created]" in params:
-                ordered = self._by_created(matched, params["sort[created]"])
+            ordered, modified = self._selection(base, predicates, direction)
+            if "sort[modified]" in params and direction == "asc":
+                low = (bisect.bisect_left(modified, bounds["modifiedFrom"])
+                       if "modifiedFrom" in bounds else 0)
+                high = (bisect.bisect_right(modified, bounds["modifiedTo"])
+                        if "modifiedTo" in bounds else len(ordered))
+                matched = ordered[low:max(low, high)]
+            elif bounds:
+                low_b, high_b = bounds.get("modifiedFrom"), bounds.get("modifiedTo")
+                matched = [e for e, m in zip(ordered, modified, strict=True)
+                           if (low_b is None or m >= low_b) and (high_b is None or m <= high_b)]
             else:
-                ordered = sorted(matched, key=lambda e: self._seq[event_id(e)])
-            page = ordered[start : start + limit]
-            members = [
-                _embedded(e, uitpas) if embed else {"@id": e.get("@id"), "@type": "Event"}
-                for e in page
-            ]
-        return {
-            "@context": HYDRA_CONTEXT,
-            "@type": "PagedCollection",
-            "itemsPerPage": limit,
-            "totalItems": len(matched),
-            "member": members,
-        }
+                matched = ordered
+            page = matched[start : start + limit]
+        return page, len(matched), limit, embed, uitpas
+
+    def _selection(
+        self, base: dict[str, str], predicates: list[Predicate], direction: str
+    ) -> tuple[list[dict[str, Any]], list[datetime]]:
+        """Events matching `base`, in the asked order, and their `modified`; kept while the
+        data does not change (unless a default filter depends on the clock)."""
+        disabled = base.get("disableDefaultFilters", "false").lower() == "true"
+        on_the_clock = self.now is None and any(
+            base.get(name, "*" if disabled else "now") == "now"
+            for name in ("availableFrom", "availableTo"))
+        key = tuple(sorted(base.items()))
+        state = (self._version, len(self._events))
+        cached = None if on_the_clock else self._selections.get(key)
+        if cached is not None and cached[0] == state:
+            return cached[1], cached[2]
+        matched = [e for e in self._events.values() if all(p(e) for p in predicates)]
+        if "sort[modified]" in base:
+            ordered = self._sorted(matched, direction)
+        elif "sort[created]" in base:
+            ordered = self._by_created(matched, base["sort[created]"])
+        else:
+            ordered = sorted(matched, key=lambda e: self._seq[event_id(e)])
+        modified = [_modified_of(e) for e in ordered]
+        if not on_the_clock:
+            self._selections = {key: (state, ordered, modified)}  # one query at a time
+        return ordered, modified
 
     def _authorise(self, params: dict[str, str], headers: dict[str, str]) -> None:
         if self.client_ids is None:
@@ -520,12 +596,14 @@ class FakeSapi3:
                 ProblemError(404, "Not Found", f"No route for {path}", "about:blank"), {}
             )
         try:
-            body = self.search(params, headers)
+            if fault is not None and fault.empty_page:
+                body = self.search(params, headers)
+                body["member"] = []
+                raw = json.dumps(body, ensure_ascii=False).encode()
+            else:
+                raw = self._encoded_page(params, headers)
         except ProblemError as problem:
             return _problem_answer(problem, {})
-        if fault is not None and fault.empty_page:
-            body["member"] = []
-        raw = json.dumps(body, ensure_ascii=False).encode()
         with self._lock:
             self._previous_body = raw
         if fault is not None and fault.truncate:
@@ -550,6 +628,18 @@ def _invalid(detail: str) -> ProblemError:
     return ProblemError(
         400, "Bad Request", detail, "https://api.publiq.be/probs/url/query-parameters-invalid"
     )
+
+
+# Parameters that choose the page and its form, not which events match.
+_PAGE_PARAMS = frozenset({"start", "limit", "embed", "embedUitpasPrices", "modifiedFrom",
+                          "modifiedTo"})
+
+
+def _with_members(collection: dict[str, Any], members: list[bytes]) -> bytes:
+    """`json.dumps(collection with these members, ensure_ascii=False)`, byte for byte."""
+    head = json.dumps(collection, ensure_ascii=False).encode()
+    assert head.endswith(b"[]}")
+    return head[:-3] + b"[" + b", ".join(members) + b"]}"
 
 
 def _embedded(event: dict[str, Any], uitpas_prices: bool) -> dict[str, Any]:

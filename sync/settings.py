@@ -98,6 +98,11 @@ class SourceConfig(_Strict):
     retry_after_max_seconds: float = Field(default=300.0, ge=0, le=3600)
     interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
     reconcile_cron: Annotated[str, AfterValidator(_cron)] = "0 3 * * *"
+    # The reconciliation on this day (Europe/Brussels) re-reads every document instead of
+    # comparing id lists: the only way to see a place or organizer change that kept the
+    # event's `modified`. "daily": every night (the old behaviour); "never": only `sync --full`.
+    full_reconcile_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily",
+                                "never"] = "sun"
     enabled: bool = True
 
     def client_id(self) -> str | None:

@@ -56,14 +56,18 @@ class CatalogueRepository:
         rows = self.conn.execute(
             sa.select(a.c.id, a.c.source_id, a.c.state, a.c.content_hash,
                       a.c.approved_version_id, a.c.next_occurrence, a.c.current_version_id,
-                      a.c.source_modified, a.c.raw_fingerprint)
+                      a.c.source_modified, a.c.raw_fingerprint, a.c.mapping_version,
+                      a.c.visible_until, a.c.raw_document.is_not(None).label("has_raw"))
             .where(a.c.source == source, a.c.source_id.in_(ids))
         )
         return {
             r.source_id: cat.CatalogueEntry(
                 r.id, r.state, r.content_hash, r.approved_version_id,
                 r.next_occurrence.isoformat() if r.next_occurrence else None,
-                r.current_version_id, r.source_modified, r.raw_fingerprint)
+                # Without its raw document a fingerprint proves nothing: the next read maps
+                # the document again and stores it (remap needs it).
+                r.current_version_id, r.source_modified,
+                r.raw_fingerprint if r.has_raw else None, r.mapping_version, r.visible_until)
             for r in rows
         }
 

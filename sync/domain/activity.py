@@ -10,6 +10,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 # The ten catalogue activity types, in the catalogue's own order.
 ACTIVITY_TYPES: tuple[str, ...] = (
     "Buddywerking",
@@ -280,8 +282,17 @@ class NormalisedActivity:
 def hash_of(data: dict[str, Any]) -> str:
     """The content hash of an activity's `to_dict()`."""
     content = {k: v for k, v in data.items() if k not in _NOT_HASHED}
-    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    try:
+        # orjson writes what `json.dumps(sort_keys, ensure_ascii=False, separators=(",", ":"))`
+        # writes, about ten times faster, except floats below 1e-4 ("0.00001" against
+        # "1e-05"): those take the slow path so stored hashes stay valid.
+        blob = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+        if b"0.0000" not in blob:
+            return hashlib.sha256(blob).hexdigest()
+    except (TypeError, orjson.JSONEncodeError):
+        pass  # non-string keys, huge ints, lone surrogates: the standard library decides
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 _NOT_HASHED = frozenset({"modified", "next_occurrence"})

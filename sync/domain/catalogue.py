@@ -49,6 +49,8 @@ class CatalogueEntry:
     current_version_id: int | None = None
     source_modified: str | None = None
     raw_fingerprint: str | None = None
+    mapping_version: str | None = None  # of the mapping that produced the stored activity
+    visible_until: datetime | None = None
 
     @property
     def has_open_item(self) -> bool:

@@ -28,6 +28,7 @@ from sync.service.sync_source import sync_source
 
 log = structlog.get_logger()
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NOTIFY_LOCK = "notify"
 
 
@@ -143,8 +144,10 @@ class Daemon:
                 log.info("another instance holds the source; reconciliation skipped",
                          source=src.name)
                 return
+            day = _DAYS[self.app.clock().astimezone(BRUSSELS).weekday()]
+            full = src.full_reconcile_day in ("daily", day)
             reconcile_source(self.app.uow, self.app.connector(src), self.app.sync_service(src),
-                             stop=self.stop)
+                             stop=self.stop, full=full)
 
     @property
     def relay(self) -> OutboxRelay:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import queue
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -69,6 +72,8 @@ def fingerprint(raw_text: str) -> str:
     return hashlib.sha256(raw_text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+STOPPED = "stopped: the daemon is shutting down; the next run resumes here"
+
 # A record handed to `apply` without its raw document (tests, admin tools): nothing stored.
 NO_RAW: Any = object()
 
@@ -94,11 +99,27 @@ class SyncService:
         # source did not change and this is empty, a new mapping's version goes in quietly.
         self.review_diff = review_diff
 
-    def provenance(self, raw: Any, act: NormalisedActivity) -> Provenance:
+    def provenance(self, raw: Any, act: NormalisedActivity,
+                   text: str | None = None) -> Provenance:
         if raw is NO_RAW:
             return Provenance(visible_until=visible_until(act))
-        text = raw_json(raw)
+        if text is None:
+            text = raw_json(raw)
         return Provenance(text, fingerprint(text), self.mapping_version, visible_until(act))
+
+    def unchanged(self, entry: cat.CatalogueEntry, raw_fingerprint: str, now: datetime) -> bool:
+        """The stored activity is what mapping this document now would give: same document,
+        same mapping, and no date passed that would move its next occurrence or end it."""
+        if (self.mapping_version is None or entry.mapping_version != self.mapping_version
+                or entry.raw_fingerprint != raw_fingerprint):
+            return False
+        if entry.state not in (cat.PENDING, cat.PUBLISHED, cat.REJECTED):
+            return False  # withdrawn or expired: mapping decides whether it comes back
+        if entry.visible_until is not None and entry.visible_until <= now:
+            return False
+        if entry.next_occurrence is not None:
+            return datetime.fromisoformat(entry.next_occurrence) > now
+        return True
 
     def process_page(
         self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
@@ -110,49 +131,63 @@ class SyncService:
         with savepoints, so that only the bad record fails); with them each record is alone.
         """
         now = self.clock()
-        outcomes: list[tuple[Any, MappingOutcome]] = []
-        for raw in records:
-            counts.fetched += 1
-            try:
-                outcomes.append((raw, self.mapper(raw, self.region, now)))
-            except MappingError as exc:
-                self._fail(uow, run_id, raw, STAGE_MAP, str(exc), counts, now)
+        # One serialisation per document: its fingerprint decides whether it is mapped at all,
+        # and the same text is stored with the activity.
+        texts = [raw_json(raw) for raw in records]
+        ids = [raw_source_id(raw) for raw in records]
         # One query for the page instead of one per record.
-        entries = uow.catalogue.entries(self.source, [o.source_id for _, o in outcomes])
+        entries = uow.catalogue.entries(self.source, [sid for sid in ids if sid])
+        twice = {sid for sid, n in Counter(ids).items() if n > 1}
+        outcomes: list[tuple[Any, MappingOutcome, str]] = []
+        for raw, text, sid in zip(records, texts, ids, strict=True):
+            counts.fetched += 1
+            entry = entries.get(sid) if sid is not None and sid not in twice else None
+            if entry is not None and self.unchanged(entry, fingerprint(text), now):
+                counts.unchanged += 1  # a re-read of a document we mapped already
+                continue
+            try:
+                outcomes.append((raw, self.mapper(raw, self.region, now), text))
+            except MappingError as exc:
+                self._fail(uow, run_id, raw, STAGE_MAP, str(exc), counts, now, text)
+        # A mapping may name an event differently from its raw `@id` (test doubles do).
+        other = {o.source_id for _, o, _ in outcomes} - set(ids)
+        if other:
+            entries.update(uow.catalogue.entries(self.source, other))
         if not savepoints:
             # Fast path: events new to the catalogue (most of an initial sync) are inserted in
             # batches; the rest, and a second version of the same event, go one by one.
             rest = self._create_new(uow, outcomes, run_id, counts, now, entries)
-            for raw, left in rest:
-                self.apply(uow, left, run_id, counts, now, entries, raw=raw)
+            for raw, left, text in rest:
+                self.apply(uow, left, run_id, counts, now, entries, raw=raw, raw_text=text)
             return
-        for raw, outcome in outcomes:
+        for raw, outcome, text in outcomes:
             try:
                 with uow.savepoint():
-                    self.apply(uow, outcome, run_id, counts, now, entries, raw=raw)
+                    self.apply(uow, outcome, run_id, counts, now, entries, raw=raw,
+                               raw_text=text)
             except SQLAlchemyError as exc:
                 self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
-                           counts, now)
+                           counts, now, text)
 
     def _create_new(
-        self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome]], run_id: int,
+        self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome, str]], run_id: int,
         counts: RunCounts, now: datetime, entries: dict[str, cat.CatalogueEntry],
-    ) -> list[tuple[Any, MappingOutcome]]:
+    ) -> list[tuple[Any, MappingOutcome, str]]:
         """Insert the page's new activities in batches; return the outcomes left to apply."""
         new: list[tuple[NormalisedActivity, dict[str, Any], str, Provenance]] = []
-        rest: list[tuple[Any, MappingOutcome]] = []
+        rest: list[tuple[Any, MappingOutcome, str]] = []
         # An event that appears twice in a page (changed while the pages were read) keeps
         # its order one by one: batching its first version could reorder it after the second.
-        seen_twice = {sid for sid, n in Counter(o.source_id for _, o in outcomes).items()
+        seen_twice = {sid for sid, n in Counter(o.source_id for _, o, _ in outcomes).items()
                       if n > 1}
-        for raw, outcome in outcomes:
+        for raw, outcome, text in outcomes:
             # Already over: created without a review item, one by one (rare).
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
                     and outcome.source_id not in seen_twice and not is_expired(outcome, now)):
                 data = outcome.to_dict()
-                new.append((outcome, data, hash_of(data), self.provenance(raw, outcome)))
+                new.append((outcome, data, hash_of(data), self.provenance(raw, outcome, text)))
             else:
-                rest.append((raw, outcome))
+                rest.append((raw, outcome, text))
         if not new:
             return rest
         created = uow.catalogue.create_many(self.source, new, cat.PENDING, now, run_id)
@@ -160,7 +195,7 @@ class SyncService:
         for (act, _, digest, prov), (activity_id, item_id) in zip(new, created, strict=True):
             entries[act.source_id] = cat.CatalogueEntry(
                 activity_id, cat.PENDING, digest, None, act.next_occurrence, None,
-                act.modified, prov.raw_fingerprint)
+                act.modified, prov.raw_fingerprint, prov.mapping_version, prov.visible_until)
             events.append(ActivityDiscovered(activity_id, item_id, self.source, act.source_id,
                                              act.place.nis, act.display_title))
         uow.outbox.add_many(events, now)
@@ -169,18 +204,19 @@ class SyncService:
 
     def _fail(
         self, uow: UnitOfWork, run_id: int, raw: Any, stage: str, error: str,
-        counts: RunCounts, now: datetime,
+        counts: RunCounts, now: datetime, text: str | None = None,
     ) -> None:
         counts.failed += 1
         source_id = raw_source_id(raw)
-        uow.runs.add_failure(run_id, self.source, source_id, stage, error, raw_json(raw), now)
+        uow.runs.add_failure(run_id, self.source, source_id, stage, error,
+                             raw_json(raw) if text is None else text, now)
         log.warning("record failed", source=self.source, source_id=source_id, stage=stage,
                     error=error)
 
     def apply(
         self, uow: UnitOfWork, outcome: MappingOutcome, run_id: int | None, counts: RunCounts,
         now: datetime, entries: dict[str, cat.CatalogueEntry] | None = None,
-        *, raw: Any = NO_RAW,
+        *, raw: Any = NO_RAW, raw_text: str | None = None,
     ) -> None:
         """Carry out what `decide` says for one outcome.
 
@@ -205,16 +241,20 @@ class SyncService:
         elif decision.action in (cat.UNCHANGED, cat.EXPIRE):
             counts.unchanged += 1
             assert entry is not None and isinstance(outcome, NormalisedActivity)
-            prov = self.provenance(raw, outcome) if raw is not NO_RAW else None
+            prov = self.provenance(raw, outcome, raw_text) if raw is not NO_RAW else None
             if (outcome.next_occurrence != entry.next_occurrence or
-                    (prov is not None and prov.raw_fingerprint != entry.raw_fingerprint)):
+                    (prov is not None and (prov.raw_fingerprint != entry.raw_fingerprint or
+                                           prov.mapping_version != entry.mapping_version))):
                 # A date passed since the last version (re-read by --full or the nightly
-                # reconciliation), or the source rewrote the document without changing what
-                # we take from it: only the sort key and raw document move; no version.
+                # reconciliation), or the source rewrote the document (or a new mapping read
+                # it) without changing what we take from it: only the sort key and raw
+                # document move; no version.
                 uow.catalogue.refresh(entry.id, outcome.next_occurrence, prov)
                 entry = replace(entry, next_occurrence=outcome.next_occurrence,
                                 raw_fingerprint=prov.raw_fingerprint if prov else
-                                entry.raw_fingerprint)
+                                entry.raw_fingerprint,
+                                mapping_version=prov.mapping_version if prov else
+                                entry.mapping_version)
                 entries[outcome.source_id] = entry
             if decision.action == cat.EXPIRE:
                 uow.catalogue.expire([entry.id], now)
@@ -227,7 +267,7 @@ class SyncService:
         else:
             assert isinstance(outcome, NormalisedActivity) and decision.state is not None
             assert data is not None and digest is not None
-            prov = self.provenance(raw, outcome)
+            prov = self.provenance(raw, outcome, raw_text)
             if entry is not None and decision.review_kind is not None and self._quiet(
                     uow, entry, outcome, data):
                 # The source did not change; our mapping did, in nothing a moderator sees.
@@ -242,7 +282,8 @@ class SyncService:
             assert decision.state is not None
             entries[outcome.source_id] = cat.CatalogueEntry(
                 activity_id, decision.state, digest, approved, outcome.next_occurrence,
-                version_id, outcome.modified, prov.raw_fingerprint)
+                version_id, outcome.modified, prov.raw_fingerprint, prov.mapping_version,
+                prov.visible_until)
             if decision.action == cat.CREATE:
                 counts.created += 1
             else:
@@ -306,6 +347,72 @@ class SyncService:
         )
 
 
+class _Prefetched:
+    """Pages of `pages`, each read while the caller stores the one before (one hand-off: at
+    most the page being stored and the page being read are in memory). The reading thread
+    only reads; cursors still reach the database only with their page's commit."""
+
+    def __init__(self, pages: Iterator[Page]) -> None:
+        self._pages = pages
+        self._slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+        self._taken = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="prefetch", daemon=True)
+
+    def _hand_over(self, kind: str, item: Any) -> bool:
+        self._slot.put((kind, item))
+        while not self._taken.wait(0.2):
+            if self._done.is_set():
+                return False
+        self._taken.clear()
+        return not self._done.is_set()
+
+    def _read(self) -> None:
+        try:
+            for page in self._pages:
+                if not self._hand_over("page", page):
+                    return
+            self._hand_over("end", None)
+        except BaseException as exc:  # handed to the caller, who raises it in order
+            self._slot.put(("error", exc))
+
+    def __iter__(self) -> Iterator[Page]:
+        self._thread.start()
+        try:
+            while True:
+                kind, item = self._slot.get()
+                self._taken.set()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                yield item
+        finally:
+            # The caller stopped early (shutdown, error): the reader ends at its next hand-off.
+            self._done.set()
+
+
+# Collect young objects after this many allocations instead of 700: a page of parsed JSON
+# holds hundreds of thousands of containers, none of them cyclic garbage.
+_GC_THRESHOLD = (100_000, 50, 100)
+_frozen = False
+
+
+@contextmanager
+def _sync_gc() -> Iterator[None]:
+    """Fewer collections during a run; what start-up built is frozen out of them once."""
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
+    before = gc.get_threshold()
+    gc.set_threshold(*_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def _store_page(
     uow_factory: Callable[[], UnitOfWork], service: SyncService, page: Page, run_id: int,
     counts: RunCounts,
@@ -358,13 +465,16 @@ def sync_source(
     counts = RunCounts()
     error: str | None = None
     try:
-        for page in connector.pages(cursor):
-            if stop is not None and stop.is_set():
-                error = "stopped: the daemon is shutting down; the next run resumes here"
-                break
-            counts = _store_page(uow_factory, service, page, run_id, counts)
-            log.debug("page stored", source=source, records=len(page.records),
-                      cursor=page.cursor.modified)
+        with _sync_gc():
+            if stop is not None and stop.is_set():  # before the first page too
+                error = STOPPED
+            for page in () if error else _Prefetched(connector.pages(cursor)):
+                if stop is not None and stop.is_set():
+                    error = STOPPED
+                    break
+                counts = _store_page(uow_factory, service, page, run_id, counts)
+                log.debug("page stored", source=source, records=len(page.records),
+                          cursor=page.cursor.modified)
     except UnreadablePage as exc:
         # Nothing of the page can be stored, so the cursor stays before it; the body is kept
         # as a failure, visible and explained, and the run fails (the next one tries again).

@@ -140,6 +140,31 @@ def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
         assert again_result.withdrawn == 0
 
 
+def test_the_nightly_reconciliation_reads_ids_and_fetches_only_what_is_new(world):
+    events = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 8)]
+    with FakeSapi3(events) as fake:
+        app = feed_app(world, fake)
+        src = app.config.sources[0]
+        sync_source(app.uow, app.connector(src), app.sync_service(src))
+        with world.engine.connect() as conn:
+            cursor = conn.execute(sa.select(t.source_state.c.cursor)).scalar_one()
+        fake.add([poperinge(9, modified="2026-11-01T10:00:00+00:00")])  # unseen by the cursor
+        fake.requests.clear()
+        result = reconcile_source(app.uow, app.connector(src), app.sync_service(src))
+        assert result.run.status == "succeeded" and result.missing == 0
+        assert result.run.counts.created == 1 and result.run.counts.fetched == 1
+        embedded = [r for r in fake.requests if r.get("embed") == "true"]
+        assert [r["q"] for r in embedded] == [f"id:({event_id(9)})"]
+        assert all("embed" not in r for r in fake.requests if r not in embedded)
+        with world.engine.connect() as conn:  # the incremental cursor did not move
+            assert conn.execute(sa.select(t.source_state.c.cursor)).scalar_one() == cursor
+        # The weekly full one re-reads every document; none of them changed.
+        fake.requests.clear()
+        weekly = reconcile_source(app.uow, app.connector(src), app.sync_service(src), full=True)
+        assert weekly.run.counts.fetched == 8 and weekly.run.counts.unchanged == 8
+        assert all(r.get("embed") == "true" for r in fake.requests)
+
+
 def test_an_incomplete_reconciliation_withdraws_nothing(world):
     docs = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 5)]
     with FakeSapi3(docs) as fake:

@@ -12,3 +12,13 @@ def test_migrated_schema_matches_the_table_definitions(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_the_quick_schema_check_agrees_with_alembic(engine):
+    from alembic.script import ScriptDirectory
+
+    from sync.adapters import migrate
+
+    script_head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+    assert migrate.head() == script_head
+    assert migrate.current(engine) == script_head  # the fixture migrated it
