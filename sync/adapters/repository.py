@@ -118,21 +118,10 @@ class CatalogueRepository:
             .where(a.c.source == source, a.c.id > after_id).order_by(a.c.id).limit(limit))
         return [(r.id, r.raw_document) for r in rows]
 
-    def set_provenance(self, activity_id: int, prov: Provenance) -> None:
-        self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
-                          .values(**prov.columns()))
-
     def approve_quietly(self, activity_id: int, version_id: int) -> None:
         """A new version the moderator would see no difference in becomes the approved one."""
         self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
                           .values(approved_version_id=version_id))
-
-    def set_next_occurrence(self, activity_id: int, next_occurrence: str | None) -> None:
-        """Keep "soonest first" true as dates pass; the activity's content is unchanged."""
-        self.conn.execute(
-            t.activities.update().where(t.activities.c.id == activity_id)
-            .values(next_occurrence=_iso_to_dt(next_occurrence))
-        )
 
     def create(
         self, source: str, act: NormalisedActivity, state: str, now: datetime,

@@ -18,16 +18,11 @@ from sync.domain.activity import (
 from sync.domain.calendar import upcoming
 from sync.domain.html import HTML_ATTRIBUTES, HTML_TAGS, LINK_REL, URL_SCHEMES
 from sync.service.catalogue_query import Published, pick
+from sync.service.review_view import safe_url
 
 MAX_DATES = 12
 OSM_SEARCH = "https://www.openstreetmap.org/search?query={query}"
 
-
-def safe_url(url: str | None) -> str | None:
-    """Only web links reach an href: no javascript:, data: or header tricks."""
-    if not url or any(c in url for c in "\r\n\t <>\"'`"):
-        return None
-    return url if url.lower().startswith(("https://", "http://")) else None
 
 
 def _tel(phone: str) -> str:
@@ -235,6 +230,6 @@ def public_view(p: Published, now: datetime, region_names: dict[str, str]) -> Pu
         description_html=nh3.clean(html or "", tags=set(HTML_TAGS), attributes=HTML_ATTRIBUTES,
                                    url_schemes=set(URL_SCHEMES), link_rel=LINK_REL),
         summary=text,
-        image=safe_url(act.image) if act.image and act.image.startswith("https://") else None,
+        image=safe_url(act.image, https_only=True),
         image_alt=act.image_alt or "", image_credit=act.image_credit,
     )

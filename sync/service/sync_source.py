@@ -78,10 +78,6 @@ STOPPED = "stopped: the daemon is shutting down; the next run resumes here"
 NO_RAW: Any = object()
 
 
-def _is_quiet(diff_fn: Callable[[dict[str, Any], dict[str, Any]], list[Any]] | None,
-              before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
-    return diff_fn is not None and before is not None and not diff_fn(before, after)
-
 
 class SyncService:
     """Applies mapped records to the catalogue; shared by sync and replay."""
@@ -300,7 +296,7 @@ class SyncService:
         if entry.source_modified != act.modified:
             return False  # the source changed: a moderator looks at it
         before = uow.catalogue.version_data(entry.current_version_id)
-        return _is_quiet(self.review_diff, before, data)
+        return self.review_diff is not None and not self.review_diff(before, data)
 
     def _store(
         self, uow: UnitOfWork, entry: cat.CatalogueEntry | None, act: NormalisedActivity,

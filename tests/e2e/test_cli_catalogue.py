@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from samplefeed.server import FakeSapi3
 from sync.entrypoints.cli import app as cli_app
 from tests.builders import event_id, make_event
+from tests.support.cli import _restore_logging, invoke  # noqa: F401 - autouse fixture
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -21,19 +18,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "mappings" / "activity_types.toml"
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    # The CLI points structlog at CliRunner's stderr, which is closed after each invoke.
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
-def invoke(*args: str, code: int = 0) -> Any:
-    result = CliRunner().invoke(cli_app, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.stderr
-    return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
 def write_config(tmp_path: Path, base_url: str, types_file: str | None = None) -> Path:
