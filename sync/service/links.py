@@ -57,6 +57,13 @@ def issue(
     if scope not in (SCOPE_ITEM, SCOPE_QUEUE):
         raise ValueError(f"unknown link scope {scope!r}")
     token = secrets.token_urlsafe(32)
+    if scope == SCOPE_QUEUE:
+        # One live queue link per moderator: a new one retires the older ones, so asking for
+        # links again and again leaves one working link, not a pile of them.
+        lt = t.link_tokens
+        conn.execute(lt.update().where(lt.c.moderator_id == moderator_id,
+                                       lt.c.scope == SCOPE_QUEUE, lt.c.revoked_at.is_(None))
+                     .values(revoked_at=now))
     conn.execute(
         t.link_tokens.insert().values(
             token_hash=token_hash(token), moderator_id=moderator_id, scope=scope,

@@ -17,6 +17,7 @@ from sync.adapters.mailer import clean_header
 from sync.domain import catalogue as cat
 from sync.domain import dutch
 from sync.domain.calendar import BRUSSELS, is_whole_day, local_day
+from sync.domain.events import TOPIC_EMAIL
 from sync.service import links, mail
 from sync.service import moderators as mods
 
@@ -390,6 +391,22 @@ def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
     return [_open_item(row) for row in rows]
 
 
+# Asking for a fresh link again and again must not flood a moderator's mailbox.
+FRESH_LINK_MAILS_PER_HOUR = 3
+FRESH_LINK = "link"  # the outbox kind of a fresh-link mail
+
+
+def fresh_links_sent(conn: Connection, moderator_id: int, since: datetime) -> int:
+    """Fresh-link mails written for a moderator since `since`, counted in the outbox so the
+    limit holds across web processes."""
+    o = t.outbox
+    return int(conn.execute(
+        sa.select(sa.func.count()).select_from(o)
+        .where(o.c.topic == TOPIC_EMAIL, o.c.created_at > since,
+               o.c.payload["kind"].as_string() == FRESH_LINK,
+               o.c.payload["moderator_id"].as_integer() == moderator_id)).scalar_one())
+
+
 def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datetime) -> bool:
     """Write a queue-link mail to the outbox for an active moderator; links always use the
     configured base URL, never the request's Host (a forged Host header must not
@@ -402,12 +419,16 @@ def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datet
         moderator = mods.find_active(conn, email)
         if moderator is None:
             return False
+        if fresh_links_sent(conn, moderator.id, now - timedelta(hours=1)) \
+                >= FRESH_LINK_MAILS_PER_HOUR:
+            log.warning("fresh link limited", moderator=moderator.id)
+            return False
         token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
         context = {"aanhef": greeting(moderator),
                    "url": links.queue_url(s.base_url, token), "dagen": s.link_valid_days}
         outgoing = mail.compose(sender=s.sender, to=moderator.email, to_name=moderator.name,
                                 subject="ikdoemee: je nieuwe link naar je wachtrij",
                                 template="nieuwe_link", context=context)
-        mail.queue(conn, outgoing, now, "link", moderator.id)
+        mail.queue(conn, outgoing, now, FRESH_LINK, moderator.id)
     log.info("fresh link written", moderator=moderator.id)
     return True

@@ -20,6 +20,7 @@ from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.web import security as sec
 from sync.entrypoints.web.app import create_app
+from sync.service import links, notify
 from sync.service import moderators as mods
 from sync.service import review as rv
 from sync.service import review_view as view
@@ -140,6 +141,55 @@ def test_05_fresh_link_answers_the_same_and_mails_only_known_addresses(
     url = re.search(r"http\S+", mail.payload["text"]).group(0)  # type: ignore[union-attr]
     assert url.startswith(BASE_URL + "/moderatie/wachtrij/")
     assert world.client.get(url[len(BASE_URL):]).status_code == 200
+
+
+def live_queue_links(world: World, moderator_id: int) -> int:
+    lt = t.link_tokens
+    with world.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(lt).where(
+            lt.c.moderator_id == moderator_id, lt.c.scope == "queue",
+            lt.c.revoked_at.is_(None), lt.c.expires_at > world.clock())).scalar_one())
+
+
+def test_05_sixty_fresh_link_requests_give_three_mails_and_one_live_link(
+        world: World, ann_item: Any) -> None:
+    ann = ann_item[0]
+    spellings = ["ann@ieper.test", "Ann@Ieper.test", " ANN@ieper.test", "ann@IEPER.test"]
+    answers = {world.post("/moderatie/nieuwe-link", {"email": spellings[n % 4]}).text
+               for n in range(60)}
+    assert len(answers) == 1 and "Als dit adres bekend is" in answers.pop()
+    mails = world.outbox("email.send")
+    assert 1 <= len(mails) <= notify.FRESH_LINK_MAILS_PER_HOUR
+    assert live_queue_links(world, ann) == 1
+    tokens = [re.search(r"/wachtrij/(\S+)", m.payload["text"]).group(1)  # type: ignore[union-attr]
+              for m in mails]
+    with world.engine.connect() as conn:  # the page's rate limit is spent: ask the rule itself
+        assert links.resolve(conn, tokens[-1], world.clock()).moderator_id == ann
+        for older in tokens[:-1]:
+            with pytest.raises(links.InvalidLink):
+                links.resolve(conn, older, world.clock())
+
+
+def test_05_the_mail_limit_holds_across_processes_and_lifts_after_an_hour(
+        world: World, ann_item: Any) -> None:
+    """Counted in the outbox: a second web process (its own in-memory limits) mails no more."""
+    settings = world.app.notify_settings()
+    sent = [notify.write_fresh_link(world.engine, settings, "ann@ieper.test", world.clock())
+            for _ in range(60)]
+    assert sent == [True] * 3 + [False] * 57
+    assert len(world.outbox("email.send")) == 3 and live_queue_links(world, ann_item[0]) == 1
+    world.clock.advance(minutes=61)
+    assert notify.write_fresh_link(world.engine, settings, "ann@ieper.test", world.clock())
+
+
+def test_05_per_address_limit_answers_the_same(world: World, ann_item: Any) -> None:
+    world.post("/moderatie/nieuwe-link", {"email": "nobody@example.test"})
+    first = world.post("/moderatie/nieuwe-link", {"email": "nobody@example.test"})
+    for _ in range(10):
+        limited = world.post("/moderatie/nieuwe-link", {"email": "nobody@example.test"})
+    assert limited.status_code == first.status_code == 200 and limited.text == first.text
+    limiter = world.client.app.state.fresh_link_limiter
+    assert not limiter.allow("nobody@example.test") and limiter.allow("other@example.test")
 
 
 # 6, 7 ---------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from sync.service import review_view as view
 log = structlog.get_logger()
 router = APIRouter(prefix="/moderatie", include_in_schema=False)
 
+FRESH_LINK_REQUESTS_PER_HOUR = 5  # per address, in this process
 INVALID = 403  # one status for unknown, tampered, expired, used and revoked links
 DECISIONS = {"goedkeuren": rv.APPROVE, "corrigeren": rv.APPROVE, "afkeuren": rv.REJECT,
              "bevestigen": rv.CONFIRM}
@@ -605,12 +606,16 @@ async def fresh_link(request: Request) -> Response:
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     form = await request.form()
-    address = text(form.get("email")) or ""
+    address = (text(form.get("email")) or "")[:320]
     response = sec.page(request, "bericht.html", 200, titel="Bedankt",
                         tekst="Als dit adres bekend is, krijg je een nieuwe link in je "
                               "mailbox. Kijk ook even bij je ongewenste mail.")
+    limiter: sec.RateLimiter = request.app.state.fresh_link_limiter
+    if not limiter.allow(" ".join(address.split()).lower()):
+        log.warning("fresh link requests limited for an address")
+        return response  # the same answer: a limit must not tell whether the address is known
     response.background = BackgroundTask(notify.write_fresh_link, application.engine,
-                                         application.notify_settings(), address[:320],
+                                         application.notify_settings(), address,
                                          application.clock())
     return response
 
@@ -648,6 +653,8 @@ def register(web: FastAPI) -> None:
     web.state.moderation_secret = sec.load_secret(application.env.secret_key)
     m = application.config.moderation
     web.state.rate_limiter = sec.RateLimiter(m.rate_limit_per_minute, m.rate_limit_burst)
+    web.state.fresh_link_limiter = sec.RateLimiter(FRESH_LINK_REQUESTS_PER_HOUR / 60,
+                                                   FRESH_LINK_REQUESTS_PER_HOUR)
     sec.install(web, web.state.rate_limiter)
     web.add_exception_handler(StarletteHTTPException, not_found_page)  # type: ignore[arg-type]
     web.include_router(router)

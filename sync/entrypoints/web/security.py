@@ -106,7 +106,7 @@ def safe_next(value: str | None, default: str) -> str:
 class RateLimiter:
     """In-memory token bucket per client IP: `burst` at once, `per_minute` refilled."""
 
-    def __init__(self, per_minute: int, burst: int,
+    def __init__(self, per_minute: float, burst: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
