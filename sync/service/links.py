@@ -15,10 +15,15 @@ from sync.adapters import tables as t
 
 SCOPE_ITEM = "item"  # one review item
 SCOPE_QUEUE = "queue"  # the moderator's whole queue
+# Only stops mail: the List-Unsubscribe header and the footer link carry this one, so a mail
+# (or a mail provider that follows the header) never holds a token that opens the queue.
+SCOPE_UNSUBSCRIBE = "unsubscribe"
+SCOPES = (SCOPE_ITEM, SCOPE_QUEUE, SCOPE_UNSUBSCRIBE)
+UNSUBSCRIBE_VALID_DAYS = 60
 
 ITEM_PATH = "/moderatie/item/"
 QUEUE_PATH = "/moderatie/wachtrij/"
-UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # takes a queue token
+UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # an unsubscribe token (or a queue token)
 PREFERENCES_PATH = "/moderatie/voorkeuren/"  # takes a queue token
 INSIGHT_PATH = "/moderatie/inzicht/"  # takes a queue token
 
@@ -54,7 +59,7 @@ def issue(
     """Store a new token's hash and return the token itself (256 random bits, URL-safe)."""
     if scope == SCOPE_ITEM and review_item_id is None:
         raise ValueError("an item link needs a review item")
-    if scope not in (SCOPE_ITEM, SCOPE_QUEUE):
+    if scope not in SCOPES:
         raise ValueError(f"unknown link scope {scope!r}")
     token = secrets.token_urlsafe(32)
     if scope == SCOPE_QUEUE:
@@ -99,8 +104,8 @@ def queue_url(base_url: str, token: str) -> str:
     return base_url.rstrip("/") + QUEUE_PATH + token
 
 
-def unsubscribe_url(base_url: str, queue_token: str) -> str:
-    return base_url.rstrip("/") + UNSUBSCRIBE_PATH + queue_token
+def unsubscribe_url(base_url: str, unsubscribe_token: str) -> str:
+    return base_url.rstrip("/") + UNSUBSCRIBE_PATH + unsubscribe_token
 
 
 def preferences_url(base_url: str, queue_token: str) -> str:

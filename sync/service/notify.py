@@ -194,6 +194,9 @@ def write_mail(
     `notifications` rows, in the caller's transaction. Returns the outbox id. A mail lists
     at most `DIGEST_LISTED` items; the rest are counted and reached through the queue link."""
     queue_token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
+    unsubscribe_token = links.issue(conn, moderator.id, links.SCOPE_UNSUBSCRIBE, now,
+                                    links.UNSUBSCRIBE_VALID_DAYS)
+    unsubscribe_url = links.unsubscribe_url(s.base_url, unsubscribe_token)
     listed = list(items[:DIGEST_LISTED])
     tokens = links.issue_items(conn, moderator.id, [i.id for i in listed], now,
                                s.link_valid_days)
@@ -207,7 +210,7 @@ def write_mail(
         "queue_url": links.queue_url(s.base_url, queue_token),
         "voorkeuren_url": links.preferences_url(s.base_url, queue_token),
         "inzicht_url": links.insight_url(s.base_url, queue_token),
-        "afmelden_url": links.unsubscribe_url(s.base_url, queue_token),
+        "afmelden_url": unsubscribe_url,
         "open_totaal": open_total,
         "open_tekst": _plural(open_total, "activiteit wacht", "activiteiten wachten"),
         "geldig_dagen": s.link_valid_days,
@@ -217,7 +220,7 @@ def write_mail(
     outgoing = mail.compose(
         sender=s.sender, to=moderator.email, to_name=moderator.name, subject=subject,
         template=kind, context=context,
-        unsubscribe_url=links.unsubscribe_url(s.base_url, queue_token))
+        unsubscribe_url=unsubscribe_url)
     outbox_id = mail.queue(conn, outgoing, now, kind, moderator.id, [i.id for i in items])
     conn.execute(t.notifications.insert(), [
         {"moderator_id": moderator.id, "review_item_id": i.id, "kind": kind,

@@ -34,6 +34,11 @@ DONE_NL = {rv.APPROVE: "goedgekeurd", rv.REJECT: "afgekeurd",
            rv.CONFIRM: "bevestigd als ingetrokken"}
 
 
+_paths = {links.SCOPE_ITEM: links.ITEM_PATH, links.SCOPE_QUEUE: links.QUEUE_PATH,
+          links.SCOPE_UNSUBSCRIBE: links.UNSUBSCRIBE_PATH}
+UNSUBSCRIBING = (links.SCOPE_UNSUBSCRIBE, links.SCOPE_QUEUE)  # mails sent before kept a queue token
+
+
 @dataclass
 class Ctx:
     """One request's link: who it acts for and where its forms post."""
@@ -55,9 +60,8 @@ class Ctx:
 
     @property
     def link_path(self) -> str:
-        """The link itself: the item link, or the queue link."""
-        return (links.ITEM_PATH if self.grant.scope == links.SCOPE_ITEM
-                else links.QUEUE_PATH) + self.token
+        """The link itself: the item link, the queue link or the unsubscribe link."""
+        return _paths[self.grant.scope] + self.token
 
     def actor(self) -> rv.Actor:
         r = self.request
@@ -102,9 +106,11 @@ def refused(request: Request, tekst: str, status: int = 403) -> Response:
     return sec.page(request, "bericht.html", status, titel="Dat gaat niet", tekst=tekst)
 
 
-def link_context(request: Request, token: str, scope: str, allow_used: bool = False
-                 ) -> Ctx | Response:
-    """The context of a valid link of `scope`, or the one "link ongeldig" page."""
+def link_context(request: Request, token: str, scope: str | tuple[str, ...],
+                 allow_used: bool = False) -> Ctx | Response:
+    """The context of a valid link of `scope` (or one of several), or the one "link ongeldig"
+    page."""
+    scopes = (scope,) if isinstance(scope, str) else scope
     application = _app(request)
     now = application.clock()
     with application.engine.connect() as conn:
@@ -113,18 +119,18 @@ def link_context(request: Request, token: str, scope: str, allow_used: bool = Fa
         except links.InvalidLink:
             grant = None
         entitled = None
-        if grant is not None and grant.scope == scope:
+        if grant is not None and grant.scope in scopes:
             entitled = rv.entitlement(conn, grant.moderator_id,
                                       application.config.notifications.fallback_moderators,
                                       [m.nis for m in application.region.municipalities],
                                       now)
-    if grant is None or grant.scope != scope or entitled is None:
+    if grant is None or grant.scope not in scopes or entitled is None:
         return invalid_link(request)
-    base = (links.ITEM_PATH if scope == links.SCOPE_ITEM else links.QUEUE_PATH) + token
+    base = _paths[grant.scope] + token
     return Ctx(request, application, token, grant, entitled, base)
 
 
-async def post_context(request: Request, token: str, scope: str
+async def post_context(request: Request, token: str, scope: str | tuple[str, ...]
                        ) -> tuple[Ctx, FormData] | Response:
     """Like `link_context` for a POST: same origin and the link's CSRF value are required."""
     application = _app(request)
@@ -563,7 +569,7 @@ ONE_CLICK = b"List-Unsubscribe=One-Click"
 @router.api_route("/afmelden/{token}", methods=["GET", "HEAD"])
 def unsubscribe_page(request: Request, token: str) -> Response:
     """The mail's List-Unsubscribe link: a GET only asks; the button posts."""
-    ctx = link_context(request, token, links.SCOPE_QUEUE)
+    ctx = link_context(request, token, UNSUBSCRIBING)
     if isinstance(ctx, Response):
         return ctx
     ctx.base_path = links.UNSUBSCRIBE_PATH + token
@@ -580,9 +586,9 @@ async def unsubscribe(request: Request, token: str) -> Response:
     """
     body = await request.body()
     if body.strip() == ONE_CLICK:
-        ctx = link_context(request, token, links.SCOPE_QUEUE)
+        ctx = link_context(request, token, UNSUBSCRIBING)
     else:
-        got = await post_context(request, token, links.SCOPE_QUEUE)
+        got = await post_context(request, token, UNSUBSCRIBING)
         ctx = got if isinstance(got, Response) else got[0]
     if isinstance(ctx, Response):
         return ctx
