@@ -270,17 +270,19 @@ def _bulk(uow: UnitOfWork, items: Sequence[tuple[int, int]], decision: str, *, a
 
 def undo_decision(
     uow: UnitOfWork, decision_id: int, *, actor: Actor, now: datetime, window: timedelta,
-    entitled: Entitlement | None = None,
+    entitled: Entitlement | None = None, only_link: int | None = None,
 ) -> Outcome:
     """Take a decision back within `window`, by whoever took it (or from the CLI), when
-    nothing changed since: the item is open again with the earlier state and approved version."""
+    nothing changed since: the item is open again with the earlier state and approved version.
+    `only_link`: an item link's token id; it undoes only what was decided through it."""
     conn = uow.connection
     d, r, a = t.decision_log, t.review_items, t.activities
     row = conn.execute(sa.select(d).where(d.c.id == decision_id)).one_or_none()
     if row is None:
         raise UndoError("Deze beslissing kan je niet terugdraaien.")
     rules.check_undo_by(decision=row.decision, taken_by=row.moderator_id,
-                        actor_id=actor.moderator_id, by_cli=actor.via == VIA_CLI)
+                        actor_id=actor.moderator_id, by_cli=actor.via == VIA_CLI,
+                        taken_with_link=row.link_token_id, only_link=only_link)
     if entitled is not None:
         nis = conn.execute(sa.select(r.c.municipality_nis)
                            .where(r.c.id == row.review_item_id)).scalar_one()

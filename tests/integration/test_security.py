@@ -623,6 +623,47 @@ def test_26_one_moderator_cannot_undo_anothers_decision(world: World) -> None:
     assert got.status_code == 409 and world.item(item.id).status == "approved"
 
 
+def undo_via(world: World, path: str, token: str, decision_id: int) -> Any:
+    secret = world.client.app.state.moderation_secret  # type: ignore[attr-defined]
+    return world.post(path + "/terugdraaien", {"csrf": sec.csrf_value(secret, token),
+                                               "decision_id": str(decision_id)})
+
+
+def test_26_an_item_link_undoes_only_its_own_items_decision(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1), ieper(2), ieper(3))
+    a, b, c = world.items()
+    ta, tb = world.item_token(ann, a.id), world.item_token(ann, b.id)
+    world.decide(item_path(ta), "goedkeuren", a.id, a.lock_version)
+    world.decide(item_path(tb), "goedkeuren", b.id, b.lock_version)
+    queue = world.queue_token(ann)
+    world.decide(f"{queue_path(queue)}/item/{c.id}", "goedkeuren", c.id, c.lock_version)
+    by_item = {r.review_item_id: r.id for r in world.log()}
+    for other in (b.id, c.id):  # decided through another item link, or through the queue
+        got = undo_via(world, item_path(ta), ta, by_item[other])
+        assert got.status_code == 409 and world.item(other).status == "approved"
+    assert [r.decision for r in world.log()] == ["approve"] * 3
+    assert undo_via(world, item_path(ta), ta, by_item[a.id]).status_code == 200
+    assert world.item(a.id).status == "open"
+
+
+def test_26_a_queue_link_undoes_the_moderators_own_decisions_only(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    bert = world.moderator("Bert", "bert@ieper.test", IEPER)
+    world.sync(ieper(1), ieper(2), ieper(3))
+    a, b, c = world.items()
+    queue = world.queue_token(ann)
+    world.decide(f"{queue_path(queue)}/item/{a.id}", "goedkeuren", a.id, a.lock_version)
+    world.decide(item_path(world.item_token(ann, b.id)), "goedkeuren", b.id, b.lock_version)
+    world.decide(item_path(world.item_token(bert, c.id)), "goedkeuren", c.id, c.lock_version)
+    by_item = {r.review_item_id: r.id for r in world.log()}
+    assert undo_via(world, queue_path(queue), queue, by_item[c.id]).status_code == 409
+    assert world.item(c.id).status == "approved"  # Bert's stays
+    assert undo_via(world, queue_path(queue), queue, by_item[a.id]).status_code == 200
+    assert undo_via(world, queue_path(queue), queue, by_item[b.id]).status_code == 200
+    assert world.item(a.id).status == world.item(b.id).status == "open"
+
+
 # 27 ------------------------------------------------------------------------------------------
 def test_27_pages_carry_no_script_and_no_self_submitting_form(world: World,
                                                              ann_item: Any) -> None:

@@ -357,10 +357,12 @@ def _undo(ctx: Ctx, form: FormData) -> Response:
     application = ctx.application
     window = timedelta(minutes=application.config.moderation.undo_minutes)
     now = application.clock()
+    only_link = ctx.grant.token_id if ctx.grant.scope == links.SCOPE_ITEM else None
     try:
         with application.uow() as uow:
             outcomes = [rv.undo_decision(uow, i, actor=ctx.actor(), now=now, window=window,
-                                         entitled=ctx.entitled) for i in ids]
+                                         entitled=ctx.entitled, only_link=only_link)
+                        for i in ids]
             uow.commit()
     except rv.UndoError as exc:
         return ctx.render("bericht_link.html", 409, titel="Terugdraaien lukt niet",
