@@ -32,6 +32,8 @@ REJECT_REASONS: dict[str, str] = {
     "buiten de regio": "Buiten de regio: dit aanbod hoort niet bij de Westhoek.",
     "andere": "Andere",
 }
+# At most this many items in one bulk decision: a page of them, not a whole region's backlog.
+BULK_MAX = 1000
 REASON_MAX_LENGTH = 500  # like Discourse's reject_reason; longer text is refused, not cut
 
 

@@ -18,6 +18,7 @@ from sync.domain import review as rules
 from sync.domain.events import ReviewDecided
 from sync.domain.review import (
     APPROVE,
+    BULK_MAX,
     CONFIRM,
     DECISIONS,
     ITEM_STATUS,
@@ -43,7 +44,7 @@ from sync.service.unit_of_work import UnitOfWork
 
 # The rules live in sync.domain.review; their names are part of this service's interface.
 __all__ = [
-    "APPROVE", "CONFIRM", "DECISIONS", "ITEM_STATUS", "REASON_MAX_LENGTH", "REJECT",
+    "APPROVE", "BULK_MAX", "CONFIRM", "DECISIONS", "ITEM_STATUS", "REASON_MAX_LENGTH", "REJECT",
     "REJECT_REASONS", "SCOPE_ADMIN", "SCOPE_FALLBACK", "SCOPE_OWN", "UNDO", "Conflict",
     "Corrections", "Entitlement", "ItemNotFound", "OutOfScope", "ReviewError", "UndoError",
     "check_corrections", "reject_reason", "VIA_LINK", "VIA_PAGE", "VIA_CLI", "Actor",

@@ -19,6 +19,7 @@ from sync.domain.activity import ACTIVITY_TYPES, AUDIENCE_MEMBERS, LANGUAGE_LEVE
 from sync.domain.calendar import calendar_of, is_whole_day, parse
 from sync.domain.dutch import next_when
 from sync.domain.html import HTML_ATTRIBUTES, HTML_TAGS, LINK_REL, URL_SCHEMES
+from sync.domain.review import BULK_MAX
 from sync.service.notify import WITHDRAWN_REASON_NL
 
 KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
@@ -464,7 +465,7 @@ class Decided:
 def decided(conn: Connection, decision_ids: Iterable[int], moderator_id: int) -> list[Decided]:
     """The moderator's own decisions among `decision_ids` (others' ids show nothing)."""
     d, a = t.decision_log, t.activities
-    ids = list(decision_ids)[:500]
+    ids = list(decision_ids)[:BULK_MAX]
     if not ids:
         return []
     undone = set(conn.execute(sa.select(d.c.undo_of_id).where(d.c.undo_of_id.in_(ids)))

@@ -72,7 +72,9 @@ async def join(request: Request) -> Response:
     application = _app(request)
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if not sec.check_csrf(_secret(request), JOIN_FORM, text(form.get("csrf"))):
         return refused(request, "Deze pagina is verouderd. Open het formulier opnieuw.")
     name, email = text(form.get("name")) or "", text(form.get("email")) or ""
@@ -132,7 +134,9 @@ async def join_confirm(request: Request, token: str) -> Response:
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     grant = _confirm_grant(request, token, allow_used=True)
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if grant is None or not sec.check_csrf(_secret(request), token, text(form.get("csrf"))):
         return invalid_link(request)
     accounts.confirm(application.engine, application.notify_settings(), grant,
@@ -192,7 +196,9 @@ async def request_decide(request: Request, token: str) -> Response:
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     found = _coordinator(request, token, allow_used=True)
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if found is None or not sec.check_csrf(_secret(request), token, text(form.get("csrf"))):
         return invalid_link(request)
     grant, join = found
@@ -313,7 +319,9 @@ async def email_confirm(request: Request, token: str) -> Response:
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     grant = _email_grant(request, token)
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if grant is None or not sec.check_csrf(_secret(request), token, text(form.get("csrf"))):
         return invalid_link(request)
     try:

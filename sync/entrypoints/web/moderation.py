@@ -140,7 +140,9 @@ async def post_context(request: Request, token: str, scope: str | tuple[str, ...
     ctx = link_context(request, token, scope, allow_used=True)
     if isinstance(ctx, Response):
         return ctx
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     secret: bytes = request.app.state.moderation_secret
     if not sec.check_csrf(secret, token, text(form.get("csrf"))):
         log.warning("csrf value mismatch", path=sec.redact(request.url.path))
@@ -152,15 +154,23 @@ def text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def number(value: Any) -> int | None:
-    try:
-        return int(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+number = sec.form_id  # ASCII digits in the database's range, else None
 
 
 def _ids(value: str | None) -> list[int]:
-    return [int(x) for x in (value or "").split(",") if x.isdigit()][:500]
+    return [i for i in (number(x) for x in (value or "").split(",")) if i is not None][
+        :rv.BULK_MAX]
+
+
+def _malformed(request: Request) -> Response:
+    return sec.form_refused(request, 422, "Er klopt iets niet in dit formulier. Ga terug en "
+                                          "probeer het opnieuw.")
+
+
+def _bad_number(form: FormData, *names: str) -> bool:
+    """A field that is there but is not an id (a number we would otherwise misread)."""
+    return any(v not in (None, "") and number(v) is None
+               for name in names for v in form.getlist(name))
 
 
 def _filter(ctx: Ctx) -> str | None:
@@ -246,6 +256,8 @@ def _decide(ctx: Ctx, form: FormData) -> Response:
     lock = number(form.get("lock_version"))
     action = text(form.get("action")) or ""
     decision = DECISIONS.get(action)
+    if _bad_number(form, "item_id", "lock_version"):
+        return _malformed(ctx.request)
     if decision is None or lock is None:
         return refused(ctx.request, "Er ontbreekt iets in het formulier.", 400)
     if not _allowed_item(ctx, item_id):
@@ -322,9 +334,10 @@ def _done_page(ctx: Ctx) -> Response:
     """After a decision (GET, so a reload shows the same): what was decided, undo, next."""
     q = ctx.request.query_params
     only = _filter(ctx)
-    skipped_codes = [(int(i), code) for i, _, code in
-                     (part.partition(":") for part in (text(q.get("s")) or "").split(","))
-                     if i.isdigit()][:500]
+    skipped_codes = [(i, code) for i, code in
+                     ((number(i), code) for i, _, code in
+                      (part.partition(":") for part in (text(q.get("s")) or "").split(",")))
+                     if i is not None][:rv.BULK_MAX]
     with ctx.application.engine.connect() as conn:
         done = view.decided(conn, _ids(text(q.get("b"))), ctx.entitled.moderator_id)
         titles = view.titles(conn, [i for i, _ in skipped_codes])
@@ -351,6 +364,8 @@ def _done_page(ctx: Ctx) -> Response:
 
 
 def _undo(ctx: Ctx, form: FormData) -> Response:
+    if _bad_number(form, "decision_id"):
+        return _malformed(ctx.request)
     ids = [i for i in (number(v) for v in form.getlist("decision_id")) if i is not None]
     if not ids:
         return refused(ctx.request, "Er ontbreekt iets in het formulier.", 400)
@@ -512,13 +527,16 @@ async def queue_item_decide(request: Request, token: str, item_id: str) -> Respo
     return _decide(ctx, form)
 
 
-def _picked(form: FormData) -> list[tuple[int, int]]:
+def _picked(form: FormData) -> list[tuple[int, int]] | None:
+    """The selected (item id, version) pairs; None when one is not two ASCII numbers."""
     picked: list[tuple[int, int]] = []
     for value in form.getlist("item"):
         item_id, _, lock = (value if isinstance(value, str) else "").partition(":")
-        if item_id.isdigit() and lock.isdigit():
-            picked.append((int(item_id), int(lock)))
-    return picked[:500]
+        pair = number(item_id), number(lock)
+        if pair[0] is None or pair[1] is None:
+            return None
+        picked.append((pair[0], pair[1]))
+    return picked
 
 
 async def _bulk(request: Request, token: str, decision: str) -> Response:
@@ -527,8 +545,14 @@ async def _bulk(request: Request, token: str, decision: str) -> Response:
         return got
     ctx, form = got
     picked = _picked(form)
+    what = "goedkeuren" if decision == rv.APPROVE else "als ingetrokken bevestigen"
+    if picked is None:
+        return _malformed(request)
+    if len(picked) > rv.BULK_MAX:
+        # Refused whole, not cut: a silent cut would leave the moderator thinking all is done.
+        return sec.form_refused(request, 413, f"Je kan hoogstens {rv.BULK_MAX} activiteiten "
+                                              f"tegelijk {what}. Ga terug en duid er minder aan.")
     if not picked:
-        what = "goedkeuren" if decision == rv.APPROVE else "als ingetrokken bevestigen"
         return _queue(ctx, 400, error=f"Duid eerst de activiteiten aan die je wil {what}.")
     application = ctx.application
     bulk = rv.bulk_approve if decision == rv.APPROVE else rv.bulk_confirm
@@ -586,7 +610,9 @@ async def unsubscribe(request: Request, token: str) -> Response:
     the exact one-click body because the token itself is the secret and the change only
     stops mail (the queue link keeps working, and the preferences page turns mail on again).
     """
-    body = await request.body()
+    body = await sec.read_body(request)
+    if body is None:
+        return sec.form_refused(request, 413, "Dit formulier is te groot.")
     if body.strip() == ONE_CLICK:
         ctx = link_context(request, token, UNSUBSCRIBING)
     else:
@@ -613,7 +639,9 @@ async def fresh_link(request: Request) -> Response:
     application = _app(request)
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     address = (text(form.get("email")) or "")[:320]
     response = sec.page(request, "bericht.html", 200, titel="Bedankt",
                         tekst="Als dit adres bekend is, krijg je een nieuwe link in je "
