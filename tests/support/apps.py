@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +15,14 @@ from sync.bootstrap import App, map_uitdatabank
 from sync.domain.activity import MappingError
 from sync.domain.region import Region
 from sync.service.review import APPROVE, decide_review
-from sync.service.sync_source import SyncService, sync_source
+from sync.service.sync_source import Mapper, SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import EnvSettings, load_config
 from tests.builders import StaticConnector, event_id
+from tests.support.clock import NOW, clock
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SOURCE = "uitdatabank"
-
-
-def clock() -> datetime:
-    return NOW
 
 
 def make_app(tmp_path: Path, engine: Engine, region: Region, *, base_url: str = "http://127.0.0.1:9",
@@ -57,9 +53,11 @@ def failing_for(*numbers: int) -> Any:
     return mapper
 
 
-def sync_docs(engine: Engine, region: Region, docs: list[Any]) -> None:
-    service = SyncService(SOURCE, region, map_uitdatabank, clock)
-    sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service)
+def sync_docs(engine: Engine, region: Region, docs: list[Any],
+              mapper: Mapper = map_uitdatabank) -> int:
+    """One sync run over `docs` (one page); its run id."""
+    service = SyncService(SOURCE, region, mapper, clock)
+    return sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service).run_id
 
 
 def approve_open(engine: Engine, *numbers: int) -> None:
