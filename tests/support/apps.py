@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from samplefeed.server import FakeSapi3
 from sync.adapters import tables as t
 from sync.bootstrap import App, map_uitdatabank
 from sync.domain.activity import MappingError
@@ -72,3 +73,23 @@ def approve_open(engine: Engine, *numbers: int) -> None:
             if not wanted or item.source_id in wanted:
                 decide_review(uow, item.id, APPROVE, moderator="mod@westhoek.be", now=NOW)
         uow.commit()
+
+
+def add_moderator(engine: Engine, email: str, *nis: str, active: bool = True) -> None:
+    with engine.begin() as conn:
+        mid = conn.execute(t.moderators.insert().values(
+            name=email, email=email, notify="daily", active=active, created_at=NOW,
+            updated_at=NOW)).inserted_primary_key[0]
+        for code in nis:
+            conn.execute(t.moderator_municipalities.insert().values(moderator_id=mid,
+                                                                     municipality_nis=code))
+
+
+def feed_app(world: Any, fake: FakeSapi3) -> App:
+    """The world's app reading `fake` (three per page, no pauses between retries)."""
+    config = world.app.config.model_copy(update={"sources": [
+        world.app.config.sources[0].model_copy(update={
+            "base_url": fake.base_url, "client_id_env": None, "limit": 3,
+            "backoff_initial_seconds": 0, "backoff_max_seconds": 0})]})
+    return App(config=config, env=world.app.env, engine=world.engine, region=world.region,
+               clock=world.clock)
