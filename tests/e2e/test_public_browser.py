@@ -15,7 +15,7 @@ from sync.domain.region import Region
 from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import sync_source
 from tests.builders import Clock, StaticConnector, make_event
-from tests.integration.test_replay import make_app
+from tests.support.apps import make_app
 from tests.support.web import ARTIFACTS, WebServer, launch, playwright_or_skip
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.

@@ -30,6 +30,7 @@ from tests.integration.test_notify import (  # noqa: F401 - fixtures
     smtp,
     world,
 )
+from tests.support.apps import feed_app
 
 
 def test_jobs_are_registered_from_the_config(world):
@@ -93,15 +94,6 @@ def test_a_stop_between_pages_commits_the_page_in_flight_and_the_next_run_resume
     assert cursor["modified"] == "2026-11-20T10:00:00+00:00"
     rest = sync_source(world.app.uow, StaticConnector(pages[1:]), service)
     assert rest.status == "succeeded" and rest.counts.created == 2
-
-
-def feed_app(world, fake: FakeSapi3) -> App:
-    config = world.app.config.model_copy(update={"sources": [
-        world.app.config.sources[0].model_copy(update={
-            "base_url": fake.base_url, "client_id_env": None, "limit": 3,
-            "backoff_initial_seconds": 0, "backoff_max_seconds": 0})]})
-    return App(config=config, env=world.app.env, engine=world.engine, region=world.region,
-               clock=world.clock)
 
 
 def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
