@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -22,6 +23,7 @@ from sync.domain.activity import (
     Place,
     Price,
 )
+from sync.domain.search_text import MAX_QUERY_CHARS, MAX_QUERY_WORDS, QueryTooLong, query_words
 from sync.entrypoints.web import guards
 from sync.entrypoints.web.problems import ApiProblem, install_api_problems, problem_responses
 from sync.entrypoints.web.templating import pages
@@ -147,10 +149,18 @@ def _filters(
             language_level=language_level,
             date_from=date_from,
             date_to=date_to,
-            q=q.strip() if q and q.strip() else None,
+            q=_checked_q(q),
         )
-    except cq.QueryError as exc:
+    except (cq.QueryError, QueryTooLong) as exc:
         raise ApiProblem(422, "Invalid request", str(exc)) from None
+
+
+def _checked_q(q: str | None) -> str | None:
+    """The search words, or None for none; QueryTooLong past the caps (before any search)."""
+    if not q or not q.strip():
+        return None
+    query_words(q)
+    return q.strip()
 
 
 def activity_out(application: App, p: cq.Published, lang: str, now: datetime) -> ActivityOut:
@@ -209,7 +219,10 @@ LevelQ = Annotated[int | None, Query(
                             "(taaliconen) is at or below this one.")]
 FromQ = Annotated[date | None, Query(description="Takes place on or after this day.")]
 ToQ = Annotated[date | None, Query(description="Takes place on or before this day.")]
-TextQ = Annotated[str | None, Query(max_length=200, description="Words in title or description.")]
+TextQ = Annotated[str | None, Query(
+    max_length=MAX_QUERY_CHARS,
+    description=f"Words in title or description, each the start of a word, all required; "
+                f"case and accents do not count. At most {MAX_QUERY_WORDS} words.")]
 LangQ = Annotated[Lang, Query(description="Language of the texts; Dutch when missing.")]
 
 
@@ -234,7 +247,8 @@ def list_activities(
                        date_to, q)
     now = application.clock()
     with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, per_page, now, _members(application))
+        found = cq.search(uow.connection, filters, page, per_page, now, _members(application),
+                          application.catalogue)
 
     def link(n: int) -> str:
         return guards.absolute_url(application.config.web.base_url, request, page=n,
@@ -352,10 +366,15 @@ def activities_page(
         page = min(guards.MAX_PAGE, max(1, int(pagina or "1")))
     except ValueError:
         page = 1
-    filters = cq.Filters(nis, kind, level, lo, hi, values["q"][:200] if values["q"] else None)
+    try:
+        text = _checked_q(values["q"])
+    except QueryTooLong:
+        return _too_long(values)
+    filters = cq.Filters(nis, kind, level, lo, hi, text)
     now = application.clock()
     with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, 20, now, _members(application))
+        found = cq.search(uow.connection, filters, page, 20, now, _members(application),
+                          application.catalogue)
     names = {m.nis: m.name for m in application.region.municipalities}
     items = [public_view(p, now, names) for p in found.items]
 
@@ -372,6 +391,18 @@ def activities_page(
         found_text=_found_text(found.total),
     )
     return HTMLResponse(html, status_code=200)
+
+
+def _too_long(values: dict[str, str | None]) -> HTMLResponse:
+    """422 for a search text past the caps: say why, and go back with the other choices."""
+    kept = urlencode({k: v for k, v in values.items() if v and k != "q"})
+    html = pages.get_template("public/fout.html").render(
+        title="Je zoekopdracht is te lang",
+        message=f"Zoek met hoogstens {MAX_QUERY_WORDS} woorden en {MAX_QUERY_CHARS} tekens. "
+                "Een of twee woorden volstaan meestal, bijvoorbeeld ‘praatcafé Ieper’.",
+        back="/activiteiten" + (f"?{kept}" if kept else ""),
+        back_text="Opnieuw zoeken")
+    return HTMLResponse(html, status_code=422)
 
 
 def _found_text(total: int) -> str:
