@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.bootstrap import App
@@ -25,7 +27,13 @@ from sync.domain.activity import (
 )
 from sync.domain.search_text import MAX_QUERY_CHARS, MAX_QUERY_WORDS, QueryTooLong, query_words
 from sync.entrypoints.web import guards
-from sync.entrypoints.web.problems import ApiProblem, install_api_problems, problem_responses
+from sync.entrypoints.web.problems import (
+    ApiProblem,
+    install_api_problems,
+    problem,
+    problem_responses,
+)
+from sync.entrypoints.web.security import RateLimiter, client_ip
 from sync.entrypoints.web.templating import pages
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
@@ -227,7 +235,7 @@ LangQ = Annotated[Lang, Query(description="Language of the texts; Dutch when mis
 
 
 @router.get("/api/activities", response_model=ActivityPage,
-            responses=problem_responses(422), summary="Published activities")
+            responses=problem_responses(422, 429), summary="Published activities")
 def list_activities(
     request: Request,
     municipality: MunicipalityQ = None,
@@ -283,7 +291,7 @@ _JSONLD_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/api/activities/{activity_id}.jsonld", response_class=JSONResponse,
-            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422)},
+            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422, 429)},
             summary="One activity as schema.org Event (JSON-LD)")
 def get_activity_jsonld(request: Request, activity_id: guards.IdPath,
                         lang: LangQ = "nl") -> JSONResponse:
@@ -291,7 +299,7 @@ def get_activity_jsonld(request: Request, activity_id: guards.IdPath,
 
 
 @router.get("/api/activities/{activity_id}", response_model=ActivityOut,
-            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422)},
+            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422, 429)},
             summary="One published activity")
 def get_activity(
     request: Request, activity_id: guards.IdPath, lang: LangQ = "nl",
@@ -442,6 +450,41 @@ def _level(value: str) -> int:
     return level
 
 
+PUBLIC_PREFIXES = ("/activiteiten", "/api/activities")
+
+
+def _limit_public(web: FastAPI, per_minute: int, burst: int) -> None:
+    """429 past the per-address budget on the public catalogue (pages and API); the client
+    address is the socket's, or a forwarded one only from `[web] forwarded_allow_ips`."""
+    limiter = RateLimiter(per_minute, burst)
+    web.state.public_limiter = limiter
+    # Refused with less than one token left: the next one is at most this far away.
+    retry_after = str(max(1, math.ceil(60 / per_minute)))
+
+    @web.middleware("http")
+    async def _public_limit(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path
+        if not path.startswith(PUBLIC_PREFIXES) or limiter.allow(client_ip(request)):
+            return await call_next(request)
+        if path.startswith("/api/"):
+            resp: Response = problem(429, "Too Many Requests",
+                                     f"At most {per_minute} requests a minute per address; "
+                                     f"try again in {retry_after} s.")
+        else:
+            again = path + (f"?{request.url.query}" if request.url.query else "")
+            resp = HTMLResponse(pages.get_template("public/fout.html").render(
+                title="Even geduld",
+                message="Je hebt op korte tijd heel veel pagina’s opgevraagd. Wacht even en "
+                        "probeer het dan opnieuw.",
+                back=again, back_text="Opnieuw proberen"), status_code=429)
+        resp.headers["Retry-After"] = retry_after
+        return resp
+
+
 def register(web: FastAPI) -> None:
     install_api_problems(web)
     web.include_router(router)
+    config = web.state.app.config.web
+    if config.public_rate_limit_per_minute:
+        _limit_public(web, config.public_rate_limit_per_minute, config.public_rate_limit_burst)
