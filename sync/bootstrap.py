@@ -25,8 +25,10 @@ from sync.domain.activity import MappingOutcome
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
 from sync.service import review_view
+from sync.service.catalogue_query import new_catalogue
 from sync.service.notify import NotifySettings, notify_immediately
 from sync.service.outbox import Delivery, Handler, OutboxRelay
+from sync.service.public_catalogue import PublicCatalogue
 from sync.service.sync_source import Mapper, SyncService
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
@@ -86,6 +88,8 @@ class App:
     mailer: Mailer | None = None  # tests inject one; default: SMTP from `[smtp]`
     types: TypeTable = field(default_factory=default_type_table)
     _clients: list[httpx.Client] = field(default_factory=list)
+    # The public catalogue's in-memory side, shared by the requests of this process.
+    catalogue: PublicCatalogue = field(default_factory=new_catalogue)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

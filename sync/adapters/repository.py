@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
+from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
 from sync.domain.activity import NormalisedActivity, hash_of
 from sync.domain.catalogue import NO_PROVENANCE, Provenance
@@ -90,6 +91,7 @@ class CatalogueRepository:
         self.conn.execute(
             r.update().where(r.c.activity_id.in_(activity_ids), r.c.status == cat.ITEM_OPEN)
             .values(status=cat.ITEM_EXPIRED, decided_at=now, lock_version=r.c.lock_version + 1))
+        index_activities(self.conn, activity_ids)
 
     def due_to_expire(self, now: datetime, limit: int = 1000) -> list[int]:
         """Pending or published activities whose current version is shown no longer."""
@@ -122,6 +124,7 @@ class CatalogueRepository:
         """A new version the moderator would see no difference in becomes the approved one."""
         self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
                           .values(approved_version_id=version_id))
+        index_activities(self.conn, [activity_id])
 
     def create(
         self, source: str, act: NormalisedActivity, state: str, now: datetime,
@@ -224,6 +227,7 @@ class CatalogueRepository:
             .where(a.c.id == activity_id)
             .values(state=cat.WITHDRAWN, withdrawn_reason=reason, updated_at=now)
         )
+        index_activities(self.conn, [activity_id])
         return self.conn.execute(
             sa.select(a.c.current_version_id, a.c.municipality_nis, a.c.title, a.c.source_id)
             .where(a.c.id == activity_id)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
+from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
 from sync.domain import review as rules
 from sync.domain.events import ReviewDecided
@@ -193,6 +194,7 @@ def decide_review(
                        fresh.decided_at, fresh.status)
     if values:
         conn.execute(a.update().where(a.c.id == item.activity_id).values(updated_at=now, **values))
+        index_activities(conn, [item.activity_id])
     state = values.get("state", activity.state)
     decision_id = _log(
         conn, actor, review_item_id=item_id, activity_id=item.activity_id, decision=decision,
@@ -311,6 +313,7 @@ def undo_decision(
         raise UndoError("Terugdraaien kan niet meer: er is intussen iets veranderd.")
     conn.execute(a.update().where(a.c.id == row.activity_id).values(
         state=row.before_state, approved_version_id=row.before_version_id, updated_at=now))
+    index_activities(conn, [row.activity_id])
     if row.link_token_id is not None:
         # The item link works again, so the moderator can decide anew from the same mail.
         lt = t.link_tokens

@@ -1,0 +1,76 @@
+"""The public search index: writes per activity, prefix-AND word matching per database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.adapters import tables as t
+from sync.domain import catalogue as cat
+from sync.domain.search_text import body
+
+_DOCS = t.search_documents
+
+
+def text_of(data: dict[str, Any]) -> str:
+    """The indexed words of a stored version: titles and plain descriptions, all languages."""
+    return body([str(x) for key in ("title", "description_text")
+                 for x in (data.get(key) or {}).values() if x])
+
+
+def index_activities(conn: Connection, activity_ids: Iterable[int]) -> None:
+    """Bring the index rows of these activities in step with the catalogue, in the caller's
+    transaction: the approved version's words while published, no row otherwise.
+
+    Call it wherever an activity's state or approved version changes (approval, correction,
+    undo, quiet approval, expiry, withdrawal); a stale row never matches in the meantime."""
+    ids = sorted(set(activity_ids))
+    if not ids:
+        return
+    a, v = t.activities, t.activity_versions
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = conn.execute(
+            sa.select(a.c.id, a.c.approved_version_id, v.c.data)
+            .join(v, v.c.id == a.c.approved_version_id)
+            .where(a.c.id.in_(chunk), a.c.state == cat.PUBLISHED)).all()
+        conn.execute(_DOCS.delete().where(_DOCS.c.activity_id.in_(chunk)))
+        if rows:
+            conn.execute(_DOCS.insert(), [
+                {"activity_id": r.id, "version_id": r.approved_version_id,
+                 "body": text_of(dict(r.data))} for r in rows])
+
+
+def matching(conn: Connection, words: list[str]) -> dict[int, int]:
+    """{activity id: indexed version id} of the rows holding every word as a word's prefix."""
+    if not words:
+        raise ValueError("nothing to match")
+    if conn.dialect.name == "sqlite":
+        # Words are letters and digits only (search_text.words): quoting cannot break out.
+        expr = " ".join(f'"{w}"*' for w in words)
+        rows = conn.execute(sa.text(
+            f"SELECT d.activity_id, d.version_id FROM {t.SQLITE_FTS} f "
+            "JOIN search_documents d ON d.activity_id = f.rowid "
+            f"WHERE {t.SQLITE_FTS} MATCH :q"), {"q": expr})
+    else:
+        expr = " & ".join(f"{w}:*" for w in words)
+        rows = conn.execute(sa.text(
+            "SELECT activity_id, version_id FROM search_documents "
+            "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple', :q)"),
+            {"q": expr})
+    return {r[0]: r[1] for r in rows}
+
+
+def unindexed(conn: Connection) -> list[int]:
+    """Published activities whose approved version has no index row (a write path that did
+    not call index_activities): the search matches these in Python and logs them."""
+    a = t.activities
+    rows = conn.execute(
+        sa.select(a.c.id).select_from(a.outerjoin(
+            _DOCS, sa.and_(_DOCS.c.activity_id == a.c.id,
+                           _DOCS.c.version_id == a.c.approved_version_id)))
+        .where(a.c.state == cat.PUBLISHED, _DOCS.c.activity_id.is_(None)))
+    return [r[0] for r in rows]
