@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
-from sync.domain.activity import NormalisedActivity, hash_of
+from sync.domain.activity import NormalisedActivity, Skipped, hash_of
 from sync.domain.catalogue import NO_PROVENANCE, Provenance
 from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
@@ -270,6 +270,38 @@ class CatalogueRepository:
             )
         )
         return item_id
+
+    def record_skipped(self, source: str, skipped: Sequence[Skipped],
+                       mapping_version: str | None, now: datetime) -> None:
+        """Remember events the mapping left out (the last word per event counts)."""
+        last = {s.source_id: s for s in skipped}
+        if not last:
+            return
+        k = t.skipped_events
+        # Delete and insert: one portable upsert for SQLite and PostgreSQL.
+        self.conn.execute(k.delete().where(k.c.source == source,
+                                           k.c.source_id.in_(list(last))))
+        self.conn.execute(k.insert(), [{
+            "source": source, "source_id": sid, "reason": s.reason, "modified": s.modified,
+            "mapping_version": mapping_version, "recorded_at": now,
+        } for sid, s in last.items()])
+
+    def skipped_ids(self, source: str, mapping_version: str) -> set[str]:
+        """Ids of the events this mapping version left out when it last read them."""
+        k = t.skipped_events
+        return set(self.conn.execute(
+            sa.select(k.c.source_id).where(k.c.source == source,
+                                           k.c.mapping_version == mapping_version)).scalars())
+
+    def forget_skipped(self, source: str, keep: set[str]) -> int:
+        """Drop the skipped events the source no longer returns; how many went."""
+        k = t.skipped_events
+        gone = [sid for sid in self.conn.execute(
+            sa.select(k.c.source_id).where(k.c.source == source)).scalars() if sid not in keep]
+        for i in range(0, len(gone), 500):
+            self.conn.execute(k.delete().where(k.c.source == source,
+                                               k.c.source_id.in_(gone[i:i + 500])))
+        return len(gone)
 
     def list_activities(
         self, municipality_nis: str | None = None, state: str | None = None
