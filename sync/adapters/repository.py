@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
+from sync.adapters.database import json_text
 from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
-from sync.domain.activity import NormalisedActivity, hash_of
+from sync.domain.activity import NormalisedActivity, Skipped, hash_of
 from sync.domain.catalogue import NO_PROVENANCE, Provenance
 from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
@@ -39,6 +40,60 @@ _SET_CURRENT_VERSION = (
 
 def _iso_to_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+# From this many rows on, PostgreSQL gets COPY: two round trips, no statement per row. Below
+# it one INSERT is as cheap.
+_COPY_FROM = 16
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (all with the same keys) in one go."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+        _copy(conn, table, rows)
+    else:
+        conn.execute(table.insert(), list(rows))
+
+
+def insert_returning_ids(conn: Connection, table: sa.Table,
+                         rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows (all with the same keys) in one go; their new ids, in order."""
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+        # COPY returns nothing: the ids are drawn from the table's own sequence first.
+        ids = list(conn.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                    "FROM generate_series(1, :n)"), {"t": table.name, "n": len(rows)}).scalars())
+        _copy(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        return ids
+    return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                             list(rows)).scalars())
+
+
+def _copy(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL COPY of rows, converted as the columns' types would bind them."""
+    from psycopg import sql
+
+    columns = list(rows[0])
+    convert = [_copy_value(table.c[name].type) for name in columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([f(row[c]) for f, c in zip(convert, columns, strict=True)])
+
+
+def _copy_value(column_type: Any) -> Any:
+    if isinstance(column_type, t.UTCDateTime):
+        return lambda v: None if v is None else v.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(column_type, sa.JSON):
+        return lambda v: None if v is None else json_text(v)  # COPY's text format: jsonb input
+    return lambda v: v
 
 
 
@@ -157,36 +212,29 @@ class CatalogueRepository:
         state: str, now: datetime, run_id: int | None,
     ) -> list[tuple[int, int]]:
         """Insert activities, their first versions and their review items in a few batched
-        statements; return (activity id, review item id) per activity, in order."""
+        statements (COPY on PostgreSQL); return (activity id, review item id) per activity,
+        in order. The bulk write path of new activities: what must happen for every new
+        activity of a sync belongs here."""
         a, v, r = t.activities, t.activity_versions, t.review_items
-        activity_ids = list(self.conn.execute(
-            a.insert().returning(a.c.id, sort_by_parameter_order=True),
-            [{
-                "source": source, "source_id": act.source_id, "state": state,
-                "municipality_nis": act.place.nis, "title": act.display_title,
-                "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
-                "source_modified": act.modified, "created_at": now, "updated_at": now,
-                **prov.columns(),
-            } for act, _, digest, prov in new],
-        ).scalars())
-        version_ids = list(self.conn.execute(
-            v.insert().returning(v.c.id, sort_by_parameter_order=True),
-            [{
-                "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
-                "source_modified": act.modified, "run_id": run_id, "created_at": now,
-            } for aid, (act, data, digest, _) in zip(activity_ids, new, strict=True)],
-        ).scalars())
+        activity_ids = insert_returning_ids(self.conn, a, [{
+            "source": source, "source_id": act.source_id, "state": state,
+            "municipality_nis": act.place.nis, "title": act.display_title,
+            "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
+            "source_modified": act.modified, "created_at": now, "updated_at": now,
+            **prov.columns(),
+        } for act, _, digest, prov in new])
+        version_ids = insert_returning_ids(self.conn, v, [{
+            "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
+            "source_modified": act.modified, "run_id": run_id, "created_at": now,
+        } for aid, (act, data, digest, _) in zip(activity_ids, new, strict=True)])
         self.conn.execute(
             _SET_CURRENT_VERSION,
             [{"aid": aid, "vid": vid} for aid, vid in zip(activity_ids, version_ids, strict=True)],
         )
-        item_ids = list(self.conn.execute(
-            r.insert().returning(r.c.id, sort_by_parameter_order=True),
-            [{
-                "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
-                "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
-            } for aid, vid, (act, _, _, _) in zip(activity_ids, version_ids, new, strict=True)],
-        ).scalars())
+        item_ids = insert_returning_ids(self.conn, r, [{
+            "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
+            "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
+        } for aid, vid, (act, _, _, _) in zip(activity_ids, version_ids, new, strict=True)])
         return list(zip(activity_ids, item_ids, strict=True))
 
     def update(
@@ -275,6 +323,38 @@ class CatalogueRepository:
         )
         return item_id
 
+    def record_skipped(self, source: str, skipped: Sequence[Skipped],
+                       mapping_version: str | None, now: datetime) -> None:
+        """Remember events the mapping left out (the last word per event counts)."""
+        last = {s.source_id: s for s in skipped}
+        if not last:
+            return
+        k = t.skipped_events
+        # Delete and insert: one portable upsert for SQLite and PostgreSQL.
+        self.conn.execute(k.delete().where(k.c.source == source,
+                                           k.c.source_id.in_(list(last))))
+        self.conn.execute(k.insert(), [{
+            "source": source, "source_id": sid, "reason": s.reason, "modified": s.modified,
+            "mapping_version": mapping_version, "recorded_at": now,
+        } for sid, s in last.items()])
+
+    def skipped_ids(self, source: str, mapping_version: str) -> set[str]:
+        """Ids of the events this mapping version left out when it last read them."""
+        k = t.skipped_events
+        return set(self.conn.execute(
+            sa.select(k.c.source_id).where(k.c.source == source,
+                                           k.c.mapping_version == mapping_version)).scalars())
+
+    def forget_skipped(self, source: str, keep: set[str]) -> int:
+        """Drop the skipped events the source no longer returns; how many went."""
+        k = t.skipped_events
+        gone = [sid for sid in self.conn.execute(
+            sa.select(k.c.source_id).where(k.c.source == source)).scalars() if sid not in keep]
+        for i in range(0, len(gone), 500):
+            self.conn.execute(k.delete().where(k.c.source == source,
+                                               k.c.source_id.in_(gone[i:i + 500])))
+        return len(gone)
+
     def list_activities(
         self, municipality_nis: str | None = None, state: str | None = None
     ) -> list[sa.Row[Any]]:
@@ -322,10 +402,9 @@ class OutboxRepository:
         self.conn = conn
 
     def add_many(self, events: Sequence[DomainEvent], now: datetime) -> None:
-        if events:
-            self.conn.execute(_INSERT_OUTBOX, [{
-                "topic": e.topic, "payload": e.payload(), "created_at": now, "available_at": now,
-            } for e in events])
+        insert_rows(self.conn, t.outbox, [{
+            "topic": e.topic, "payload": e.payload(), "created_at": now, "available_at": now,
+        } for e in events])
 
     def add(self, event: DomainEvent, now: datetime) -> None:
         self.conn.execute(_INSERT_OUTBOX, {

@@ -369,3 +369,19 @@ PG_BODY_INDEX = "ix_search_documents_body"
 # approved versions, newest change of the published activities): answered from this index.
 sa.Index("ix_activities_published_stamp", activities.c.state, activities.c.approved_version_id,
          activities.c.id, activities.c.updated_at)
+
+# Migration 0010 (skipped events).
+# Events the mapping leaves out (no taalicoon, outside the region, cancelled, ...): the nightly
+# reconciliation counts them as known instead of fetching them in full every night. `modified`
+# and `mapping_version` say which read decided it; a change at the source or a new mapping
+# decides again.
+skipped_events = sa.Table(
+    "skipped_events",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("source_id", sa.String(128), primary_key=True),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("modified", sa.String(32), nullable=True),
+    sa.Column("mapping_version", sa.String(40), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)

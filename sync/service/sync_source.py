@@ -149,21 +149,24 @@ class SyncService:
         other = {o.source_id for _, o, _ in outcomes} - set(ids)
         if other:
             entries.update(uow.catalogue.entries(self.source, other))
+        skipped: list[Skipped] = []
         if not savepoints:
             # Fast path: events new to the catalogue (most of an initial sync) are inserted in
             # batches; the rest, and a second version of the same event, go one by one.
             rest = self._create_new(uow, outcomes, run_id, counts, now, entries)
             for raw, left, text in rest:
-                self.apply(uow, left, run_id, counts, now, entries, raw=raw, raw_text=text)
-            return
-        for raw, outcome, text in outcomes:
-            try:
-                with uow.savepoint():
-                    self.apply(uow, outcome, run_id, counts, now, entries, raw=raw,
-                               raw_text=text)
-            except SQLAlchemyError as exc:
-                self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
-                           counts, now, text)
+                self.apply(uow, left, run_id, counts, now, entries, raw=raw, raw_text=text,
+                           skipped=skipped)
+        else:
+            for raw, outcome, text in outcomes:
+                try:
+                    with uow.savepoint():
+                        self.apply(uow, outcome, run_id, counts, now, entries, raw=raw,
+                                   raw_text=text, skipped=skipped)
+                except SQLAlchemyError as exc:
+                    self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
+                               counts, now, text)
+        uow.catalogue.record_skipped(self.source, skipped, self.mapping_version, now)
 
     def _create_new(
         self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome, str]], run_id: int,
@@ -213,12 +216,15 @@ class SyncService:
         self, uow: UnitOfWork, outcome: MappingOutcome, run_id: int | None, counts: RunCounts,
         now: datetime, entries: dict[str, cat.CatalogueEntry] | None = None,
         *, raw: Any = NO_RAW, raw_text: str | None = None,
+        skipped: list[Skipped] | None = None,
     ) -> None:
         """Carry out what `decide` says for one outcome.
 
         `entries` is a page's prefetched catalogue state; it is kept current here, because one
         page can hold two versions of the same event. `raw` is the document it was mapped
-        from, kept with the activity for `remap`.
+        from, kept with the activity for `remap`. An event skipped before it was ever stored
+        is remembered (for the reconciliation): collected in `skipped` when given, for the
+        caller to write per page, else written now.
         """
         if entries is None:
             entries = uow.catalogue.entries(self.source, [outcome.source_id])
@@ -234,6 +240,12 @@ class SyncService:
         if decision.action == cat.SKIP:
             assert decision.reason is not None
             counts.skip(decision.reason)
+            if entry is None and isinstance(outcome, Skipped):
+                if skipped is None:
+                    uow.catalogue.record_skipped(self.source, [outcome], self.mapping_version,
+                                                 now)
+                else:
+                    skipped.append(outcome)
         elif decision.action in (cat.UNCHANGED, cat.EXPIRE):
             counts.unchanged += 1
             assert entry is not None and isinstance(outcome, NormalisedActivity)
