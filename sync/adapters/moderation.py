@@ -335,3 +335,38 @@ class MailOutbox:
             .where(o.c.topic == TOPIC_EMAIL, o.c.created_at > since,
                    o.c.payload["kind"].as_string() == kind,
                    o.c.payload["moderator_id"].as_integer() == moderator_id)).scalar_one())
+
+
+class RequestRepository:
+    """Requests to become a moderator (`moderator_requests`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, request_id: int) -> Any:
+        q = t.moderator_requests
+        return self.conn.execute(sa.select(q).where(q.c.id == request_id)).one_or_none()
+
+    def newest_first(self) -> list[Any]:
+        q = t.moderator_requests
+        return list(self.conn.execute(sa.select(q).order_by(q.c.id.desc())))
+
+    def count_since(self, since: datetime, *, email: str | None = None,
+                    ip: str | None = None) -> int:
+        """Requests from this address (or network) since `since`."""
+        q = t.moderator_requests
+        who = q.c.email == email if email is not None else q.c.ip == ip
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(q)
+                                     .where(who, q.c.created_at > since)).scalar_one())
+
+    def add(self, **values: Any) -> int:
+        return new_id(self.conn.execute(t.moderator_requests.insert().values(**values)))
+
+    def change(self, request_id: int, *, only_if_status: str | None = None,
+               **values: Any) -> bool:
+        """False when `only_if_status` is given and the request is no longer in it."""
+        q = t.moderator_requests
+        where = [q.c.id == request_id]
+        if only_if_status is not None:
+            where.append(q.c.status == only_if_status)
+        return self.conn.execute(q.update().where(*where).values(**values)).rowcount == 1
