@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sync.adapters import tables as t
 from sync.adapters.repository import new_id
+from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
 from sync.domain.events import TOPIC_EMAIL
 
@@ -182,6 +183,18 @@ class ModeratorRepository:
                           ).first()
 
 
+def _open_soonest_first(*columns: Any) -> sa.Select[Any]:
+    """The one home of "open items, soonest activity first" (undated ones last), with the
+    item's kind, reason, municipality and age, the activity's title and next date, and
+    `columns`."""
+    r, a, v = t.review_items, t.activities, t.activity_versions
+    return (sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
+                      a.c.title, a.c.next_occurrence, *columns)
+            .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
+            .where(r.c.status == cat.ITEM_OPEN)
+            .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id))
+
+
 class ReviewRepository:
     """Review items, the decisions on them (the append-only log) and who was told of them."""
 
@@ -246,11 +259,68 @@ class ReviewRepository:
             r.c.activity_id == activity_id, r.c.status == cat.ITEM_OPEN)).first() is not None
 
     def set_activity(self, activity_id: int, now: datetime, **values: Any) -> None:
+        """Change an activity's state or approved version; the public search index follows."""
         a = t.activities
         self.conn.execute(a.update().where(a.c.id == activity_id)
                           .values(updated_at=now, **values))
+        index_activities(self.conn, [activity_id])
+
+    def version_data_or_none(self, version_id: int | None) -> dict[str, Any] | None:
+        if version_id is None:
+            return None
+        v = t.activity_versions
+        data = self.conn.execute(sa.select(v.c.data).where(v.c.id == version_id)
+                                 ).scalar_one_or_none()
+        return None if data is None else dict(data)
+
+    def versions_data(self, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        v = t.activity_versions
+        return {i: dict(d) for i, d in self.conn.execute(
+            sa.select(v.c.id, v.c.data).where(v.c.id.in_(list(version_ids))))}
+
+    def item_with_activity(self, item_id: int) -> Any:
+        """The item with its activity's `activity_state` and `approved_version_id`."""
+        r, a = t.review_items, t.activities
+        return self.conn.execute(
+            sa.select(r, a.c.state.label("activity_state"),
+                      a.c.approved_version_id.label("approved_version_id"))
+            .join(a, a.c.id == r.c.activity_id).where(r.c.id == item_id)).one_or_none()
+
+    def newest_open(self, activity_id: int) -> Any:
+        r = t.review_items
+        return self.conn.execute(sa.select(r).where(r.c.activity_id == activity_id,
+                                                    r.c.status == cat.ITEM_OPEN)
+                                 .order_by(r.c.id.desc()).limit(1)).one_or_none()
+
+    def titles(self, item_ids: Iterable[int]) -> dict[int, str]:
+        r, a = t.review_items, t.activities
+        return dict(self.conn.execute(
+            sa.select(r.c.id, a.c.title).join(a, a.c.id == r.c.activity_id)
+            .where(r.c.id.in_(list(item_ids)))).all())
+
+    def decided_by(self, item_ids: Iterable[int]) -> dict[int, str | None]:
+        r = t.review_items
+        return dict(self.conn.execute(sa.select(r.c.id, r.c.decided_by)
+                                      .where(r.c.id.in_(list(item_ids)))).all())
 
     # ------------------------------------------------------------ the decision log
+
+    def decisions_of(self, moderator_id: int, decision_ids: Sequence[int]) -> list[Any]:
+        """The moderator's own decisions (not undos) among these, with the activity's title."""
+        d, a = t.decision_log, t.activities
+        return list(self.conn.execute(
+            sa.select(d.c.id, d.c.review_item_id, d.c.decision, a.c.title)
+            .join(a, a.c.id == d.c.activity_id)
+            .where(d.c.id.in_(list(decision_ids)), d.c.moderator_id == moderator_id,
+                   d.c.undo_of_id.is_(None))
+            .order_by(d.c.id)))
+
+    def undone(self, decision_ids: Sequence[int]) -> set[int]:
+        """Which of these decisions were taken back."""
+        d = t.decision_log
+        return set(self.conn.execute(sa.select(d.c.undo_of_id)
+                                     .where(d.c.undo_of_id.in_(list(decision_ids)))).scalars())
+
 
     def log(self, **values: Any) -> int:
         return new_id(self.conn.execute(t.decision_log.insert().values(**values)))
@@ -270,17 +340,26 @@ class ReviewRepository:
     # ------------------------------------------------------------ open items and mail
 
     def open_items(self, ids: Sequence[int] | None = None) -> list[Any]:
-        """The one home of "open items, soonest activity first": each with its activity's
-        title and next date and its version's data."""
-        r, a, v = t.review_items, t.activities, t.activity_versions
-        q = (sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
-                       a.c.title, a.c.next_occurrence, v.c.data)
-             .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
-             .where(r.c.status == cat.ITEM_OPEN))
+        """Open items for mail: each with its activity's title and next date and its
+        version's data."""
+        v = t.activity_versions
+        q = _open_soonest_first(v.c.data)
         if ids is not None:
-            q = q.where(r.c.id.in_(list(ids)))
-        return list(self.conn.execute(q.order_by(a.c.next_occurrence.asc().nulls_last(),
-                                                 r.c.id)))
+            q = q.where(t.review_items.c.id.in_(list(ids)))
+        return list(self.conn.execute(q))
+
+    def queue_rows(self, municipality_nis: Iterable[str]) -> list[Any]:
+        """Open items of these municipalities for the queue page: only the few fields a row
+        shows are read from the stored versions (a fallback queue holds hundreds of items)."""
+        r, a, v = t.review_items, t.activities, t.activity_versions
+        q = _open_soonest_first(
+            r.c.lock_version, r.c.version_id, a.c.approved_version_id,
+            v.c.data["language_levels"].label("levels"),
+            v.c.data["activity_types"].label("types"),
+            v.c.data[("organizer", "name")].label("organizer"),
+            v.c.data["main_language"].label("main_language"),
+            v.c.data["calendar"].label("calendar"))
+        return list(self.conn.execute(q.where(r.c.municipality_nis.in_(list(municipality_nis)))))
 
     def open_count(self, municipality_nis: Iterable[str]) -> int:
         r = t.review_items
@@ -335,3 +414,38 @@ class MailOutbox:
             .where(o.c.topic == TOPIC_EMAIL, o.c.created_at > since,
                    o.c.payload["kind"].as_string() == kind,
                    o.c.payload["moderator_id"].as_integer() == moderator_id)).scalar_one())
+
+
+class RequestRepository:
+    """Requests to become a moderator (`moderator_requests`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, request_id: int) -> Any:
+        q = t.moderator_requests
+        return self.conn.execute(sa.select(q).where(q.c.id == request_id)).one_or_none()
+
+    def newest_first(self) -> list[Any]:
+        q = t.moderator_requests
+        return list(self.conn.execute(sa.select(q).order_by(q.c.id.desc())))
+
+    def count_since(self, since: datetime, *, email: str | None = None,
+                    ip: str | None = None) -> int:
+        """Requests from this address (or network) since `since`."""
+        q = t.moderator_requests
+        who = q.c.email == email if email is not None else q.c.ip == ip
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(q)
+                                     .where(who, q.c.created_at > since)).scalar_one())
+
+    def add(self, **values: Any) -> int:
+        return new_id(self.conn.execute(t.moderator_requests.insert().values(**values)))
+
+    def change(self, request_id: int, *, only_if_status: str | None = None,
+               **values: Any) -> bool:
+        """False when `only_if_status` is given and the request is no longer in it."""
+        q = t.moderator_requests
+        where = [q.c.id == request_id]
+        if only_if_status is not None:
+            where.append(q.c.status == only_if_status)
+        return self.conn.execute(q.update().where(*where).values(**values)).rowcount == 1

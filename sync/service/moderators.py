@@ -228,14 +228,12 @@ def routing(conn: Connection, fallback_emails: Iterable[str], now: datetime,
     fallback = [f.id for f in ensure_fallback(conn, fallback_emails, now) if f.active]
     today = local_day(now)
     mods = {m.id: m for m in list_all(conn, active_only=True)}
-    by: dict[str, list[int]] = {}
+    by = _present(mods.values(), today)
     away: dict[str, list[Moderator]] = {}
     for mod in mods.values():
-        for nis in mod.municipalities:
-            if mod.away_on(today):
+        if mod.away_on(today):
+            for nis in mod.municipalities:
                 away.setdefault(nis, []).append(mod)
-            else:
-                by.setdefault(nis, []).append(mod.id)
     if not fallback:
         log.warning("no active fallback moderator: unmoderated municipalities get no mail")
     return Routing(mods, by, fallback, {n for n in known_nis if not by.get(n)},
@@ -245,6 +243,14 @@ def routing(conn: Connection, fallback_emails: Iterable[str], now: datetime,
 def covered(conn: Connection, now: datetime) -> set[str]:
     """The one rule for "this municipality has a moderator": an active one who is not away.
     Every other municipality is the fallback moderators' to decide."""
-    today = local_day(now)
-    return {n for m in list_all(conn, active_only=True) if not m.away_on(today)
-            for n in m.municipalities}
+    return set(_present(list_all(conn, active_only=True), local_day(now)))
+
+
+def _present(active: Iterable[Moderator], today: date) -> dict[str, list[int]]:
+    """Per municipality, its active moderators who are not away `today` (`covered`'s rule)."""
+    by: dict[str, list[int]] = {}
+    for mod in active:
+        if not mod.away_on(today):
+            for nis in mod.municipalities:
+                by.setdefault(nis, []).append(mod.id)
+    return by

@@ -7,17 +7,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from sync.adapters import tables as t
 from sync.adapters.mailer import clean_header
+from sync.adapters.moderation import MailOutbox, ModeratorRepository, ReviewRepository
 from sync.domain import catalogue as cat
 from sync.domain import dutch
 from sync.domain.calendar import BRUSSELS, is_whole_day, local_day
-from sync.domain.events import TOPIC_EMAIL
 from sync.service import links, mail
 from sync.service import moderators as mods
 
@@ -106,14 +104,6 @@ def first_name(name: str) -> str:
     return name.split()[0] if name.split() else name
 
 
-def _open_select() -> sa.Select[Any]:
-    r, a, v = t.review_items, t.activities, t.activity_versions
-    return (sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
-                      a.c.title, a.c.next_occurrence, v.c.data)
-            .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
-            .where(r.c.status == cat.ITEM_OPEN))
-
-
 def _open_item(row: Any) -> OpenItem:
     data = dict(row.data or {})
     return OpenItem(row.id, row.kind, row.reason, row.municipality_nis, row.created_at,
@@ -124,21 +114,12 @@ def _open_item(row: Any) -> OpenItem:
 
 def open_items(conn: Connection) -> list[OpenItem]:
     """Every open review item, soonest activity first."""
-    r, a = t.review_items, t.activities
-    rows = conn.execute(_open_select()
-                        .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id))
-    return [_open_item(row) for row in rows]
+    return [_open_item(row) for row in ReviewRepository(conn).open_items()]
 
 
 def notified(conn: Connection, kinds: Sequence[str]) -> set[tuple[int, int]]:
     """(moderator, review item) pairs already mailed in one of `kinds`, for open items."""
-    n, r = t.notifications, t.review_items
-    rows = conn.execute(
-        sa.select(n.c.moderator_id, n.c.review_item_id)
-        .join(r, r.c.id == n.c.review_item_id)
-        .where(n.c.kind.in_(list(kinds)), r.c.status == cat.ITEM_OPEN)
-    )
-    return {(m, i) for m, i in rows}
+    return ReviewRepository(conn).notified(kinds)
 
 
 def _item_context(s: NotifySettings, item: OpenItem, token: str) -> dict[str, Any]:
@@ -222,10 +203,8 @@ def write_mail(
         template=kind, context=context,
         unsubscribe_url=unsubscribe_url)
     outbox_id = mail.queue(conn, outgoing, now, kind, moderator.id, [i.id for i in items])
-    conn.execute(t.notifications.insert(), [
-        {"moderator_id": moderator.id, "review_item_id": i.id, "kind": kind,
-         "outbox_id": outbox_id, "created_at": now} for i in items
-    ])
+    ReviewRepository(conn).record_notified(moderator.id, [i.id for i in items], kind,
+                                           outbox_id, now)
     return outbox_id
 
 
@@ -234,13 +213,8 @@ def claim_items(conn: Connection, moderator_id: int, items: Sequence[OpenItem],
     """The items not yet mailed to this moderator in `kinds`, decided under a lock on the
     moderator's row: the digest job and the relay (maybe in another instance) both announce
     items, and the second to get here must see what the first wrote."""
-    m, n = t.moderators, t.notifications
-    conn.execute(sa.select(m.c.id).where(m.c.id == moderator_id).with_for_update()).first()
-    ids = [i.id for i in items]
-    taken = set(conn.execute(
-        sa.select(n.c.review_item_id).where(n.c.moderator_id == moderator_id,
-                                            n.c.kind.in_(list(kinds)),
-                                            n.c.review_item_id.in_(ids))).scalars())
+    ModeratorRepository(conn).lock(moderator_id)
+    taken = ReviewRepository(conn).told(moderator_id, kinds, [i.id for i in items])
     return [i for i in items if i.id not in taken]
 
 
@@ -377,11 +351,7 @@ def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
         if not claim_items(conn, mid, [item], ANNOUNCED):
             continue
         scope = routing.scope(mid, _all_nis(s, [item]))
-        open_total = conn.execute(
-            sa.select(sa.func.count()).select_from(t.review_items)
-            .where(t.review_items.c.status == cat.ITEM_OPEN,
-                   t.review_items.c.municipality_nis.in_(scope))
-        ).scalar_one()
+        open_total = ReviewRepository(conn).open_count(scope)
         kind_nl = KIND_NL.get(item.kind, item.kind).lower()
         subject = f"ikdoemee: {kind_nl} te valideren: {clean_header(item.title)[:120]}"
         write_mail(conn, s, moderator, IMMEDIATE, [item], now, subject, int(open_total))
@@ -390,8 +360,7 @@ def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
 
 
 def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
-    rows = conn.execute(_open_select().where(t.review_items.c.id.in_(list(ids))))
-    return [_open_item(row) for row in rows]
+    return [_open_item(row) for row in ReviewRepository(conn).open_items(ids)]
 
 
 # Asking for a fresh link again and again must not flood a moderator's mailbox.
@@ -402,12 +371,7 @@ FRESH_LINK = "link"  # the outbox kind of a fresh-link mail
 def fresh_links_sent(conn: Connection, moderator_id: int, since: datetime) -> int:
     """Fresh-link mails written for a moderator since `since`, counted in the outbox so the
     limit holds across web processes."""
-    o = t.outbox
-    return int(conn.execute(
-        sa.select(sa.func.count()).select_from(o)
-        .where(o.c.topic == TOPIC_EMAIL, o.c.created_at > since,
-               o.c.payload["kind"].as_string() == FRESH_LINK,
-               o.c.payload["moderator_id"].as_integer() == moderator_id)).scalar_one())
+    return MailOutbox(conn).count(FRESH_LINK, moderator_id, since)
 
 
 def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datetime) -> bool:
