@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync.adapters import tables as t
+from sync.adapters.queries import moderation
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.domain.calendar import local_day
 from sync.domain.region import Region
@@ -159,16 +159,6 @@ def _months(lo: date, hi: date) -> list[tuple[date, date, date]]:
     return out
 
 
-def _moderators(conn: sa.Connection) -> dict[str, list[str]]:
-    m, mm = t.moderators, t.moderator_municipalities
-    out: dict[str, list[str]] = {}
-    for nis, name in conn.execute(
-            sa.select(mm.c.municipality_nis, m.c.name).join(m, m.c.id == mm.c.moderator_id)
-            .where(m.c.active.is_(True)).order_by(m.c.name)):
-        out.setdefault(nis, []).append(name)
-    return out
-
-
 def build(conn: sa.Connection, region: Region, lo: date, hi: date, now: datetime) -> Report:
     """Everything counted over the activities public on any day from `lo` to `hi` inclusive."""
     if hi < lo:
@@ -190,7 +180,7 @@ def build(conn: sa.Connection, region: Region, lo: date, hi: date, now: datetime
         places[f.municipality_nis] = places.get(f.municipality_nis, 0) + 1
         if f.organiser:
             organisers.add(f.organiser)
-    moderators = _moderators(conn)
+    moderators = moderation.active_moderators(conn)
     runs = cov.history(conn, region, lo, hi)
     by_month = {(r.day.year, r.day.month): r for r in runs}  # the month's last measurement
     ends = {(d.year, d.month): totals for d, totals in history.snapshot_days(conn, lo, hi)}
