@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters.queries import moderation
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.domain.dutch import duration as duration_nl  # noqa: F401 - the pages' name
 from sync.service.review_view import day_nl, pick
 
 COMING_DAYS = 28
@@ -88,16 +89,3 @@ def insight(conn: Connection, nis: Iterable[str], names: dict[str, str],
     if open_created:
         out.oldest_open_days = (now - min(open_created)).days
     return out
-
-
-def duration_nl(hours: float | None) -> str:
-    """A wait in words a moderator reads at a glance."""
-    if hours is None:
-        return "nog niets beslist"
-    if hours < 1:
-        return "minder dan een uur"
-    if hours < 48:
-        n = round(hours)
-        return f"{n} uur"
-    days = round(hours / 24)
-    return "1 dag" if days == 1 else f"{days} dagen"
