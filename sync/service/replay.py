@@ -30,9 +30,6 @@ OPEN = "open"
 RESOLVED = "resolved"
 IGNORED = "ignored"
 FAILURE_STATUSES = (OPEN, RESOLVED, IGNORED)
-RUN_STATUSES = ("running", "succeeded", "partial", "failed")
-STAGES = (STAGE_FETCH, STAGE_MAP, STAGE_STORE)
-
 
 
 class Refetcher(Protocol):
