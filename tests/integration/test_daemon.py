@@ -103,7 +103,7 @@ def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
         src = app.config.sources[0]
         service = app.sync_service(src)
         assert sync_source(app.uow, app.connector(src), service).counts.created == 7
-        # Pitfall 3: the place moved out of the region, `modified` unchanged.
+        # The place moved out of the region, `modified` unchanged.
         moved = changed(fake.get(event_id(2)))
         moved["location"]["address"]["nl"].update(postalCode="8000", addressLocality="Brugge")
         fake.add([moved])
