@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,15 @@ from sync.domain import catalogue as cat
 from sync.domain.search_text import body
 
 _DOCS = t.search_documents
+# Bumped by every index write in this process: a search here then rereads at once what is
+# published instead of trusting its last look (PublicCatalogue.snapshot).
+_local_writes = itertools.count(1)
+_last_write = 0
+
+
+def local_writes() -> int:
+    """How many index writes this process has made (a generation number)."""
+    return _last_write
 
 
 def text_of(data: dict[str, Any]) -> str:
@@ -27,9 +37,11 @@ def index_activities(conn: Connection, activity_ids: Iterable[int]) -> None:
 
     Call it wherever an activity's state or approved version changes (approval, correction,
     undo, quiet approval, expiry, withdrawal); a stale row never matches in the meantime."""
+    global _last_write
     ids = sorted(set(activity_ids))
     if not ids:
         return
+    _last_write = next(_local_writes)
     a, v = t.activities, t.activity_versions
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
