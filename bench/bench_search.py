@@ -6,6 +6,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -46,7 +47,18 @@ QUERIES: list[dict[str, str]] = [
     {"q": "taal", "gemeente": "Ieper"}, {"q": "café", "taalniveau": "2"},
     {"q": "samen", "gemeente": "Poperinge"}, {"q": "nieuwkomers"},
 ]
-API_NAMES = {"gemeente": "municipality", "taalniveau": "language_level"}
+API_NAMES = {"gemeente": "municipality", "taalniveau": "language_level", "pagina": "page"}
+# --distinct: every request its own search (word starts of these, one or two, a town, a
+# page), so the result caches rarely help and the index does the work.
+VOCABULARY = (
+    "taalcafé", "conversatietafel", "nederlands", "babbelwandeling", "samen", "koken",
+    "wereldkeuken", "voorleesuurtje", "makkelijk", "fietsles", "volwassenen", "breicafé",
+    "repair", "café", "petanque", "iedereen", "zwemmen", "vrouwen", "rondleiding", "eenvoudig",
+    "spelletjesnamiddag", "wereldconcert", "expo", "thuis", "westhoek", "moestuinieren",
+    "buren", "ieper", "poperinge", "diksmuide", "veurne", "nieuwkomers", "oefenen",
+    "bibliotheek", "ontmoeting",
+)
+TOWNS = ("Ieper", "Poperinge", "Diksmuide", "Veurne", "Wervik", "Heuvelland")
 
 
 def now() -> datetime:
@@ -91,30 +103,31 @@ def _config(port: int = 9, rate: int = 0) -> AppConfig:
                 "public_rate_limit_per_minute": rate}})
 
 
-def search_only(url: str, rounds: int) -> dict[str, float]:
-    """cq.search in-process, as a request calls it: the first (cold) and the warm ones."""
+def search_only(url: str, rounds: int) -> dict[str, Any]:
+    """cq.search in-process, as a request calls it: the first (cold: parses every published
+    version), then distinct searches (the index's work), then repeated ones (cached)."""
     engine = make_engine(url)
     app = App(config=_config(), env=EnvSettings(database_url=url), engine=engine,
               region=load_region(REGION_FILE))
-    samples: list[float] = []
-    cold = 0.0
-    for i in range(rounds):
-        for params in QUERIES:
-            f = cq.Filters(
-                municipality_nis=cq.municipality_nis(app.region, params["gemeente"])
-                if "gemeente" in params else None,
-                language_level=int(params["taalniveau"]) if "taalniveau" in params else None,
-                q=params["q"])
-            started = time.perf_counter()
-            with app.uow() as uow:
-                cq.search(uow.connection, f, 1, 20, now(), False, app.catalogue)
-            took = (time.perf_counter() - started) * 1000
-            if i == 0 and not cold:
-                cold = took
-            else:
-                samples.append(took)
+    rng = random.Random(3)
+
+    def one(params: dict[str, str]) -> float:
+        f = cq.Filters(
+            municipality_nis=cq.municipality_nis(app.region, params["gemeente"])
+            if "gemeente" in params else None,
+            language_level=int(params["taalniveau"]) if "taalniveau" in params else None,
+            q=params["q"])
+        started = time.perf_counter()
+        with app.reading() as conn:
+            cq.search(conn, f, int(params.get("pagina", "1")), 20, now(), False, app.catalogue)
+        return (time.perf_counter() - started) * 1000
+
+    cold = one(QUERIES[0])
+    distinct = [one(distinct_query(rng)) for _ in range(rounds * len(QUERIES))]
+    repeated = [one(q) for _ in range(rounds) for q in QUERIES]
     engine.dispose()
-    return {"cold_ms": round(cold, 1), **_stats(samples)}
+    return {"cold_ms": round(cold, 1), "distinct": _stats(distinct),
+            "repeated": _stats(repeated)}
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
@@ -135,6 +148,7 @@ class Load:
     seconds: float
     clients: int
     port: int
+    distinct: bool = False
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"html": [], "api": []})
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -146,15 +160,27 @@ def path_of(kind: str, params: dict[str, str]) -> str:
     return "/api/activities?" + urlencode({API_NAMES.get(k, k): v for k, v in params.items()})
 
 
+def distinct_query(rng: random.Random) -> dict[str, str]:
+    chosen = rng.sample(VOCABULARY, rng.choice((1, 1, 2)))
+    params = {"q": " ".join(w[:rng.randint(3, len(w))] for w in chosen)}
+    if rng.random() < 0.3:
+        params["gemeente"] = rng.choice(TOWNS)
+    if rng.random() < 0.3:
+        params["pagina"] = str(rng.randint(2, 3))
+    return params
+
+
 def client(load: Load, number: int, stop: float) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", load.port, timeout=30)
     i = number * 7
+    rng = random.Random(number)
     mine: dict[str, list[float]] = {"html": [], "api": []}
     while time.perf_counter() < stop:
         kind = "html" if i % 2 == 0 else "api"
+        params = distinct_query(rng) if load.distinct else QUERIES[i % len(QUERIES)]
         started = time.perf_counter()
         try:
-            conn.request("GET", path_of(kind, QUERIES[i % len(QUERIES)]))
+            conn.request("GET", path_of(kind, params))
             resp = conn.getresponse()
             resp.read()
             if resp.status != 200:
@@ -199,7 +225,7 @@ def serve(url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("web did not start")
 
 
-def over_http(url: str, seconds: float, clients: int) -> dict[str, Any]:
+def over_http(url: str, seconds: float, clients: int, distinct: bool) -> dict[str, Any]:
     port = free_port()
     proc = serve(url, port, OUT)
     try:
@@ -210,7 +236,7 @@ def over_http(url: str, seconds: float, clients: int) -> dict[str, Any]:
         for kind in ("html", "api"):
             for params in QUERIES:
                 client_once(port, path_of(kind, params))
-        load = Load(seconds, clients, port)
+        load = Load(seconds, clients, port, distinct)
         stop = time.perf_counter() + seconds
         threads = [threading.Thread(target=client, args=(load, n, stop))
                    for n in range(clients)]
@@ -222,7 +248,8 @@ def over_http(url: str, seconds: float, clients: int) -> dict[str, Any]:
         wall = time.perf_counter() - started
         load1 = os.getloadavg()[0]
         everything = load.latencies["html"] + load.latencies["api"]
-        return {"first_request_ms": first_ms, "clients": clients, "seconds": round(wall, 1),
+        return {"first_request_ms": first_ms, "clients": clients, "distinct": distinct,
+                "seconds": round(wall, 1),
                 "requests": len(everything), "req_per_s": round(len(everything) / wall, 1),
                 "all": _stats(everything), "html": _stats(load.latencies["html"]),
                 "api": _stats(load.latencies["api"]), "errors": load.errors[:5],
@@ -246,6 +273,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--modes", default="repeated,distinct",
+                        help="repeated: 20 common searches; distinct: every request its own")
     parser.add_argument("--out", default=str(OUT / "search.json"))
     args = parser.parse_args()
     results: dict[str, Any] = {"events": args.events, "cpus": os.cpu_count(),
@@ -257,8 +286,10 @@ def main() -> None:
                 n = conn.execute(sa.select(sa.func.count()).select_from(t.search_documents)
                                  ).scalar_one()
             results[kind] = {"sync_s": round(synced, 1), "publish_and_index_s": round(published, 1),
-                             "indexed": n, "search_only": search_only(db.url, 10),
-                             "http": over_http(db.url, args.seconds, args.clients)}
+                             "indexed": n, "search_only": search_only(db.url, 10)}
+            for mode in args.modes.split(","):
+                results[kind][f"http_{mode}"] = over_http(db.url, args.seconds, args.clients,
+                                                          mode == "distinct")
             print(json.dumps({kind: results[kind]}, indent=1), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

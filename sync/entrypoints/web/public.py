@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -466,6 +468,23 @@ def _level(value: str) -> int:
     if level not in LANGUAGE_LEVELS:
         raise ValueError(value)
     return level
+
+
+def start_warm_up(application: App) -> threading.Thread:
+    """Read the published set into memory in the background when a server starts: the
+    first visitor should not wait seconds for 10 000 activities to be parsed."""
+
+    def warm() -> None:
+        try:
+            with application.reading() as conn:
+                cq.search(conn, cq.Filters(), 1, 20, application.clock(),
+                          _members(application), application.catalogue)
+        except Exception as exc:  # noqa: BLE001 - the first request will try again and say why
+            structlog.get_logger().warning("public catalogue warm-up failed", error=repr(exc))
+
+    thread = threading.Thread(target=warm, name="catalogue-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 PUBLIC_PREFIXES = ("/activiteiten", "/api/activities")
