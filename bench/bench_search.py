@@ -58,7 +58,7 @@ VOCABULARY = (
     "buren", "ieper", "poperinge", "diksmuide", "veurne", "nieuwkomers", "oefenen",
     "bibliotheek", "ontmoeting",
 )
-TOWNS = ("Ieper", "Poperinge", "Diksmuide", "Veurne", "Wervik", "Heuvelland")
+TOWNS = ("Ieper", "Poperinge", "Diksmuide", "Veurne", "Zonnebeke", "Heuvelland")
 
 
 def now() -> datetime:

@@ -196,9 +196,9 @@ def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot,
     ordered, rank = catalogue.ordered(snap, now)
     if not found_words:
         return [x for x in ordered if _keeps(x, f)]
-    hits = search_index.matching(conn, found_words)
-    wanted = {aid for aid, vid in hits.items()
-              if (x := snap.facts.get(aid)) is not None and x.version_id == vid}
+    # An index row of an activity in `unindexed` may be stale: its words decide instead.
+    wanted = {aid for aid in search_index.matching(conn, found_words)
+              if aid not in snap.unindexed}
     wanted.update(aid for aid, text in snap.unindexed.items()
                   if text_matches(found_words, text))
     return [ordered[n] for n in sorted(rank[aid] for aid in wanted if aid in rank)

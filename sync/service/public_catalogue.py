@@ -141,10 +141,11 @@ class PublicCatalogue:
         if stale:
             log.warning("search index: published activities without an index row",
                         count=len(stale), first=stale[:5])
-            for row in conn.execute(sa.select(a.c.id, v.c.data)
-                                    .join(v, v.c.id == a.c.approved_version_id)
-                                    .where(a.c.id.in_(stale[:CHUNK * 10]))):
-                unindexed[row[0]] = words(search_index.text_of(dict(row[1])))
+            for start in range(0, len(stale), CHUNK):
+                for row in conn.execute(sa.select(a.c.id, v.c.data)
+                                        .join(v, v.c.id == a.c.approved_version_id)
+                                        .where(a.c.id.in_(stale[start:start + CHUNK]))):
+                    unindexed[row[0]] = words(search_index.text_of(dict(row[1])))
         return Snapshot(stamp, facts, unindexed)
 
     def _facts_of(self, activity_id: int, version_id: int, data: dict[str, Any]) -> Facts:
