@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,15 @@ from sync.domain import catalogue as cat
 from sync.domain.search_text import body
 
 _DOCS = t.search_documents
+# Bumped by every index write in this process: a search here then rereads at once what is
+# published instead of trusting its last look (PublicCatalogue.snapshot).
+_local_writes = itertools.count(1)
+_last_write = 0
+
+
+def local_writes() -> int:
+    """How many index writes this process has made (a generation number)."""
+    return _last_write
 
 
 def text_of(data: dict[str, Any]) -> str:
@@ -27,9 +37,11 @@ def index_activities(conn: Connection, activity_ids: Iterable[int]) -> None:
 
     Call it wherever an activity's state or approved version changes (approval, correction,
     undo, quiet approval, expiry, withdrawal); a stale row never matches in the meantime."""
+    global _last_write
     ids = sorted(set(activity_ids))
     if not ids:
         return
+    _last_write = next(_local_writes)
     a, v = t.activities, t.activity_versions
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
@@ -44,29 +56,25 @@ def index_activities(conn: Connection, activity_ids: Iterable[int]) -> None:
                  "body": text_of(dict(r.data))} for r in rows])
 
 
-def matching(conn: Connection, words: list[str]) -> dict[int, int]:
-    """{activity id: indexed version id} of the rows holding every word as a word's prefix."""
+def matching(conn: Connection, words: list[str]) -> set[int]:
+    """Ids of the activities whose index row holds every word as the start of a word. The
+    row may be stale when a write path forgot to index: `unindexed` names those."""
     if not words:
         raise ValueError("nothing to match")
     if conn.dialect.name == "sqlite":
         # Words are letters and digits only (search_text.words): quoting cannot break out.
         expr = " ".join(f'"{w}"*' for w in words)
-        rows = conn.execute(sa.text(
-            f"SELECT d.activity_id, d.version_id FROM {t.SQLITE_FTS} f "
-            "JOIN search_documents d ON d.activity_id = f.rowid "
-            f"WHERE {t.SQLITE_FTS} MATCH :q"), {"q": expr})
+        sql = f"SELECT rowid FROM {t.SQLITE_FTS} WHERE {t.SQLITE_FTS} MATCH ?"
     else:
         expr = " & ".join(f"{w}:*" for w in words)
-        rows = conn.execute(sa.text(
-            "SELECT activity_id, version_id FROM search_documents "
-            "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple', :q)"),
-            {"q": expr})
-    return {r[0]: r[1] for r in rows}
+        sql = ("SELECT activity_id FROM search_documents "
+               "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple', %s)")
+    return set(conn.exec_driver_sql(sql, (expr,)).scalars())
 
 
 def unindexed(conn: Connection) -> list[int]:
-    """Published activities whose approved version has no index row (a write path that did
-    not call index_activities): the search matches these in Python and logs them."""
+    """Published activities whose approved version has no index row, or a stale one (a write
+    path that did not call index_activities): the search matches these in Python, logged."""
     a = t.activities
     rows = conn.execute(
         sa.select(a.c.id).select_from(a.outerjoin(

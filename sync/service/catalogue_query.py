@@ -6,7 +6,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +25,7 @@ from sync.domain.region import Region
 from sync.domain.search_text import matches as text_matches
 from sync.domain.search_text import query_words
 from sync.domain.visibility import PUBLIC, visibility
-from sync.service.public_catalogue import Facts, PublicCatalogue
+from sync.service.public_catalogue import Facts, PublicCatalogue, Snapshot
 
 DEFAULT_LANGUAGE = "nl"
 LANGUAGES = ("nl", "fr", "en", "de")
@@ -43,6 +42,7 @@ class Published:
     data: dict[str, Any]
     updated_at: datetime
     activity: NormalisedActivity
+    version_id: int | None = None  # the approved version, when read through search()
 
     def is_public(self, now: datetime, include_members_only: bool = False) -> bool:
         """Shown to the public right now: publiq's visibility rules at request time."""
@@ -176,43 +176,52 @@ def search(conn: sa.Connection, f: Filters, page: int, per_page: int, now: datet
     Raises QueryTooLong for a `q` past the caps."""
     catalogue = catalogue or new_catalogue()
     snap = catalogue.snapshot(conn)
-    wanted: set[int] | None = None
-    found_words = query_words(f.q) if f.q else []
-    if found_words:
-        hits = search_index.matching(conn, found_words)
-        wanted = {aid for aid, vid in hits.items()
-                  if (x := snap.facts.get(aid)) is not None and x.version_id == vid}
-        wanted.update(aid for aid, text in snap.unindexed.items()
-                      if text_matches(found_words, text))
-    ordered = catalogue.ordered(snap, now)
-    found = [x for x in ordered
-             if (wanted is None or x.id in wanted) and _keeps(x, f)
-             and x.is_public(now, include_members_only)]
+    found_words = tuple(query_words(f.q)) if f.q else ()
+    # The same words and filters at the same catalogue and minute give the same candidates;
+    # whether each is shown right now is checked per request below.
+    key = (snap.stamp, now.replace(second=0, microsecond=0), found_words, replace(f, q=None))
+    candidates: list[Facts] | None = catalogue.results.get(key)
+    if candidates is None:
+        candidates = _candidates(conn, catalogue, snap, f, list(found_words), now)
+        catalogue.results.put(key, candidates)
+    found = [x for x in candidates if x.is_public(now, include_members_only)]
     offset = (page - 1) * per_page
     return PageOf(_load(conn, catalogue, found[offset:offset + per_page]), len(found), page,
                   per_page)
 
 
+def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot, f: Filters,
+                found_words: list[str], now: datetime) -> list[Facts]:
+    """Published activities with the words (index) and filters (facts), soonest first."""
+    ordered, rank = catalogue.ordered(snap, now)
+    if not found_words:
+        return [x for x in ordered if _keeps(x, f)]
+    # An index row of an activity in `unindexed` may be stale: its words decide instead.
+    wanted = {aid for aid in search_index.matching(conn, found_words)
+              if aid not in snap.unindexed}
+    wanted.update(aid for aid, text in snap.unindexed.items()
+                  if text_matches(found_words, text))
+    return [ordered[n] for n in sorted(rank[aid] for aid in wanted if aid in rank)
+            if _keeps(ordered[n], f)]
+
+
 def _load(conn: sa.Connection, catalogue: PublicCatalogue, chosen: list[Facts]
           ) -> list[Published]:
-    """The page's activities in full, in the given order; parsed once per version."""
-    if not chosen:
-        return []
-    a, v = t.activities, t.activity_versions
-    rows = {r.id: r for r in conn.execute(
-        sa.select(a.c.id, a.c.source, a.c.source_id, a.c.updated_at, v.c.id.label("vid"),
-                  v.c.data)
-        .join(v, v.c.id == a.c.approved_version_id)
-        .where(a.c.id.in_([x.id for x in chosen])))}
-    out = []
-    for x in chosen:
-        r = rows.get(x.id)
-        if r is None or r.vid != x.version_id:
-            continue  # changed since the snapshot: gone from this page rather than wrong
-        p: Published = catalogue.parsed((x.id, x.version_id), partial(_published, r))
-        # updated_at moves without a new version (withdrawn and back): take today's.
-        out.append(p if p.updated_at == r.updated_at else replace(p, updated_at=r.updated_at))
-    return out
+    """The page's activities in full, in the given order: read by the snapshot's version id
+    (the content approved then, even if the activity changed since), parsed once."""
+    missing = [x.version_id for x in chosen if catalogue.parsed((x.id, x.version_id)) is None]
+    if missing:
+        a, v = t.activities, t.activity_versions
+        for r in conn.execute(
+                sa.select(a.c.id, a.c.source, a.c.source_id, a.c.updated_at,
+                          v.c.id.label("vid"), v.c.data)
+                .join(a, a.c.id == v.c.activity_id).where(v.c.id.in_(missing))):
+            d = dict(r.data)
+            catalogue.keep_parsed((r.id, r.vid), Published(
+                r.id, r.source, r.source_id, d, r.updated_at, NormalisedActivity.from_dict(d),
+                r.vid))
+    found = (catalogue.parsed((x.id, x.version_id)) for x in chosen)
+    return [p for p in found if p is not None]
 
 
 def pick(texts: dict[str, str] | None, lang: str, main: str | None = None) -> tuple[str | None,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +18,7 @@ from sync.adapters import search_index
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
 from sync.domain.activity import AUDIENCE_EVERYONE, AUDIENCE_MEMBERS, Calendar, NormalisedActivity
-from sync.domain.calendar import next_occurrence
+from sync.domain.calendar import Upcoming, next_occurrence
 from sync.domain.search_text import words
 from sync.domain.visibility import visible_from, visible_until
 
@@ -27,6 +29,12 @@ Span = tuple[datetime | None, datetime | None]
 FAR = datetime.max.replace(tzinfo=UTC)
 CHUNK = 500
 PARSED_KEPT = 4000  # full activities kept for pages; the facts of all are always kept
+# Nothing ahead now may mean "not within the opening-hours search window yet": look again.
+NOTHING_AHEAD_RECHECK = timedelta(hours=1)
+# Another process's change (a CLI approval, a separate sync) shows within this long; this
+# process's own writes at once (search_index.local_writes).
+RECHECK_SECONDS = 0.25
+RESULTS_KEPT = 512  # searches remembered (words and filters, at one stamp and minute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +77,31 @@ class PublicCatalogue:
     (which published set: count, sums, newest change); only when the answer changes does it
     read which versions are published, and it parses only versions it has not seen before."""
 
-    def __init__(self, spans: Callable[[NormalisedActivity], list[Span]]) -> None:
+    def __init__(self, spans: Callable[[NormalisedActivity], list[Span]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._spans = spans
+        self._clock = clock
+        self._checked: tuple[float, int] = (float("-inf"), -1)  # (when, local writes then)
         self._lock = threading.Lock()
         self._facts: dict[Key, Facts] = {}
         self._snapshot: Snapshot | None = None
-        self._ordered: tuple[tuple[Any, ...], datetime, list[Facts]] | None = None
-        self._parsed: OrderedDict[Key, Any] = OrderedDict()
+        self._ordered: tuple[tuple[Any, ...], datetime, list[Facts], dict[int, int]] | None = None
+        self._order_lock = threading.Lock()
+        # (computed at, valid until, next moment) per version: the next moment to turn up
+        # stays the same until it ends, so ordering recomputes only the ones that ended.
+        self._next: dict[Key, tuple[datetime, datetime, Upcoming | None]] = {}
+        self._parsed = _Lru(PARSED_KEPT)
+        self.results = _Lru(RESULTS_KEPT)
+        # What the pages and the API make of a version at a minute (dates in words, JSON).
+        self.views = _Lru(PARSED_KEPT)
 
     def snapshot(self, conn: sa.Connection) -> Snapshot:
+        current = self._snapshot
+        at, writes = self._clock(), search_index.local_writes()
+        if (current is not None and writes == self._checked[1]
+                and at - self._checked[0] < RECHECK_SECONDS):
+            return current
+        self._checked = (at, writes)
         a = t.activities
         # Versions only get newer ids, so an approval changes the sum even when the clock
         # did not move (frozen in tests, equal to the microsecond in life).
@@ -85,7 +109,6 @@ class PublicCatalogue:
             sa.select(sa.func.count(), sa.func.sum(a.c.approved_version_id),
                       sa.func.sum(a.c.id), sa.func.max(a.c.updated_at))
             .where(a.c.state == cat.PUBLISHED)).one())
-        current = self._snapshot
         if current is not None and current.stamp == stamp:
             return current
         with self._lock:
@@ -111,16 +134,18 @@ class PublicCatalogue:
         wanted = set(keys)
         for gone in [k for k in self._facts if k not in wanted]:
             del self._facts[gone]
+            self._next.pop(gone, None)
         facts = {k[0]: self._facts[k] for k in keys}
         unindexed: dict[int, list[str]] = {}
         stale = search_index.unindexed(conn)
         if stale:
             log.warning("search index: published activities without an index row",
                         count=len(stale), first=stale[:5])
-            for row in conn.execute(sa.select(a.c.id, v.c.data)
-                                    .join(v, v.c.id == a.c.approved_version_id)
-                                    .where(a.c.id.in_(stale[:CHUNK * 10]))):
-                unindexed[row[0]] = words(search_index.text_of(dict(row[1])))
+            for start in range(0, len(stale), CHUNK):
+                for row in conn.execute(sa.select(a.c.id, v.c.data)
+                                        .join(v, v.c.id == a.c.approved_version_id)
+                                        .where(a.c.id.in_(stale[start:start + CHUNK]))):
+                    unindexed[row[0]] = words(search_index.text_of(dict(row[1])))
         return Snapshot(stamp, facts, unindexed)
 
     def _facts_of(self, activity_id: int, version_id: int, data: dict[str, Any]) -> Facts:
@@ -131,29 +156,68 @@ class PublicCatalogue:
             visible_from(act), visible_until(act), act.audience,
             tuple(self._spans(act)), act.calendar)
 
-    def ordered(self, snap: Snapshot, now: datetime) -> list[Facts]:
+    def ordered(self, snap: Snapshot, now: datetime) -> tuple[list[Facts], dict[int, int]]:
         """Every published activity, soonest first at `now` to the minute (an order that
-        shifts within a minute only among dates starting that minute)."""
+        shifts within a minute only among dates starting that minute), and each id's rank."""
         minute = now.replace(second=0, microsecond=0)
         done = self._ordered
         if done is not None and done[0] == snap.stamp and done[1] == minute:
-            return done[2]
+            return done[2], done[3]
+        with self._order_lock:  # one thread sorts; the others wait for its answer
+            done = self._ordered
+            if done is not None and done[0] == snap.stamp and done[1] == minute:
+                return done[2], done[3]
 
-        def order(f: Facts) -> tuple[bool, datetime, int]:
-            nxt = next_occurrence(f.calendar, minute)
-            key = nxt.sort_key(minute) if nxt is not None else None
-            return (key is None, key or FAR, f.id)
+            def order(f: Facts) -> tuple[bool, datetime, int]:
+                nxt = self.next_up(f, minute)
+                key = nxt.sort_key(minute) if nxt is not None else None
+                return (key is None, key or FAR, f.id)
 
-        result = sorted(snap.facts.values(), key=order)
-        self._ordered = (snap.stamp, minute, result)
-        return result
+            result = sorted(snap.facts.values(), key=order)
+            rank = {f.id: n for n, f in enumerate(result)}
+            self._ordered = (snap.stamp, minute, result, rank)
+            return result, rank
 
-    def parsed(self, key: Key, make: Callable[[], Any]) -> Any:
-        """A parsed full activity by (id, version): versions never change, so it stays valid."""
-        found = self._parsed.get(key)
-        if found is None:
-            found = make()
-            self._parsed[key] = found
-            while len(self._parsed) > PARSED_KEPT:
-                self._parsed.popitem(last=False)
+    def next_up(self, f: Facts, at: datetime) -> Upcoming | None:
+        """calendar.next_occurrence(f.calendar, at), remembered while it cannot change."""
+        key = (f.id, f.version_id)
+        memo = self._next.get(key)
+        if memo is not None and memo[0] <= at < memo[1]:
+            return memo[2]
+        nxt = next_occurrence(f.calendar, at)
+        if nxt is None:
+            until = at + NOTHING_AHEAD_RECHECK
+        else:  # over at its end at the earliest (calendar.occurrence_over)
+            until = nxt.end if nxt.end is not None and nxt.end > nxt.start else nxt.start
+        self._next[key] = (at, until, nxt)
+        return nxt
+
+    def parsed(self, key: Key) -> Any:
+        """A parsed full activity by (id, version), or None: versions never change."""
+        return self._parsed.get(key)
+
+    def keep_parsed(self, key: Key, value: Any) -> None:
+        self._parsed.put(key, value)
+
+
+class _Lru:
+    """A small least-recently-used map; losing an entry to a race only costs a recompute."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        found = self._items.get(key)
+        if found is not None:
+            with suppress(KeyError):  # another thread dropped it meanwhile
+                self._items.move_to_end(key)
         return found
+
+    def put(self, key: Any, value: Any) -> None:
+        self._items[key] = value
+        while len(self._items) > self.size:
+            try:
+                self._items.popitem(last=False)
+            except KeyError:
+                break

@@ -150,6 +150,16 @@ def test_an_activity_a_write_path_forgot_is_still_found(client, engine):
     assert found(client, "taalcafe") == ["Taalcafé in de bibliotheek"]
 
 
+def test_a_stale_index_row_neither_hides_nor_invents_a_match(client, engine):
+    d, first = t.search_documents, activity_id(engine, 1)
+    with engine.begin() as conn:  # as if the row were left from an earlier version
+        conn.execute(d.update().where(d.c.activity_id == first)
+                     .values(body="oude tekst", version_id=d.c.version_id - 1))
+        conn.execute(t.activities.update().values(updated_at=NOW + timedelta(seconds=1)))
+    assert found(client, "oude") == []
+    assert found(client, "taalcafe") == ["Taalcafé in de bibliotheek"]
+
+
 def test_migration_0009_indexes_what_was_published_before_it(engine, region):
     sync_docs(engine, region, events())
     approve_open(engine, 1, 2)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -254,8 +257,8 @@ def list_activities(
     filters = _filters(application, municipality, activity_type, language_level, date_from,
                        date_to, q)
     now = application.clock()
-    with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, per_page, now, _members(application),
+    with application.reading() as conn:
+        found = cq.search(conn, filters, page, per_page, now, _members(application),
                           application.catalogue)
 
     def link(n: int) -> str:
@@ -263,7 +266,9 @@ def list_activities(
                                    per_page=per_page)
 
     return ActivityPage(
-        items=[activity_out(application, p, lang, now) for p in found.items],
+        items=[_remembered(application, "api", p, now, lang,
+                           partial(activity_out, application, p, lang, now))
+               for p in found.items],
         total=found.total, page=page, per_page=per_page, pages=found.pages,
         links=Links.model_validate({
             "self": link(page), "first": link(1), "last": link(found.pages),
@@ -272,9 +277,23 @@ def list_activities(
     )
 
 
+def _remembered(application: App, kind: str, p: cq.Published, now: datetime, lang: str,
+                make: Callable[[], Any]) -> Any:
+    """A listing's rendering of one version, made once a minute: it changes with the clock
+    (the next date, "vandaag") only at that grain, and costs more than the search itself."""
+    if p.version_id is None:
+        return make()
+    key = (kind, p.id, p.version_id, lang, now.replace(second=0, microsecond=0))
+    found = application.catalogue.views.get(key)
+    if found is None:
+        found = make()
+        application.catalogue.views.put(key, found)
+    return found
+
+
 def _published(application: App, activity_id: int) -> cq.Published:
-    with application.uow() as uow:
-        found = cq.get_published(uow.connection, activity_id)
+    with application.reading() as conn:
+        found = cq.get_published(conn, activity_id)
     if found is None or not found.is_public(application.clock(), _members(application)):
         raise ApiProblem(404, "Not Found", f"activity {activity_id} is not in the catalogue")
     return found
@@ -317,8 +336,8 @@ def get_activity(
             summary="Statistics of the catalogue and of moderation")
 def get_stats(request: Request) -> Any:
     application = _app(request)
-    with application.uow() as uow:
-        return stats_service.compute(uow.connection, application.region,
+    with application.reading() as conn:
+        return stats_service.compute(conn, application.region,
                                      application.clock()).to_json()
 
 
@@ -380,11 +399,12 @@ def activities_page(
         return _too_long(values)
     filters = cq.Filters(nis, kind, level, lo, hi, text)
     now = application.clock()
-    with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, 20, now, _members(application),
+    with application.reading() as conn:
+        found = cq.search(conn, filters, page, 20, now, _members(application),
                           application.catalogue)
     names = {m.nis: m.name for m in application.region.municipalities}
-    items = [public_view(p, now, names) for p in found.items]
+    items = [_remembered(application, "page", p, now, "nl", partial(public_view, p, now, names))
+             for p in found.items]
 
     def page_link(n: int) -> str:
         return guards.absolute_url(application.config.web.base_url, request, pagina=n)
@@ -426,8 +446,8 @@ def activity_page(request: Request, activity_id: str) -> HTMLResponse:
     now = application.clock()
     found = None
     if activity_id.isascii() and activity_id.isdigit() and len(activity_id) <= 12:
-        with application.uow() as uow:
-            found = cq.get_published(uow.connection, int(activity_id))
+        with application.reading() as conn:
+            found = cq.get_published(conn, int(activity_id))
     if found is None or not found.is_public(now, _members(application)):
         html = pages.get_template("public/niet_gevonden.html").render()
         return HTMLResponse(html, status_code=404)
@@ -448,6 +468,23 @@ def _level(value: str) -> int:
     if level not in LANGUAGE_LEVELS:
         raise ValueError(value)
     return level
+
+
+def start_warm_up(application: App) -> threading.Thread:
+    """Read the published set into memory in the background when a server starts: the
+    first visitor should not wait seconds for 10 000 activities to be parsed."""
+
+    def warm() -> None:
+        try:
+            with application.reading() as conn:
+                cq.search(conn, cq.Filters(), 1, 20, application.clock(),
+                          _members(application), application.catalogue)
+        except Exception as exc:  # noqa: BLE001 - the first request will try again and say why
+            structlog.get_logger().warning("public catalogue warm-up failed", error=repr(exc))
+
+    thread = threading.Thread(target=warm, name="catalogue-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 PUBLIC_PREFIXES = ("/activiteiten", "/api/activities")

@@ -43,8 +43,10 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # External content: the words live once, in search_documents; triggers keep the
         # FTS5 index in step with every insert, update and delete.
+        # prefix: short word starts ("taa") are what people type; indexed, they stay cheap.
         op.execute(f"CREATE VIRTUAL TABLE {FTS} USING fts5(body, content='search_documents', "
-                   "content_rowid='activity_id', tokenize='unicode61 remove_diacritics 2')")
+                   "content_rowid='activity_id', tokenize='unicode61 remove_diacritics 2', "
+                   "prefix='2 3 4')")
         op.execute(f"CREATE TRIGGER search_documents_ai AFTER INSERT ON search_documents BEGIN "
                    f"INSERT INTO {FTS}(rowid, body) VALUES (new.activity_id, new.body); END")
         op.execute(f"CREATE TRIGGER search_documents_ad AFTER DELETE ON search_documents BEGIN "
