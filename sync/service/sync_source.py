@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,6 +64,12 @@ def raw_source_id(raw: Any) -> str | None:
 
 
 def raw_json(raw: Any) -> str:
+    """A raw document as stored (and fingerprinted): sorted keys, so a re-read of the same
+    document gives the same text."""
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        pass  # huge ints, lone surrogates, nesting orjson refuses: the standard library tries
     try:
         return json.dumps(raw, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError, RecursionError):
