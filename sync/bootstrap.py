@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy.engine import Connection, Engine
@@ -24,14 +24,17 @@ from sync.adapters.region_file import RegionFileError, load_region
 from sync.domain.activity import MappingOutcome
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
-from sync.service import review_view
 from sync.service.catalogue_query import new_catalogue
-from sync.service.notify import NotifySettings, notify_immediately
 from sync.service.outbox import Delivery, Handler, OutboxRelay
 from sync.service.public_catalogue import PublicCatalogue
 from sync.service.sync_source import Mapper, SyncService
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
+
+if TYPE_CHECKING:
+    # Imported where used: notification and review pages bring the mail templates (Jinja),
+    # which a sync from cron or `--help` does not need.
+    from sync.service.notify import NotifySettings
 
 USER_AGENT = "ikdoemee-sync/0.1 (+https://ikdoemee.be)"
 
@@ -56,8 +59,18 @@ def load_types(config: AppConfig) -> TypeTable:
         raise ConfigError(f"catalogue.activity_types_file: {exc}") from None
 
 
+def review_diff(before: dict[str, Any], after: dict[str, Any]) -> list[Any]:
+    """What a moderator sees differ between two versions (`review_view.diff`), loaded on
+    first use: a sync needs it only when a new mapping re-reads an unchanged document."""
+    from sync.service import review_view
+
+    return review_view.diff(before, after)
+
+
 def immediate_notice(settings: NotifySettings) -> Handler:
     """Mail the moderators who chose immediate notice about the event's review item."""
+
+    from sync.service.notify import notify_immediately
 
     def handle(d: Delivery) -> None:
         notify_immediately(d.conn, settings, int(d.payload["review_item_id"]), d.now)
@@ -170,7 +183,7 @@ class App:
 
     def sync_service(self, source: SourceConfig) -> SyncService:
         return SyncService(source.name, self.region, self.mapper(), self.clock,
-                           mapping_version=self.mapping_version, review_diff=review_view.diff)
+                           mapping_version=self.mapping_version, review_diff=review_diff)
 
     def get_mailer(self) -> Mailer:
         if self.mailer is None:
@@ -178,6 +191,8 @@ class App:
         return self.mailer
 
     def notify_settings(self) -> NotifySettings:
+        from sync.service.notify import NotifySettings
+
         n = self.config.notifications
         return NotifySettings(
             base_url=self.config.web.base_url,

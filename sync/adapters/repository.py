@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,53 @@ _SET_CURRENT_VERSION = (
 )
 
 
+# A changed activity's row, for a page's changed activities at once (bind names must differ
+# from column names in a SET clause).
+_UPDATE_ACTIVITY = (
+    t.activities.update()
+    .where(t.activities.c.id == sa.bindparam("b_id"))
+    .values(
+        state=sa.bindparam("b_state"),
+        municipality_nis=sa.bindparam("b_nis"),
+        title=sa.bindparam("b_title"),
+        next_occurrence=sa.bindparam("b_next", type_=t.UTCDateTime()),
+        content_hash=sa.bindparam("b_hash"),
+        source_modified=sa.bindparam("b_modified"),
+        current_version_id=sa.bindparam("b_version"),
+        approved_version_id=sa.func.coalesce(sa.bindparam("b_approved", type_=sa.Integer),
+                                             t.activities.c.approved_version_id),
+        withdrawn_reason=None,
+        updated_at=sa.bindparam("b_now", type_=t.UTCDateTime()),
+        raw_document=sa.bindparam("b_raw"),
+        raw_fingerprint=sa.bindparam("b_fingerprint"),
+        mapping_version=sa.bindparam("b_mapping"),
+        visible_until=sa.bindparam("b_until", type_=t.UTCDateTime()),
+    )
+)
+_SUPERSEDE = (
+    t.review_items.update()
+    .where(t.review_items.c.activity_id == sa.bindparam("b_activity"),
+           t.review_items.c.status == cat.ITEM_OPEN,
+           t.review_items.c.id != sa.bindparam("b_item"))
+    .values(status=cat.ITEM_SUPERSEDED, superseded_by_id=sa.bindparam("b_item"),
+            lock_version=t.review_items.c.lock_version + 1)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """A new version of an activity already in the catalogue, as the sync decided it."""
+
+    activity_id: int
+    act: NormalisedActivity
+    state: str
+    data: dict[str, Any]
+    digest: str
+    prov: Provenance
+    review_kind: str | None  # the review item it opens (superseding the open one), if any
+    approve: bool = False  # nothing for a moderator to see: it becomes the approved version
+
+
 def _iso_to_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -68,6 +116,15 @@ def insert_returning_ids(conn: Connection, table: sa.Table,
             sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
                     "FROM generate_series(1, :n)"), {"t": table.name, "n": len(rows)}).scalars())
         _copy(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        return ids
+    if conn.dialect.name == "sqlite":
+        # SQLite cannot say in which order a multi-row INSERT ... RETURNING made its ids, so
+        # SQLAlchemy would insert row by row. The ids are chosen here instead, as SQLite
+        # would (after the highest): the transaction began IMMEDIATE, so it holds the write
+        # lock and no other writer can take them meanwhile.
+        last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+        ids = list(range(last + 1, last + 1 + len(rows)))
+        conn.execute(table.insert(), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
         return ids
     return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
                              list(rows)).scalars())
@@ -267,6 +324,50 @@ class CatalogueRepository:
             )
         )
         return version_id
+
+    def update_many(self, changes: Sequence[NewVersion], now: datetime,
+                    run_id: int | None) -> list[tuple[int, int | None]]:
+        """Store new versions of several activities (each at most once) in a few batched
+        statements: versions, activity rows, review items (superseding the open ones), and
+        expiry of what is over. (version id, review item id or None) per change, in order.
+        The bulk write path of changed activities: what must happen for every changed
+        activity of a sync belongs here."""
+        if not changes:
+            return []
+        v, r = t.activity_versions, t.review_items
+        ids = [c.activity_id for c in changes]
+        numbers: dict[int, int] = {aid: n for aid, n in self.conn.execute(
+            sa.select(v.c.activity_id, sa.func.max(v.c.number))
+            .where(v.c.activity_id.in_(ids)).group_by(v.c.activity_id))}
+        version_ids = insert_returning_ids(self.conn, v, [{
+            "activity_id": c.activity_id, "number": numbers.get(c.activity_id, 0) + 1,
+            "content_hash": c.digest, "data": c.data, "source_modified": c.act.modified,
+            "run_id": run_id, "created_at": now,
+        } for c in changes])
+        self.conn.execute(_UPDATE_ACTIVITY, [{
+            "b_id": c.activity_id, "b_state": c.state, "b_nis": c.act.place.nis,
+            "b_title": c.act.display_title, "b_next": _iso_to_dt(c.act.next_occurrence),
+            "b_hash": c.digest, "b_modified": c.act.modified, "b_version": vid,
+            "b_approved": vid if c.approve else None, "b_now": now,
+            "b_raw": c.prov.raw_document, "b_fingerprint": c.prov.raw_fingerprint,
+            "b_mapping": c.prov.mapping_version, "b_until": c.prov.visible_until,
+        } for c, vid in zip(changes, version_ids, strict=True)])
+        reviewed = [(c, vid) for c, vid in zip(changes, version_ids, strict=True)
+                    if c.review_kind is not None]
+        item_ids = insert_returning_ids(self.conn, r, [{
+            "activity_id": c.activity_id, "version_id": vid, "municipality_nis": c.act.place.nis,
+            "kind": c.review_kind, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
+        } for c, vid in reviewed])
+        if item_ids:
+            self.conn.execute(_SUPERSEDE, [
+                {"b_activity": c.activity_id, "b_item": iid}
+                for (c, _), iid in zip(reviewed, item_ids, strict=True)])
+        # Over without review: what was still open for it closes (as `expire` does).
+        self.expire([c.activity_id for c in changes
+                     if c.review_kind is None and c.state == cat.EXPIRED], now)
+        items = dict(zip((c.activity_id for c, _ in reviewed), item_ids, strict=True))
+        return [(vid, items.get(c.activity_id)) for c, vid in zip(changes, version_ids,
+                                                                   strict=True)]
 
     def withdraw(self, activity_id: int, reason: str, now: datetime) -> Any:
         a = t.activities

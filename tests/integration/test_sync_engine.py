@@ -255,6 +255,36 @@ def test_a_large_page_is_stored_in_bulk_and_later_rows_get_fresh_ids(run, engine
     assert count(engine, t.outbox) == 42  # 41 discovered, 1 changed
 
 
+def test_the_changed_events_of_a_page_cost_the_same_statements_however_many(run, engine):
+    run([[make_event(n) for n in range(1, 61)]])
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def change(numbers: range, minute: int) -> int:
+        statements.clear()
+        modified = f"2026-11-21T10:{minute:02d}:00+00:00"
+        result = run([[make_event(n, title=f"Nieuw {minute}", modified=modified)
+                       for n in numbers]])
+        assert result.counts.updated == len(numbers)
+        return len(statements)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        # Both pages large enough for the same bulk method (PostgreSQL COPYs from 16 rows).
+        few, many = change(range(1, 21), 1), change(range(21, 61), 2)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert few == many
+    for n in (1, 60):
+        assert activity(engine, n).title.startswith("Nieuw")
+    items = open_items(engine)
+    assert len(items) == 60 and {i.kind for i in items} == {"new"}
+    assert count(engine, t.activity_versions) == 120
+    assert count(engine, t.outbox, t.outbox.c.topic == "activity.changed") == 60
+
+
 def test_unchanged_event_whose_date_passed_moves_its_next_occurrence_only(engine, region):
     doc = make_event(1)
     doc.update(calendarType="multiple", subEvent=[

@@ -67,3 +67,15 @@ def test_help_loads_neither_the_database_nor_the_settings() -> None:
                           text=True, timeout=60, check=True)
     assert done.stderr.strip().splitlines()[-1] == "[]"
     assert "sync" in done.stdout and "report" in done.stdout
+
+
+def test_the_sync_command_loads_no_mail_templates() -> None:
+    # A sync from cron starts often: the notification and review-page modules (Jinja) wait
+    # until something uses them.
+    probe = ("import sys\n"
+             "import sync.entrypoints.cli.sync\n"
+             "print(sorted(m for m in ('jinja2', 'sync.service.notify', 'sync.service.review_view')"
+             " if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
