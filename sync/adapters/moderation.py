@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sync.adapters import tables as t
 from sync.adapters.repository import new_id
+from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
 from sync.domain.events import TOPIC_EMAIL
 
@@ -258,9 +259,11 @@ class ReviewRepository:
             r.c.activity_id == activity_id, r.c.status == cat.ITEM_OPEN)).first() is not None
 
     def set_activity(self, activity_id: int, now: datetime, **values: Any) -> None:
+        """Change an activity's state or approved version; the public search index follows."""
         a = t.activities
         self.conn.execute(a.update().where(a.c.id == activity_id)
                           .values(updated_at=now, **values))
+        index_activities(self.conn, [activity_id])
 
     def version_data_or_none(self, version_id: int | None) -> dict[str, Any] | None:
         if version_id is None:

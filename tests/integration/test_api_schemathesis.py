@@ -25,8 +25,10 @@ from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
 from sync.settings import EnvSettings, load_config
 from tests.builders import make_event
-from tests.conftest import ROOT
-from tests.support.apps import approve_open, failing_for, make_app, sync_docs
+from tests.support.apps import ROOT, approve_open, failing_for, make_app, sync_docs
+
+# Some 1 000 generated requests: the slow lane (`make test`) runs them, `make test-fast` does not.
+pytestmark = pytest.mark.slow
 
 TOKEN = "schemathesis-admin-token-0123456789abcdef"
 # Enough to find the classic faults (ranges, types, odd strings) in every operation while the
@@ -51,11 +53,9 @@ schema = schemathesis.openapi.from_dict(_openapi()).include(path_regex=r"^/api/"
 @pytest.fixture
 def api(engine: Engine, region: Region, tmp_path: Path) -> Iterator[Any]:
     """The app with something in every list: published activities, runs, open failures."""
-    from tests.integration.test_admin_api import sync_docs as sync_with
-
     sync_docs(engine, region, [make_event(n) for n in range(1, 4)])
     approve_open(engine)
-    sync_with(engine, region, [make_event(7), make_event(8)], failing_for(8))
+    sync_docs(engine, region, [make_event(7), make_event(8)], failing_for(8))
     app = make_app(tmp_path, engine, region, admin_token=TOKEN)
     yield create_app(app)
     app.close()

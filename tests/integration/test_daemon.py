@@ -30,6 +30,7 @@ from tests.integration.test_notify import (  # noqa: F401 - fixtures
     smtp,
     world,
 )
+from tests.support.apps import feed_app
 
 
 def test_jobs_are_registered_from_the_config(world):
@@ -95,15 +96,6 @@ def test_a_stop_between_pages_commits_the_page_in_flight_and_the_next_run_resume
     assert rest.status == "succeeded" and rest.counts.created == 2
 
 
-def feed_app(world, fake: FakeSapi3) -> App:
-    config = world.app.config.model_copy(update={"sources": [
-        world.app.config.sources[0].model_copy(update={
-            "base_url": fake.base_url, "client_id_env": None, "limit": 3,
-            "backoff_initial_seconds": 0, "backoff_max_seconds": 0})]})
-    return App(config=config, env=world.app.env, engine=world.engine, region=world.region,
-               clock=world.clock)
-
-
 def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
     events = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 8)]
     with FakeSapi3(events) as fake:
@@ -111,7 +103,7 @@ def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
         src = app.config.sources[0]
         service = app.sync_service(src)
         assert sync_source(app.uow, app.connector(src), service).counts.created == 7
-        # Pitfall 3: the place moved out of the region, `modified` unchanged.
+        # The place moved out of the region, `modified` unchanged.
         moved = changed(fake.get(event_id(2)))
         moved["location"]["address"]["nl"].update(postalCode="8000", addressLocality="Brugge")
         fake.add([moved])
@@ -163,6 +155,43 @@ def test_the_nightly_reconciliation_reads_ids_and_fetches_only_what_is_new(world
         weekly = reconcile_source(app.uow, app.connector(src), app.sync_service(src), full=True)
         assert weekly.run.counts.fetched == 8 and weekly.run.counts.unchanged == 8
         assert all(r.get("embed") == "true" for r in fake.requests)
+
+
+def test_the_nightly_reconciliation_does_not_fetch_what_the_sync_skipped(world):
+    kept = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 4)]
+    # Returned by the query, left out by the mapping: cancelled, and for schools only.
+    cancelled = [ieper(n, status="Unavailable", modified=f"2026-11-20T10:00:{n:02d}+00:00")
+                 for n in range(4, 7)]
+    school = ieper(7, modified="2026-11-20T10:00:07+00:00")
+    school["audience"] = {"audienceType": "education"}
+    with FakeSapi3([*kept, *cancelled, school]) as fake:
+        app = feed_app(world, fake)
+        src = app.config.sources[0]
+        first = sync_source(app.uow, app.connector(src), app.sync_service(src))
+        assert first.counts.created == 3 and first.counts.skipped == {"cancelled": 3,
+                                                                      "education": 1}
+        fake.requests.clear()
+        result = reconcile_source(app.uow, app.connector(src), app.sync_service(src))
+        assert result.run.status == "succeeded" and result.missing == 0
+        assert result.run.counts.fetched == 0
+        assert [r for r in fake.requests if r.get("embed") == "true"] == []
+
+        # A new mapping decides again: the skipped ones are fetched once, then known again.
+        bumped = app.sync_service(src)
+        bumped.mapping_version = "another mapping"
+        fake.requests.clear()
+        again = reconcile_source(app.uow, app.connector(src), bumped)
+        assert again.run.counts.fetched == 4 and again.run.counts.skipped == {
+            "cancelled": 3, "education": 1}
+        assert reconcile_source(app.uow, app.connector(src), bumped).run.counts.fetched == 0
+
+        # What the source no longer returns is forgotten.
+        with fake._lock:
+            del fake._events[event_id(4)]
+        reconcile_source(app.uow, app.connector(src), bumped)
+    with world.engine.connect() as conn:
+        remembered = set(conn.execute(sa.select(t.skipped_events.c.source_id)).scalars())
+    assert remembered == {event_id(5), event_id(6), event_id(7)}
 
 
 def test_an_incomplete_reconciliation_withdraws_nothing(world):

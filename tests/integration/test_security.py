@@ -1,4 +1,4 @@
-"""The security cases of ../shared/moderation/SECURITY_CASES.md, one test (or more) each."""
+"""The security cases of docs/security-cases.md, one test (or more) each."""
 
 from __future__ import annotations
 
