@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from sync.adapters import tables as t
-from sync.adapters.repository import new_id
+from sync.adapters.repository import new_id, open_soonest_first
 from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
 from sync.domain.events import TOPIC_EMAIL
@@ -184,15 +184,11 @@ class ModeratorRepository:
 
 
 def _open_soonest_first(*columns: Any) -> sa.Select[Any]:
-    """The one home of "open items, soonest activity first" (undated ones last), with the
-    item's kind, reason, municipality and age, the activity's title and next date, and
-    `columns`."""
-    r, a, v = t.review_items, t.activities, t.activity_versions
-    return (sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
-                      a.c.title, a.c.next_occurrence, *columns)
-            .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
-            .where(r.c.status == cat.ITEM_OPEN)
-            .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id))
+    """Open items with their kind, reason, municipality and age, the activity's title and
+    next date, and `columns`."""
+    r, a = t.review_items, t.activities
+    return open_soonest_first(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis,
+                              r.c.created_at, a.c.title, a.c.next_occurrence, *columns)
 
 
 class ReviewRepository:

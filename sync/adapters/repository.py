@@ -155,6 +155,16 @@ def _copy_value(column_type: Any) -> Any:
 
 
 
+def open_soonest_first(*columns: Any) -> sa.Select[Any]:
+    """The one home of "open review items, soonest activity first" (undated ones last):
+    `columns` of the item, its activity and its version."""
+    r, a, v = t.review_items, t.activities, t.activity_versions
+    return (sa.select(*columns).select_from(r)
+            .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
+            .where(r.c.status == cat.ITEM_OPEN)
+            .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id))
+
+
 class CatalogueRepository:
     """Activities, their versions and the review items of their municipality's queue."""
 
@@ -472,15 +482,10 @@ class CatalogueRepository:
     def queue(self, municipality_nis: str | None = None) -> list[sa.Row[Any]]:
         """Open review items, soonest activity first."""
         r, a = t.review_items, t.activities
-        q = (
-            sa.select(
-                r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
-                r.c.activity_id, r.c.version_id, r.c.lock_version, a.c.source_id, a.c.title,
-                a.c.state, a.c.next_occurrence,
-            )
-            .join(a, a.c.id == r.c.activity_id)
-            .where(r.c.status == cat.ITEM_OPEN)
-            .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
+        q = open_soonest_first(
+            r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
+            r.c.activity_id, r.c.version_id, r.c.lock_version, a.c.source_id, a.c.title,
+            a.c.state, a.c.next_occurrence,
         )
         if municipality_nis:
             q = q.where(r.c.municipality_nis == municipality_nis)

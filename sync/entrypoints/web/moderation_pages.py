@@ -78,7 +78,8 @@ class Ctx:
                         queue_path=queue_path, link_path=self.link_path,
                         prefs_path=(links.PREFERENCES_PATH + self.token if queue_path else None),
                         insight_path=(links.INSIGHT_PATH + self.token if queue_path else None),
-                        undo_path=self.link_path + "/terugdraaien", **context)
+                        undo_path=self.link_path + "/terugdraaien",
+                        decides=self.grant.scope != links.SCOPE_UNSUBSCRIBE, **context)
 
 
 def app_of(request: Request) -> App:
