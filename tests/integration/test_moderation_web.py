@@ -497,6 +497,12 @@ def test_item_and_undo_forms_with_malformed_ids_get_a_dutch_page(world: World) -
                       {"csrf": csrf, "decision_id": "9" * 25})
     dutch_refusal(undo, 422, item_path(token))
     assert world.item(item.id).status == "open" and world.log() == []
+    # A correction whose level is not a number is refused whole, not approved without it.
+    for level in ("abc", "\u0663"):
+        form = {"csrf": csrf, "item_id": str(item.id), "lock_version": str(item.lock_version),
+                "action": "corrigeren", "activity_types": "Cursus", "language_level": level}
+        dutch_refusal(world.post(item_path(token), form), 422, item_path(token))
+    assert world.item(item.id).status == "open" and world.log() == []
     # The page after a decision reads ids from its address: nonsense there shows nothing.
     world.decide(item_path(token), "goedkeuren", item.id, item.lock_version)
     shown = world.client.get(item_path(token) + "/klaar?b=" + "9" * 25 + "&s=" + "9" * 25 + ":x")

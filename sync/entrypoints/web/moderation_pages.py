@@ -253,7 +253,7 @@ def decide(ctx: Ctx, form: FormData) -> Response:
     lock = number(form.get("lock_version"))
     action = text(form.get("action")) or ""
     decision = DECISIONS.get(action)
-    if _bad_number(form, "item_id", "lock_version"):
+    if _bad_number(form, "item_id", "lock_version", "language_level"):
         return _malformed(ctx.request)
     if decision is None or lock is None:
         return refused(ctx.request, "Er ontbreekt iets in het formulier.", 400)
