@@ -18,6 +18,7 @@ from sync.domain.activity import (
     ATTENDANCE_MIXED,
     STATUS_CANCELLED,
     STATUS_POSTPONED,
+    Calendar,
     NormalisedActivity,
 )
 from sync.domain.calendar import BRUSSELS, Upcoming, next_occurrence, occurrence_over, parse
@@ -130,9 +131,8 @@ def get_published(conn: sa.Connection, activity_id: int) -> Published | None:
     return None if r is None else _published(r)
 
 
-def _spans(act: NormalisedActivity) -> list[tuple[datetime | None, datetime | None]]:
+def _spans(cal: Calendar) -> list[tuple[datetime | None, datetime | None]]:
     """When the activity happens: its dates that take place, else its period."""
-    cal = act.calendar
     if cal.occurrences:
         return [(parse(o.start), occurrence_over(o)) for o in cal.occurrences
                 if o.status not in (STATUS_CANCELLED, STATUS_POSTPONED)]
