@@ -200,3 +200,13 @@ def test_the_in_memory_facts_agree_with_the_whole_activity(engine, region):
             act.lowest_level if act.language_levels else None, act.audience)
         assert (x.shown_from, x.shown_until) == (visible_from(act), visible_until(act))
         assert x.calendar == act.calendar and list(x.spans) == cq._spans(act.calendar)
+
+
+def test_the_listing_json_is_what_the_response_model_makes(client):
+    from sync.entrypoints.web.public import ActivityPage
+
+    body = client.get("/api/activities", params={"per_page": 2, "page": 2}).json()
+    assert ActivityPage.model_validate(body).model_dump(mode="json", by_alias=True) == body
+    assert body["links"]["prev"].startswith("https://ikdoemee.example/api/activities?")
+    one = client.get(f"/api/activities/{body['items'][0]['id']}").json()
+    assert one == body["items"][0]
