@@ -133,17 +133,18 @@ class PublicCatalogue:
             sa.select(a.c.id, a.c.approved_version_id)
             .where(a.c.state == cat.PUBLISHED, a.c.approved_version_id.is_not(None))
             .order_by(a.c.id))]
-        missing = [k[0] for k in keys if k not in self._facts]
+        # By version id: on PostgreSQL each statement sees the latest commits, and an approval
+        # between the two must not pair an activity with another version's data.
+        missing = [k[1] for k in keys if k not in self._facts]
         for start in range(0, len(missing), CHUNK):
-            for r in conn.execute(
-                    sa.select(a.c.id, v.c.id, v.c.data).join(v, v.c.id == a.c.approved_version_id)
-                    .where(a.c.id.in_(missing[start:start + CHUNK]))):
+            for r in conn.execute(sa.select(v.c.activity_id, v.c.id, v.c.data)
+                                  .where(v.c.id.in_(missing[start:start + CHUNK]))):
                 self._facts[(r[0], r[1])] = self._facts_of(r[0], r[1], dict(r[2]))
         wanted = set(keys)
         for gone in [k for k in self._facts if k not in wanted]:
             del self._facts[gone]
             self._next.pop(gone, None)
-        facts = {k[0]: self._facts[k] for k in keys}
+        facts = {k[0]: self._facts[k] for k in keys if k in self._facts}
         unindexed: dict[int, list[str]] = {}
         stale = search_index.unindexed(conn)
         if stale:
