@@ -237,6 +237,7 @@ def over_http(url: str, seconds: float, clients: int, distinct: bool) -> dict[st
             for params in QUERIES:
                 client_once(port, path_of(kind, params))
         load = Load(seconds, clients, port, distinct)
+        cpu_before = cpu_seconds(proc.pid)
         stop = time.perf_counter() + seconds
         threads = [threading.Thread(target=client, args=(load, n, stop))
                    for n in range(clients)]
@@ -246,17 +247,28 @@ def over_http(url: str, seconds: float, clients: int, distinct: bool) -> dict[st
         for th in threads:
             th.join()
         wall = time.perf_counter() - started
+        cpu = cpu_seconds(proc.pid) - cpu_before
         load1 = os.getloadavg()[0]
         everything = load.latencies["html"] + load.latencies["api"]
         return {"first_request_ms": first_ms, "clients": clients, "distinct": distinct,
                 "seconds": round(wall, 1),
                 "requests": len(everything), "req_per_s": round(len(everything) / wall, 1),
+                # The server's own CPU per request: what a quiet machine could serve,
+                # whatever else this box is running (the load average says how busy it was).
+                "server_cpu_ms_per_request": round(cpu * 1000 / max(1, len(everything)), 1),
+                "server_cpu_share": round(cpu / wall, 2),
                 "all": _stats(everything), "html": _stats(load.latencies["html"]),
                 "api": _stats(load.latencies["api"]), "errors": load.errors[:5],
                 "error_count": len(load.errors), "load_avg_1m_after": round(load1, 2)}
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def client_once(port: int, path: str) -> None:

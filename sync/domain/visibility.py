@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sync.domain.activity import AUDIENCE_EVERYONE, AUDIENCE_MEMBERS, NormalisedActivity
+from sync.domain.activity import AUDIENCE_EVERYONE, AUDIENCE_MEMBERS, Calendar, NormalisedActivity
 from sync.domain.calendar import is_whole_day, last_end, parse
 
 # For these event types publiq sets `availableTo` to the *start*: once a course series or a
@@ -20,11 +21,25 @@ EXPIRED = "expired"  # its last date or `availableTo` passed
 MEMBERS_ONLY = "members_only"  # only for members of the organizer
 
 
-def visible_from(act: NormalisedActivity) -> datetime | None:
+class Availability(Protocol):
+    """What the availability rules read of an activity (the public catalogue's in-memory
+    facts carry just this, without the whole activity)."""
+
+    @property
+    def calendar(self) -> Calendar: ...
+    @property
+    def available_from(self) -> str | None: ...
+    @property
+    def available_to(self) -> str | None: ...
+    @property
+    def event_type_id(self) -> str | None: ...
+
+
+def visible_from(act: Availability) -> datetime | None:
     return parse(act.available_from)
 
 
-def visible_until(act: NormalisedActivity) -> datetime | None:
+def visible_until(act: Availability) -> datetime | None:
     """When the activity leaves the public catalogue; None for never (permanent).
 
     The earliest of `availableTo` (when absent, publiq's own default: the start for course

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from sync.domain.activity import (
     ATTENDANCE_MIXED,
     STATUS_CANCELLED,
     STATUS_POSTPONED,
+    Calendar,
     NormalisedActivity,
 )
 from sync.domain.calendar import BRUSSELS, Upcoming, next_occurrence, occurrence_over, parse
@@ -130,9 +131,8 @@ def get_published(conn: sa.Connection, activity_id: int) -> Published | None:
     return None if r is None else _published(r)
 
 
-def _spans(act: NormalisedActivity) -> list[tuple[datetime | None, datetime | None]]:
+def _spans(cal: Calendar) -> list[tuple[datetime | None, datetime | None]]:
     """When the activity happens: its dates that take place, else its period."""
-    cal = act.calendar
     if cal.occurrences:
         return [(parse(o.start), occurrence_over(o)) for o in cal.occurrences
                 if o.status not in (STATUS_CANCELLED, STATUS_POSTPONED)]
@@ -184,10 +184,24 @@ def search(conn: sa.Connection, f: Filters, page: int, per_page: int, now: datet
     if candidates is None:
         candidates = _candidates(conn, catalogue, snap, f, list(found_words), now)
         catalogue.results.put(key, candidates)
-    found = [x for x in candidates if x.is_public(now, include_members_only)]
+    shown = catalogue.results.get((key, include_members_only))
+    if shown is None or not shown[0] <= now < shown[1]:
+        shown = _shown(candidates, now, include_members_only)
+        catalogue.results.put((key, include_members_only), shown)
+    found = shown[2]
     offset = (page - 1) * per_page
     return PageOf(_load(conn, catalogue, found[offset:offset + per_page]), len(found), page,
                   per_page)
+
+
+def _shown(candidates: list[Facts], now: datetime, include_members_only: bool
+           ) -> tuple[datetime, datetime, list[Facts]]:
+    """The candidates shown at `now`, and the span of time in which that stays so: until the
+    first of them leaves (or another arrives) by its availability dates."""
+    found = [x for x in candidates if x.is_public(now, include_members_only)]
+    changes = [at for x in candidates for at in (x.shown_from, x.shown_until)
+               if at is not None and at > now]
+    return now, min(changes, default=datetime.max.replace(tzinfo=UTC)), found
 
 
 def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot, f: Filters,

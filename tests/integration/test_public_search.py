@@ -179,3 +179,34 @@ def _downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+
+
+def test_the_in_memory_facts_agree_with_the_whole_activity(engine, region):
+    from samplefeed.generator import generate_events
+    from sync.domain.visibility import visible_from, visible_until
+    from sync.service import catalogue_query as cq
+
+    sync_docs(engine, region, generate_events(150, seed=5))
+    approve_open(engine)
+    catalogue = cq.new_catalogue()
+    with engine.connect() as conn:
+        snap = catalogue.snapshot(conn)
+        published = list(cq.iter_published(conn))
+    assert len(published) > 100 and set(snap.facts) == {p.id for p in published}
+    for p in published:
+        x, act = snap.facts[p.id], p.activity
+        assert (x.nis, x.types, x.lowest_level, x.audience) == (
+            act.place.nis, frozenset(act.activity_types),
+            act.lowest_level if act.language_levels else None, act.audience)
+        assert (x.shown_from, x.shown_until) == (visible_from(act), visible_until(act))
+        assert x.calendar == act.calendar and list(x.spans) == cq._spans(act.calendar)
+
+
+def test_the_listing_json_is_what_the_response_model_makes(client):
+    from sync.entrypoints.web.public import ActivityPage
+
+    body = client.get("/api/activities", params={"per_page": 2, "page": 2}).json()
+    assert ActivityPage.model_validate(body).model_dump(mode="json", by_alias=True) == body
+    assert body["links"]["prev"].startswith("https://ikdoemee.example/api/activities?")
+    one = client.get(f"/api/activities/{body['items'][0]['id']}").json()
+    assert one == body["items"][0]
