@@ -1,4 +1,6 @@
-"""The CLI end to end: subprocesses against the fake SAPI3 server over loopback."""
+"""The CLI end to end against the fake SAPI3 server over loopback: subprocesses where the
+process matters (one JSON document on stdout, a kill, a lock between processes), in process
+for exit codes and messages."""
 
 from __future__ import annotations
 
@@ -6,16 +8,25 @@ import json
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from samplefeed.server import FakeSapi3
+from tests.support.cli import InProcess
+from tests.support.cli import _restore_logging as _restore_logging  # noqa: F401 - autouse
 from tests.support.cli_process import ROOT, Cli, events, snapshot, write_config
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
 
+
+@pytest.fixture
+def inproc(tmp_path: Path, feed: FakeSapi3, database_url: str) -> InProcess:
+    c = InProcess(write_config(tmp_path, feed.base_url), database_url)
+    c("db", "upgrade")
+    return c
 
 
 def test_sync_then_list_everything_as_json(cli, feed):
@@ -56,31 +67,30 @@ def test_bad_config_names_the_key_and_shows_no_traceback(cli, tmp_path, feed):
     assert "Traceback" not in proc.stderr
 
 
-def test_unknown_municipality_and_state_are_usage_errors(cli):
-    proc = cli("queue", "list", "--municipality", "Brugge", check=2)
-    assert "unknown municipality 'Brugge'" in proc.stderr and "Ieper" in proc.stderr
-    proc = cli("activities", "list", "--state", "gepubliceerd", check=2)
-    assert "--state" in proc.stderr
+def test_unknown_municipality_and_state_are_usage_errors(inproc):
+    result = inproc("queue", "list", "--municipality", "Brugge", check=2)
+    assert "unknown municipality 'Brugge'" in result.stderr and "Ieper" in result.stderr
+    result = inproc("activities", "list", "--state", "gepubliceerd", check=2)
+    assert "--state" in result.stderr
 
 
 def test_unmigrated_database_says_to_upgrade(tmp_path, feed):
-    c = Cli(write_config(tmp_path, feed.base_url), f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-    proc = c("queue", "list", check=2)
-    assert "ikdoemee-sync db upgrade" in proc.stderr
+    c = InProcess(write_config(tmp_path, feed.base_url),
+                  f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    result = c("queue", "list", check=2)
+    assert "ikdoemee-sync db upgrade" in result.stderr
 
 
-def test_refused_client_fails_the_run_with_the_problem(cli):
-    cli.env["TEST_SAPI_CLIENT_ID"] = "wrong-client"
-    proc = cli("sync", "--json", check=1)
-    doc = json.loads(proc.stdout)
+def test_refused_client_fails_the_run_with_the_problem(inproc):
+    result = inproc("sync", "--json", check=1, TEST_SAPI_CLIENT_ID="wrong-client")
+    doc = json.loads(result.stdout)
     assert doc["status"] == "failed" and "401" in doc["error"]
-    assert cli.json("runs", "list")["runs"][0]["status"] == "failed"
+    assert inproc.json("runs", "list")["runs"][0]["status"] == "failed"
 
 
-def test_missing_client_id_variable_is_a_config_error(cli):
-    del cli.env["TEST_SAPI_CLIENT_ID"]
-    proc = cli("sync", check=2)
-    assert "TEST_SAPI_CLIENT_ID is not set" in proc.stderr
+def test_missing_client_id_variable_is_a_config_error(inproc):
+    result = inproc("sync", check=2, TEST_SAPI_CLIENT_ID=None)
+    assert "TEST_SAPI_CLIENT_ID is not set" in result.stderr
 
 
 def test_kill_during_sync_then_resume_loses_and_doubles_nothing(tmp_path, database_url):

@@ -36,9 +36,11 @@ class InProcess:
 
     def __init__(self, config: Path, database_url: str, client_id: str = "test-client") -> None:
         self.config = config
-        self.env = {"IKDOEMEE_DATABASE_URL": database_url, "TEST_SAPI_CLIENT_ID": client_id}
+        self.env: dict[str, str | None] = {"IKDOEMEE_DATABASE_URL": database_url,
+                                           "TEST_SAPI_CLIENT_ID": client_id}
 
-    def __call__(self, *args: str, check: int | None = 0, **env: str) -> Result:
+    def __call__(self, *args: str, check: int | None = 0, **env: str | None) -> Result:
+        """Run one command; an environment variable given as None is unset for it."""
         result = CliRunner().invoke(cli_app, ["--config", str(self.config), *args],
                                     env={**self.env, **env})
         if check is not None:
