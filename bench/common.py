@@ -136,6 +136,7 @@ class Measured:
     maxrss_kb: int
     stdout: str
     stderr: str
+    cpu_s: float = float("nan")  # user + system CPU of the command (not of a database server)
 
     def json(self) -> Any:
         return json.loads(self.stdout)
@@ -151,7 +152,8 @@ def measured(argv: list[str], env: dict[str, str], *, timeout: float = 1800) -> 
     except (ValueError, IndexError):
         raise RuntimeError(f"measure wrapper failed: {proc.stderr[-2000:]}") from None
     stderr = "\n".join(proc.stderr.strip().splitlines()[:-1])
-    return Measured(meta["rc"], meta["wall"], meta["maxrss_kb"], proc.stdout, stderr)
+    return Measured(meta["rc"], meta["wall"], meta["maxrss_kb"], proc.stdout, stderr,
+                    meta.get("cpu_s", float("nan")))
 
 
 class Cli:

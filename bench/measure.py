@@ -1,6 +1,7 @@
 """`python bench/measure.py -- CMD…`: run CMD, pass its stdout through, and print one JSON line
-{rc, wall, maxrss_kb} as the last line of stderr. A fresh process per run, so
-`RUSAGE_CHILDREN.ru_maxrss` is the peak RSS of CMD alone (Linux: kilobytes)."""
+{rc, wall, maxrss_kb, cpu_s} as the last line of stderr. A fresh process per run, so
+`RUSAGE_CHILDREN.ru_maxrss` is the peak RSS of CMD alone (Linux: kilobytes) and `cpu_s` its
+user + system CPU seconds (steadier than wall time on a shared machine)."""
 
 import json
 import resource
@@ -20,7 +21,8 @@ def main() -> int:
     tail = proc.stderr.decode(errors="replace")[-4000:]
     sys.stderr.write(tail + ("\n" if tail and not tail.endswith("\n") else ""))
     sys.stderr.write(json.dumps({"rc": proc.returncode, "wall": wall,
-                                 "maxrss_kb": usage.ru_maxrss}) + "\n")
+                                 "maxrss_kb": usage.ru_maxrss,
+                                 "cpu_s": usage.ru_utime + usage.ru_stime}) + "\n")
     return 0
 
 

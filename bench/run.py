@@ -72,7 +72,8 @@ def sync_row(m: Any) -> dict[str, Any]:
     doc = m.json() if m.stdout.strip() else {}
     if m.rc != 0 or doc.get("status") not in ("succeeded", "partial"):
         raise RuntimeError(f"sync failed rc={m.rc}: {m.stdout[-1000:]} {m.stderr[-2000:]}")
-    return {"wall": m.wall, "rss_mb": m.maxrss_kb / 1024, "counts": doc["counts"]}
+    return {"wall": m.wall, "cpu_s": m.cpu_s, "rss_mb": m.maxrss_kb / 1024,
+            "counts": doc["counts"]}
 
 
 def one_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, Any]:
@@ -93,7 +94,8 @@ def one_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, A
         lines = m.stdout.strip().splitlines()
         if m.rc != 0 or not lines:
             raise RuntimeError(f"reconcile failed rc={m.rc}: {m.stdout[-500:]} {m.stderr[-2000:]}")
-        reconcile = {"wall": m.wall, "rss_mb": m.maxrss_kb / 1024, **json.loads(lines[-1])}
+        reconcile = {"wall": m.wall, "cpu_s": m.cpu_s, "rss_mb": m.maxrss_kb / 1024,
+                     **json.loads(lines[-1])}
         rng = random.Random(size)
         changed_ids = rng.sample([e["@id"] for e in events], k=max(1, size // 100))
         for eid in changed_ids:
@@ -127,7 +129,8 @@ def dlt_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, A
             size_bytes = sum(p.stat().st_size for p in db.path.parent.glob(stem + "*"))
             for p in db.path.parent.glob(stem + "__*"):
                 p.unlink(missing_ok=True)
-        return {"wall": m.wall, "load_wall": doc["wall"], "rss_mb": m.maxrss_kb / 1024,
+        return {"wall": m.wall, "cpu_s": m.cpu_s, "load_wall": doc["wall"],
+                "rss_mb": m.maxrss_kb / 1024,
                 "rows": doc["rows"], "events_per_s": rate(doc["rows"], m.wall),
                 "db_bytes": size_bytes}
 
@@ -276,6 +279,9 @@ def main() -> int:
                 save()
             med = {
                 "initial_wall": summarise(ours, "initial.wall"),
+                "initial_cpu_s": summarise(ours, "initial.cpu_s"),
+                "nochange_full_cpu_s": summarise(ours, "nochange_full.cpu_s"),
+                "reconcile_cpu_s": summarise(ours, "reconcile.cpu_s"),
                 "initial_events_per_s": summarise(ours, "initial.events_per_s"),
                 "initial_rss_mb": summarise(ours, "initial.rss_mb"),
                 "initial_db_mb": summarise(ours, "initial.db_bytes") / 1e6,
@@ -292,6 +298,8 @@ def main() -> int:
             med["reconcile_fraction"] = med["reconcile_wall"] / med["initial_wall"]
             if peers:
                 med["dlt_wall"] = summarise(peers, "wall")
+                med["dlt_cpu_s"] = summarise(peers, "cpu_s")
+                med["cpu_ratio_dlt_to_ours"] = med["dlt_cpu_s"] / med["initial_cpu_s"]
                 med["dlt_events_per_s"] = summarise(peers, "events_per_s")
                 med["dlt_rss_mb"] = summarise(peers, "rss_mb")
                 med["dlt_db_mb"] = summarise(peers, "db_bytes") / 1e6
@@ -321,8 +329,9 @@ def main() -> int:
 def table(results: dict[str, Any]) -> str:
     """The side-by-side summary (Markdown), one row per feed, database and size."""
     rows = ["| feed / db / events | ours ev/s | dlt ev/s | ours/dlt | RSS ours / dlt (MB) "
-            "| `--full` no change | reconcile | incremental no change |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "| `--full` no change | reconcile | incremental no change "
+            "| CPU s ours / dlt (dlt/ours) | CPU `--full` / reconcile (share) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, run in results["runs"].items():
         m = run.get("median", {})
         if not m:
@@ -335,7 +344,12 @@ def table(results: dict[str, Any]) -> str:
             f"| {key} | {m['initial_events_per_s']:.0f} | – | – | {m['initial_rss_mb']:.0f} / – | ")
         rows[-1] += (f"{m['nochange_full_wall']:.2f} s ({100 * m['nochange_full_fraction']:.0f} %) "
                      f"| {m['reconcile_wall']:.2f} s ({100 * m['reconcile_fraction']:.1f} %) "
-                     f"| {m['nochange_incremental_wall']:.2f} s |")
+                     f"| {m['nochange_incremental_wall']:.2f} s ")
+        cpu = m.get("initial_cpu_s", float("nan"))
+        rows[-1] += (f"| {cpu:.1f} / {m.get('dlt_cpu_s', float('nan')):.1f} "
+                     f"({m.get('cpu_ratio_dlt_to_ours', float('nan')):.2f}×) "
+                     f"| {100 * m.get('nochange_full_cpu_s', float('nan')) / cpu:.0f} % / "
+                     f"{100 * m.get('reconcile_cpu_s', float('nan')) / cpu:.0f} % |")
     s = results.get("startup", {})
     rows.append("")
     rows.append(f"Start-up: `ikdoemee-sync --help` {s.get('help_wall', float('nan')):.2f} s "

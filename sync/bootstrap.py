@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connectors.uitdatabank import UitdatabankConnector
 from mappings.activity_types import TypeTable, TypeTableError, default_type_table, load_type_table
 from mappings.taaliconen import QUERY_LABELS
 from mappings.uitdatabank import mapping_version, to_activity
 from sync.adapters import migrate
-from sync.adapters.database import DatabaseUrlError, make_engine
+from sync.adapters.database import READ_ONLY, DatabaseUrlError, make_engine
 from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.adapters.mailer import Mailer, SmtpMailer
 from sync.adapters.region_file import RegionFileError, load_region
 from sync.domain.activity import MappingOutcome
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
-from sync.service import review_view
-from sync.service.notify import NotifySettings, notify_immediately
+from sync.service.catalogue_query import new_catalogue
 from sync.service.outbox import Delivery, Handler, OutboxRelay
+from sync.service.public_catalogue import PublicCatalogue
 from sync.service.sync_source import Mapper, SyncService
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
+
+if TYPE_CHECKING:
+    # Imported where used: notification and review pages bring the mail templates (Jinja),
+    # which a sync from cron or `--help` does not need.
+    from sync.service.notify import NotifySettings
 
 USER_AGENT = "ikdoemee-sync/0.1 (+https://ikdoemee.be)"
 
@@ -54,8 +59,18 @@ def load_types(config: AppConfig) -> TypeTable:
         raise ConfigError(f"catalogue.activity_types_file: {exc}") from None
 
 
+def review_diff(before: dict[str, Any], after: dict[str, Any]) -> list[Any]:
+    """What a moderator sees differ between two versions (`review_view.diff`), loaded on
+    first use: a sync needs it only when a new mapping re-reads an unchanged document."""
+    from sync.service import review_view
+
+    return review_view.diff(before, after)
+
+
 def immediate_notice(settings: NotifySettings) -> Handler:
     """Mail the moderators who chose immediate notice about the event's review item."""
+
+    from sync.service.notify import notify_immediately
 
     def handle(d: Delivery) -> None:
         notify_immediately(d.conn, settings, int(d.payload["review_item_id"]), d.now)
@@ -86,9 +101,19 @@ class App:
     mailer: Mailer | None = None  # tests inject one; default: SMTP from `[smtp]`
     types: TypeTable = field(default_factory=default_type_table)
     _clients: list[httpx.Client] = field(default_factory=list)
+    # The public catalogue's in-memory side, shared by the requests of this process.
+    catalogue: PublicCatalogue = field(default_factory=new_catalogue)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A transaction that only reads (one consistent view); never waits for a writer."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     def lock(self, name: str) -> AbstractContextManager[bool]:
         """A named cross-process lock: yields whether this process holds it for the block."""
@@ -158,7 +183,7 @@ class App:
 
     def sync_service(self, source: SourceConfig) -> SyncService:
         return SyncService(source.name, self.region, self.mapper(), self.clock,
-                           mapping_version=self.mapping_version, review_diff=review_view.diff)
+                           mapping_version=self.mapping_version, review_diff=review_diff)
 
     def get_mailer(self) -> Mailer:
         if self.mailer is None:
@@ -166,6 +191,8 @@ class App:
         return self.mailer
 
     def notify_settings(self) -> NotifySettings:
+        from sync.service.notify import NotifySettings
+
         n = self.config.notifications
         return NotifySettings(
             base_url=self.config.web.base_url,

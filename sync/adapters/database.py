@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -14,7 +16,29 @@ class DatabaseUrlError(ValueError):
     """IKDOEMEE_DATABASE_URL cannot be used."""
 
 
+# Execution option of a connection that only reads (the public pages): on SQLite its
+# transaction begins deferred, so readers share the WAL instead of queueing for the write lock.
+READ_ONLY = "ikdoemee_read_only"
+
 HINT = "e.g. postgresql+psycopg://user:password@host:5432/ikdoemee or sqlite:///data/ikdoemee.sqlite3"
+
+
+def json_text(value: Any) -> str:
+    """JSON for a JSON column: orjson (the standard library costs a few percent of a sync);
+    what orjson refuses (huge integers, lone surrogates) is written by the standard library."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, ensure_ascii=False)
+
+
+def json_value(text: str | bytes) -> Any:
+    """A JSON column's value; older rows may hold what only the standard library reads
+    (NaN)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engine:
@@ -27,6 +51,8 @@ def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engi
     except sa.exc.ArgumentError as exc:
         raise DatabaseUrlError(f"IKDOEMEE_DATABASE_URL: not a database URL: {url!r}; {HINT}"
                                ) from exc
+    kwargs.setdefault("json_serializer", json_text)
+    kwargs.setdefault("json_deserializer", json_value)
     backend = parsed.get_backend_name()
     if backend == "postgres":
         raise DatabaseUrlError("IKDOEMEE_DATABASE_URL: SQLAlchemy does not know postgres://; "
@@ -83,4 +109,7 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the lock at BEGIN (no deadlock between two upgrading readers); a
+        # reader must not, or every page view waits for every other one.
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

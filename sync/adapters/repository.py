@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
+from sync.adapters.database import json_text
+from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
-from sync.domain.activity import NormalisedActivity, hash_of
+from sync.domain.activity import NormalisedActivity, Skipped, hash_of
 from sync.domain.catalogue import NO_PROVENANCE, Provenance
 from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
@@ -36,8 +39,118 @@ _SET_CURRENT_VERSION = (
 )
 
 
+# A changed activity's row, for a page's changed activities at once (bind names must differ
+# from column names in a SET clause).
+_UPDATE_ACTIVITY = (
+    t.activities.update()
+    .where(t.activities.c.id == sa.bindparam("b_id"))
+    .values(
+        state=sa.bindparam("b_state"),
+        municipality_nis=sa.bindparam("b_nis"),
+        title=sa.bindparam("b_title"),
+        next_occurrence=sa.bindparam("b_next", type_=t.UTCDateTime()),
+        content_hash=sa.bindparam("b_hash"),
+        source_modified=sa.bindparam("b_modified"),
+        current_version_id=sa.bindparam("b_version"),
+        approved_version_id=sa.func.coalesce(sa.bindparam("b_approved", type_=sa.Integer),
+                                             t.activities.c.approved_version_id),
+        withdrawn_reason=None,
+        updated_at=sa.bindparam("b_now", type_=t.UTCDateTime()),
+        raw_document=sa.bindparam("b_raw"),
+        raw_fingerprint=sa.bindparam("b_fingerprint"),
+        mapping_version=sa.bindparam("b_mapping"),
+        visible_until=sa.bindparam("b_until", type_=t.UTCDateTime()),
+    )
+)
+_SUPERSEDE = (
+    t.review_items.update()
+    .where(t.review_items.c.activity_id == sa.bindparam("b_activity"),
+           t.review_items.c.status == cat.ITEM_OPEN,
+           t.review_items.c.id != sa.bindparam("b_item"))
+    .values(status=cat.ITEM_SUPERSEDED, superseded_by_id=sa.bindparam("b_item"),
+            lock_version=t.review_items.c.lock_version + 1)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """A new version of an activity already in the catalogue, as the sync decided it."""
+
+    activity_id: int
+    act: NormalisedActivity
+    state: str
+    data: dict[str, Any]
+    digest: str
+    prov: Provenance
+    review_kind: str | None  # the review item it opens (superseding the open one), if any
+    approve: bool = False  # nothing for a moderator to see: it becomes the approved version
+
+
 def _iso_to_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+# From this many rows on, PostgreSQL gets COPY: two round trips, no statement per row. Below
+# it one INSERT is as cheap.
+_COPY_FROM = 16
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (all with the same keys) in one go."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+        _copy(conn, table, rows)
+    else:
+        conn.execute(table.insert(), list(rows))
+
+
+def insert_returning_ids(conn: Connection, table: sa.Table,
+                         rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows (all with the same keys) in one go; their new ids, in order."""
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+        # COPY returns nothing: the ids are drawn from the table's own sequence first.
+        ids = list(conn.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                    "FROM generate_series(1, :n)"), {"t": table.name, "n": len(rows)}).scalars())
+        _copy(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        return ids
+    if conn.dialect.name == "sqlite":
+        # SQLite cannot say in which order a multi-row INSERT ... RETURNING made its ids, so
+        # SQLAlchemy would insert row by row. The ids are chosen here instead, as SQLite
+        # would (after the highest): the transaction began IMMEDIATE, so it holds the write
+        # lock and no other writer can take them meanwhile.
+        last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+        ids = list(range(last + 1, last + 1 + len(rows)))
+        conn.execute(table.insert(), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        return ids
+    return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                             list(rows)).scalars())
+
+
+def _copy(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL COPY of rows, converted as the columns' types would bind them."""
+    from psycopg import sql
+
+    columns = list(rows[0])
+    convert = [_copy_value(table.c[name].type) for name in columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([f(row[c]) for f, c in zip(convert, columns, strict=True)])
+
+
+def _copy_value(column_type: Any) -> Any:
+    if isinstance(column_type, t.UTCDateTime):
+        return lambda v: None if v is None else v.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(column_type, sa.JSON):
+        return lambda v: None if v is None else json_text(v)  # COPY's text format: jsonb input
+    return lambda v: v
 
 
 
@@ -90,6 +203,7 @@ class CatalogueRepository:
         self.conn.execute(
             r.update().where(r.c.activity_id.in_(activity_ids), r.c.status == cat.ITEM_OPEN)
             .values(status=cat.ITEM_EXPIRED, decided_at=now, lock_version=r.c.lock_version + 1))
+        index_activities(self.conn, activity_ids)
 
     def due_to_expire(self, now: datetime, limit: int = 1000) -> list[int]:
         """Pending or published activities whose current version is shown no longer."""
@@ -122,6 +236,7 @@ class CatalogueRepository:
         """A new version the moderator would see no difference in becomes the approved one."""
         self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
                           .values(approved_version_id=version_id))
+        index_activities(self.conn, [activity_id])
 
     def create(
         self, source: str, act: NormalisedActivity, state: str, now: datetime,
@@ -154,36 +269,29 @@ class CatalogueRepository:
         state: str, now: datetime, run_id: int | None,
     ) -> list[tuple[int, int]]:
         """Insert activities, their first versions and their review items in a few batched
-        statements; return (activity id, review item id) per activity, in order."""
+        statements (COPY on PostgreSQL); return (activity id, review item id) per activity,
+        in order. The bulk write path of new activities: what must happen for every new
+        activity of a sync belongs here."""
         a, v, r = t.activities, t.activity_versions, t.review_items
-        activity_ids = list(self.conn.execute(
-            a.insert().returning(a.c.id, sort_by_parameter_order=True),
-            [{
-                "source": source, "source_id": act.source_id, "state": state,
-                "municipality_nis": act.place.nis, "title": act.display_title,
-                "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
-                "source_modified": act.modified, "created_at": now, "updated_at": now,
-                **prov.columns(),
-            } for act, _, digest, prov in new],
-        ).scalars())
-        version_ids = list(self.conn.execute(
-            v.insert().returning(v.c.id, sort_by_parameter_order=True),
-            [{
-                "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
-                "source_modified": act.modified, "run_id": run_id, "created_at": now,
-            } for aid, (act, data, digest, _) in zip(activity_ids, new, strict=True)],
-        ).scalars())
+        activity_ids = insert_returning_ids(self.conn, a, [{
+            "source": source, "source_id": act.source_id, "state": state,
+            "municipality_nis": act.place.nis, "title": act.display_title,
+            "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
+            "source_modified": act.modified, "created_at": now, "updated_at": now,
+            **prov.columns(),
+        } for act, _, digest, prov in new])
+        version_ids = insert_returning_ids(self.conn, v, [{
+            "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
+            "source_modified": act.modified, "run_id": run_id, "created_at": now,
+        } for aid, (act, data, digest, _) in zip(activity_ids, new, strict=True)])
         self.conn.execute(
             _SET_CURRENT_VERSION,
             [{"aid": aid, "vid": vid} for aid, vid in zip(activity_ids, version_ids, strict=True)],
         )
-        item_ids = list(self.conn.execute(
-            r.insert().returning(r.c.id, sort_by_parameter_order=True),
-            [{
-                "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
-                "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
-            } for aid, vid, (act, _, _, _) in zip(activity_ids, version_ids, new, strict=True)],
-        ).scalars())
+        item_ids = insert_returning_ids(self.conn, r, [{
+            "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
+            "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
+        } for aid, vid, (act, _, _, _) in zip(activity_ids, version_ids, new, strict=True)])
         return list(zip(activity_ids, item_ids, strict=True))
 
     def update(
@@ -217,6 +325,50 @@ class CatalogueRepository:
         )
         return version_id
 
+    def update_many(self, changes: Sequence[NewVersion], now: datetime,
+                    run_id: int | None) -> list[tuple[int, int | None]]:
+        """Store new versions of several activities (each at most once) in a few batched
+        statements: versions, activity rows, review items (superseding the open ones), and
+        expiry of what is over. (version id, review item id or None) per change, in order.
+        The bulk write path of changed activities: what must happen for every changed
+        activity of a sync belongs here."""
+        if not changes:
+            return []
+        v, r = t.activity_versions, t.review_items
+        ids = [c.activity_id for c in changes]
+        numbers: dict[int, int] = {aid: n for aid, n in self.conn.execute(
+            sa.select(v.c.activity_id, sa.func.max(v.c.number))
+            .where(v.c.activity_id.in_(ids)).group_by(v.c.activity_id))}
+        version_ids = insert_returning_ids(self.conn, v, [{
+            "activity_id": c.activity_id, "number": numbers.get(c.activity_id, 0) + 1,
+            "content_hash": c.digest, "data": c.data, "source_modified": c.act.modified,
+            "run_id": run_id, "created_at": now,
+        } for c in changes])
+        self.conn.execute(_UPDATE_ACTIVITY, [{
+            "b_id": c.activity_id, "b_state": c.state, "b_nis": c.act.place.nis,
+            "b_title": c.act.display_title, "b_next": _iso_to_dt(c.act.next_occurrence),
+            "b_hash": c.digest, "b_modified": c.act.modified, "b_version": vid,
+            "b_approved": vid if c.approve else None, "b_now": now,
+            "b_raw": c.prov.raw_document, "b_fingerprint": c.prov.raw_fingerprint,
+            "b_mapping": c.prov.mapping_version, "b_until": c.prov.visible_until,
+        } for c, vid in zip(changes, version_ids, strict=True)])
+        reviewed = [(c, vid) for c, vid in zip(changes, version_ids, strict=True)
+                    if c.review_kind is not None]
+        item_ids = insert_returning_ids(self.conn, r, [{
+            "activity_id": c.activity_id, "version_id": vid, "municipality_nis": c.act.place.nis,
+            "kind": c.review_kind, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
+        } for c, vid in reviewed])
+        if item_ids:
+            self.conn.execute(_SUPERSEDE, [
+                {"b_activity": c.activity_id, "b_item": iid}
+                for (c, _), iid in zip(reviewed, item_ids, strict=True)])
+        # Over without review: what was still open for it closes (as `expire` does).
+        self.expire([c.activity_id for c in changes
+                     if c.review_kind is None and c.state == cat.EXPIRED], now)
+        items = dict(zip((c.activity_id for c, _ in reviewed), item_ids, strict=True))
+        return [(vid, items.get(c.activity_id)) for c, vid in zip(changes, version_ids,
+                                                                   strict=True)]
+
     def withdraw(self, activity_id: int, reason: str, now: datetime) -> Any:
         a = t.activities
         self.conn.execute(
@@ -224,6 +376,7 @@ class CatalogueRepository:
             .where(a.c.id == activity_id)
             .values(state=cat.WITHDRAWN, withdrawn_reason=reason, updated_at=now)
         )
+        index_activities(self.conn, [activity_id])
         return self.conn.execute(
             sa.select(a.c.current_version_id, a.c.municipality_nis, a.c.title, a.c.source_id)
             .where(a.c.id == activity_id)
@@ -270,6 +423,38 @@ class CatalogueRepository:
             )
         )
         return item_id
+
+    def record_skipped(self, source: str, skipped: Sequence[Skipped],
+                       mapping_version: str | None, now: datetime) -> None:
+        """Remember events the mapping left out (the last word per event counts)."""
+        last = {s.source_id: s for s in skipped}
+        if not last:
+            return
+        k = t.skipped_events
+        # Delete and insert: one portable upsert for SQLite and PostgreSQL.
+        self.conn.execute(k.delete().where(k.c.source == source,
+                                           k.c.source_id.in_(list(last))))
+        self.conn.execute(k.insert(), [{
+            "source": source, "source_id": sid, "reason": s.reason, "modified": s.modified,
+            "mapping_version": mapping_version, "recorded_at": now,
+        } for sid, s in last.items()])
+
+    def skipped_ids(self, source: str, mapping_version: str) -> set[str]:
+        """Ids of the events this mapping version left out when it last read them."""
+        k = t.skipped_events
+        return set(self.conn.execute(
+            sa.select(k.c.source_id).where(k.c.source == source,
+                                           k.c.mapping_version == mapping_version)).scalars())
+
+    def forget_skipped(self, source: str, keep: set[str]) -> int:
+        """Drop the skipped events the source no longer returns; how many went."""
+        k = t.skipped_events
+        gone = [sid for sid in self.conn.execute(
+            sa.select(k.c.source_id).where(k.c.source == source)).scalars() if sid not in keep]
+        for i in range(0, len(gone), 500):
+            self.conn.execute(k.delete().where(k.c.source == source,
+                                               k.c.source_id.in_(gone[i:i + 500])))
+        return len(gone)
 
     def list_activities(
         self, municipality_nis: str | None = None, state: str | None = None
@@ -318,10 +503,9 @@ class OutboxRepository:
         self.conn = conn
 
     def add_many(self, events: Sequence[DomainEvent], now: datetime) -> None:
-        if events:
-            self.conn.execute(_INSERT_OUTBOX, [{
-                "topic": e.topic, "payload": e.payload(), "created_at": now, "available_at": now,
-            } for e in events])
+        insert_rows(self.conn, t.outbox, [{
+            "topic": e.topic, "payload": e.payload(), "created_at": now, "available_at": now,
+        } for e in events])
 
     def add(self, event: DomainEvent, now: datetime) -> None:
         self.conn.execute(_INSERT_OUTBOX, {

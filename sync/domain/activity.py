@@ -251,7 +251,11 @@ class NormalisedActivity:
         return len(self.language_levels) > 1
 
     def to_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = _plain(self)
+        try:
+            # orjson walks the dataclasses in C: about half the time of `_plain`, same result.
+            result: dict[str, Any] = orjson.loads(orjson.dumps(self))
+        except (TypeError, orjson.JSONEncodeError):  # huge ints, lone surrogates
+            result = _plain(self)
         return result
 
     @classmethod

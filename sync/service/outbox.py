@@ -157,8 +157,10 @@ class OutboxRelay:
             return error
         values: dict[str, Any] = {"delivered_at": now, "attempts": row.attempts + 1}
         if row.topic == TOPIC_EMAIL:
-            # The body holds live link tokens; once sent, the database need not keep them.
-            values["payload"] = {**payload, "text": "", "html": "", "body_removed": True}
+            # The body and the unsubscribe URL hold live link tokens; once sent, the database
+            # need not keep them (only their hashes stay, in the token tables).
+            values["payload"] = {**payload, "text": "", "html": "", "unsubscribe_url": None,
+                                 "body_removed": True}
         outbox_store.update(conn, row.id, **values)
         result.delivered += 1
         result.mails += row.topic == TOPIC_EMAIL

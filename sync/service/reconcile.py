@@ -116,6 +116,11 @@ def reconcile_source(
             start = Cursor.from_json(uow.runs.cursor(service.source))
             known = set(uow.connection.execute(
                 sa.select(a.c.source_id).where(a.c.source == service.source)).scalars())
+            if service.mapping_version is not None:
+                # Events this mapping left out: a change at the source reaches the incremental
+                # sync (a new `modified`), which decides again; the weekly full read catches
+                # the rest.
+                known |= uow.catalogue.skipped_ids(service.source, service.mapping_version)
         recording = _NewOnly(connector, known)  # type: ignore[arg-type]
     else:
         recording, start = _Recording(connector), Cursor()
@@ -130,6 +135,9 @@ def reconcile_source(
         live = set(uow.connection.execute(
             sa.select(a.c.source_id).where(a.c.source == service.source,
                                            a.c.state != cat.WITHDRAWN)).scalars())
+        # Skipped events the source no longer returns need not be remembered.
+        uow.catalogue.forget_skipped(service.source, recording.seen)
+        uow.commit()
     missing = sorted(live - recording.seen)
     counts = run.counts
     before = counts.withdrawn

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,6 +26,7 @@ from connectors.base import (
     UnreadablePage,
     source_id_of,
 )
+from sync.adapters.repository import NewVersion
 from sync.domain import catalogue as cat
 from sync.domain.activity import (
     MappingError,
@@ -62,6 +64,12 @@ def raw_source_id(raw: Any) -> str | None:
 
 
 def raw_json(raw: Any) -> str:
+    """A raw document as stored (and fingerprinted): sorted keys, so a re-read of the same
+    document gives the same text."""
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        pass  # huge ints, lone surrogates, nesting orjson refuses: the standard library tries
     try:
         return json.dumps(raw, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError, RecursionError):
@@ -149,33 +157,40 @@ class SyncService:
         other = {o.source_id for _, o, _ in outcomes} - set(ids)
         if other:
             entries.update(uow.catalogue.entries(self.source, other))
+        skipped: list[Skipped] = []
         if not savepoints:
             # Fast path: events new to the catalogue (most of an initial sync) are inserted in
-            # batches; the rest, and a second version of the same event, go one by one.
-            rest = self._create_new(uow, outcomes, run_id, counts, now, entries)
+            # batches, and so are new versions of known ones; the rest goes one by one. An
+            # event that appears twice in a page (changed while the pages were read) keeps its
+            # order one by one: batching its first version could reorder it after the second.
+            twice_mapped = {sid for sid, n in Counter(o.source_id for _, o, _ in outcomes).items()
+                            if n > 1}
+            rest = self._create_new(uow, outcomes, run_id, counts, now, entries, twice_mapped)
+            changes: list[tuple[cat.CatalogueEntry, NewVersion]] = []
             for raw, left, text in rest:
-                self.apply(uow, left, run_id, counts, now, entries, raw=raw, raw_text=text)
-            return
-        for raw, outcome, text in outcomes:
-            try:
-                with uow.savepoint():
-                    self.apply(uow, outcome, run_id, counts, now, entries, raw=raw,
-                               raw_text=text)
-            except SQLAlchemyError as exc:
-                self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
-                           counts, now, text)
+                self.apply(uow, left, run_id, counts, now, entries, raw=raw, raw_text=text,
+                           skipped=skipped,
+                           changes=None if left.source_id in twice_mapped else changes)
+            self._store_changes(uow, changes, run_id, now, entries)
+        else:
+            for raw, outcome, text in outcomes:
+                try:
+                    with uow.savepoint():
+                        self.apply(uow, outcome, run_id, counts, now, entries, raw=raw,
+                                   raw_text=text, skipped=skipped)
+                except SQLAlchemyError as exc:
+                    self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
+                               counts, now, text)
+        uow.catalogue.record_skipped(self.source, skipped, self.mapping_version, now)
 
     def _create_new(
         self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome, str]], run_id: int,
         counts: RunCounts, now: datetime, entries: dict[str, cat.CatalogueEntry],
+        seen_twice: set[str],
     ) -> list[tuple[Any, MappingOutcome, str]]:
         """Insert the page's new activities in batches; return the outcomes left to apply."""
         new: list[tuple[NormalisedActivity, dict[str, Any], str, Provenance]] = []
         rest: list[tuple[Any, MappingOutcome, str]] = []
-        # An event that appears twice in a page (changed while the pages were read) keeps
-        # its order one by one: batching its first version could reorder it after the second.
-        seen_twice = {sid for sid, n in Counter(o.source_id for _, o, _ in outcomes).items()
-                      if n > 1}
         for raw, outcome, text in outcomes:
             # Already over: created without a review item, one by one (rare).
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
@@ -198,6 +213,24 @@ class SyncService:
         counts.created += len(new)
         return rest
 
+    def _store_changes(
+        self, uow: UnitOfWork, changes: list[tuple[cat.CatalogueEntry, NewVersion]],
+        run_id: int, now: datetime, entries: dict[str, cat.CatalogueEntry],
+    ) -> None:
+        """New versions of the page's known activities, stored together."""
+        stored = uow.catalogue.update_many([c for _, c in changes], now, run_id)
+        events = []
+        for (entry, c), (version_id, item_id) in zip(changes, stored, strict=True):
+            act = c.act
+            entries[act.source_id] = cat.CatalogueEntry(
+                entry.id, c.state, c.digest, version_id if c.approve else
+                entry.approved_version_id, act.next_occurrence, version_id, act.modified,
+                c.prov.raw_fingerprint, c.prov.mapping_version, c.prov.visible_until)
+            if item_id is not None:
+                events.append(ActivityChanged(entry.id, item_id, self.source, act.source_id,
+                                              act.place.nis, act.display_title))
+        uow.outbox.add_many(events, now)
+
     def _fail(
         self, uow: UnitOfWork, run_id: int, raw: Any, stage: str, error: str,
         counts: RunCounts, now: datetime, text: str | None = None,
@@ -213,12 +246,17 @@ class SyncService:
         self, uow: UnitOfWork, outcome: MappingOutcome, run_id: int | None, counts: RunCounts,
         now: datetime, entries: dict[str, cat.CatalogueEntry] | None = None,
         *, raw: Any = NO_RAW, raw_text: str | None = None,
+        skipped: list[Skipped] | None = None,
+        changes: list[tuple[cat.CatalogueEntry, NewVersion]] | None = None,
     ) -> None:
         """Carry out what `decide` says for one outcome.
 
         `entries` is a page's prefetched catalogue state; it is kept current here, because one
         page can hold two versions of the same event. `raw` is the document it was mapped
-        from, kept with the activity for `remap`.
+        from, kept with the activity for `remap`. An event skipped before it was ever stored
+        is remembered (for the reconciliation): collected in `skipped` when given, for the
+        caller to write per page, else written now. Likewise a new version of a known
+        activity goes to `changes` when given (the caller stores them together).
         """
         if entries is None:
             entries = uow.catalogue.entries(self.source, [outcome.source_id])
@@ -234,6 +272,12 @@ class SyncService:
         if decision.action == cat.SKIP:
             assert decision.reason is not None
             counts.skip(decision.reason)
+            if entry is None and isinstance(outcome, Skipped):
+                if skipped is None:
+                    uow.catalogue.record_skipped(self.source, [outcome], self.mapping_version,
+                                                 now)
+                else:
+                    skipped.append(outcome)
         elif decision.action in (cat.UNCHANGED, cat.EXPIRE):
             counts.unchanged += 1
             assert entry is not None and isinstance(outcome, NormalisedActivity)
@@ -268,6 +312,13 @@ class SyncService:
                     uow, entry, outcome, data):
                 # The source did not change; our mapping did, in nothing a moderator sees.
                 decision = cat.Decision(cat.UPDATE, None, entry.state)
+            assert decision.state is not None
+            if entry is not None and changes is not None and raw is not NO_RAW:
+                changes.append((entry, NewVersion(
+                    entry.id, outcome, decision.state, data, digest, prov, decision.review_kind,
+                    approve=decision.review_kind is None and decision.state == cat.PUBLISHED)))
+                counts.updated += 1
+                return
             activity_id, version_id = self._store(uow, entry, outcome, decision, run_id, now,
                                                   data, digest, prov)
             approved = entry.approved_version_id if entry else None

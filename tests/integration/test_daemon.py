@@ -157,6 +157,43 @@ def test_the_nightly_reconciliation_reads_ids_and_fetches_only_what_is_new(world
         assert all(r.get("embed") == "true" for r in fake.requests)
 
 
+def test_the_nightly_reconciliation_does_not_fetch_what_the_sync_skipped(world):
+    kept = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 4)]
+    # Returned by the query, left out by the mapping: cancelled, and for schools only.
+    cancelled = [ieper(n, status="Unavailable", modified=f"2026-11-20T10:00:{n:02d}+00:00")
+                 for n in range(4, 7)]
+    school = ieper(7, modified="2026-11-20T10:00:07+00:00")
+    school["audience"] = {"audienceType": "education"}
+    with FakeSapi3([*kept, *cancelled, school]) as fake:
+        app = feed_app(world, fake)
+        src = app.config.sources[0]
+        first = sync_source(app.uow, app.connector(src), app.sync_service(src))
+        assert first.counts.created == 3 and first.counts.skipped == {"cancelled": 3,
+                                                                      "education": 1}
+        fake.requests.clear()
+        result = reconcile_source(app.uow, app.connector(src), app.sync_service(src))
+        assert result.run.status == "succeeded" and result.missing == 0
+        assert result.run.counts.fetched == 0
+        assert [r for r in fake.requests if r.get("embed") == "true"] == []
+
+        # A new mapping decides again: the skipped ones are fetched once, then known again.
+        bumped = app.sync_service(src)
+        bumped.mapping_version = "another mapping"
+        fake.requests.clear()
+        again = reconcile_source(app.uow, app.connector(src), bumped)
+        assert again.run.counts.fetched == 4 and again.run.counts.skipped == {
+            "cancelled": 3, "education": 1}
+        assert reconcile_source(app.uow, app.connector(src), bumped).run.counts.fetched == 0
+
+        # What the source no longer returns is forgotten.
+        with fake._lock:
+            del fake._events[event_id(4)]
+        reconcile_source(app.uow, app.connector(src), bumped)
+    with world.engine.connect() as conn:
+        remembered = set(conn.execute(sa.select(t.skipped_events.c.source_id)).scalars())
+    assert remembered == {event_id(5), event_id(6), event_id(7)}
+
+
 def test_an_incomplete_reconciliation_withdraws_nothing(world):
     docs = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 5)]
     with FakeSapi3(docs) as fake:

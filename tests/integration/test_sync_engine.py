@@ -231,6 +231,60 @@ def test_two_versions_of_one_event_in_a_page_end_at_the_last(run, engine):
     assert activity(engine, 3).state == "withdrawn"
 
 
+def test_a_large_page_is_stored_in_bulk_and_later_rows_get_fresh_ids(run, engine):
+    # Large enough for PostgreSQL's COPY path; titles that its text format must escape.
+    title = "Praatcafé {} — 'quote\" back\\slash \\N"
+    first = run([[make_event(n, title=title.format(n)) for n in range(1, 41)]])
+    assert first.counts.created == 40
+    # Written one by one afterwards (an event twice in a page): no id taken twice.
+    again = run([[make_event(41, modified="2026-11-21T10:00:00+00:00"),
+                  make_event(41, title="Tweede", modified="2026-11-21T10:00:05+00:00")]])
+    assert (again.counts.created, again.counts.updated) == (1, 1)
+    a, v = t.activities, t.activity_versions
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(a.c.source_id, a.c.title, a.c.next_occurrence, v.c.activity_id, a.c.id,
+                      v.c.data).join(v, v.c.id == a.c.current_version_id)).all()
+    assert len(rows) == 41 and all(r.activity_id == r.id for r in rows)
+    by_id = {r.source_id: r for r in rows}
+    first_row = by_id[event_id(1)]
+    assert first_row.title == title.format(1) == first_row.data["title"]["nl"]
+    assert first_row.next_occurrence == datetime(2027, 2, 1, 17, 0, tzinfo=UTC)
+    assert by_id[event_id(41)].data["title"]["nl"] == "Tweede"
+    assert len(open_items(engine)) == 41
+    assert count(engine, t.outbox) == 42  # 41 discovered, 1 changed
+
+
+def test_the_changed_events_of_a_page_cost_the_same_statements_however_many(run, engine):
+    run([[make_event(n) for n in range(1, 61)]])
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def change(numbers: range, minute: int) -> int:
+        statements.clear()
+        modified = f"2026-11-21T10:{minute:02d}:00+00:00"
+        result = run([[make_event(n, title=f"Nieuw {minute}", modified=modified)
+                       for n in numbers]])
+        assert result.counts.updated == len(numbers)
+        return len(statements)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        # Both pages large enough for the same bulk method (PostgreSQL COPYs from 16 rows).
+        few, many = change(range(1, 21), 1), change(range(21, 61), 2)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert few == many
+    for n in (1, 60):
+        assert activity(engine, n).title.startswith("Nieuw")
+    items = open_items(engine)
+    assert len(items) == 60 and {i.kind for i in items} == {"new"}
+    assert count(engine, t.activity_versions) == 120
+    assert count(engine, t.outbox, t.outbox.c.topic == "activity.changed") == 60
+
+
 def test_unchanged_event_whose_date_passed_moves_its_next_occurrence_only(engine, region):
     doc = make_event(1)
     doc.update(calendarType="multiple", subEvent=[
