@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.engine import Engine, make_url
 
 from sync.adapters import migrate
@@ -24,6 +25,10 @@ PG_URL_ENV = "IKDOEMEE_TEST_DATABASE_URL"
 # Modules whose every test is `slow`: the fast lane (`-m "not slow"`) does not even import them
 # (browsers, subprocesses, schemathesis' generated cases cost seconds to collect).
 SLOW_ONLY = (ROOT / "tests" / "e2e", ROOT / "tests" / "integration" / "test_api_schemathesis.py")
+
+
+# `make test-fast` runs property tests with fewer examples (`--hypothesis-profile=fast`).
+settings.register_profile("fast", max_examples=20)
 
 
 def _fast_lane(config: pytest.Config) -> bool:

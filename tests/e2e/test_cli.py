@@ -1,85 +1,30 @@
-"""The CLI end to end: subprocesses against the fake SAPI3 server over loopback."""
+"""The CLI end to end against the fake SAPI3 server over loopback: subprocesses where the
+process matters (one JSON document on stdout, a kill, a lock between processes), in process
+for exit codes and messages."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from samplefeed.server import FakeSapi3
-from tests.builders import make_event
+from tests.support.cli import InProcess
+from tests.support.cli import _restore_logging as _restore_logging  # noqa: F401 - autouse
+from tests.support.cli_process import ROOT, Cli, events, snapshot, write_config
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def events(n: int, start: int = 1) -> list[dict[str, Any]]:
-    # Three events share each `modified` second, so ties straddle page boundaries.
-    postal = ["8900", "8600", "8970", "8670", "8620", "8950"]
-    return [make_event(i, postal_code=postal[i % len(postal)],
-                       modified=f"2026-11-20T10:{(i // 3) // 60:02d}:{(i // 3) % 60:02d}+00:00")
-            for i in range(start, start + n)]
-
 
 @pytest.fixture
-def feed() -> Iterator[FakeSapi3]:
-    with FakeSapi3(events(40), client_ids={"test-client"}) as fake:
-        yield fake
-
-
-def write_config(tmp_path: Path, base_url: str, limit: int = 7, **extra: Any) -> Path:
-    lines = [
-        f'region_file = "{ROOT / "config" / "westhoek_municipalities.json"}"',
-        "[[sources]]",
-        'name = "uitdatabank"',
-        'connector = "uitdatabank"',
-        f'base_url = "{base_url}"',
-        'client_id_env = "TEST_SAPI_CLIENT_ID"',
-        f"limit = {limit}",
-        "max_attempts = 3",
-        "backoff_initial_seconds = 0",
-        "backoff_max_seconds = 0",
-    ] + [f"{k} = {v}" for k, v in extra.items()]
-    path = tmp_path / "ikdoemee.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-class Cli:
-    def __init__(self, config: Path, database_url: str) -> None:
-        self.config = config
-        self.env = {**os.environ, "IKDOEMEE_DATABASE_URL": database_url,
-                    "TEST_SAPI_CLIENT_ID": "test-client"}
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "sync.entrypoints.cli", "--config", str(self.config), *args]
-
-    def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self.argv(*args), capture_output=True, text=True, env=self.env,
-                              cwd=ROOT, timeout=120)
-        if check is not None:
-            assert proc.returncode == check, proc.stderr
-        return proc
-
-    def json(self, *args: str) -> Any:
-        proc = self(*args, "--json")
-        return json.loads(proc.stdout)  # exactly one JSON document, nothing else on stdout
-
-
-@pytest.fixture
-def cli(tmp_path: Path, feed: FakeSapi3, database_url: str) -> Cli:
-    c = Cli(write_config(tmp_path, feed.base_url), database_url)
+def inproc(tmp_path: Path, feed: FakeSapi3, database_url: str) -> InProcess:
+    c = InProcess(write_config(tmp_path, feed.base_url), database_url)
     c("db", "upgrade")
     return c
 
@@ -122,46 +67,30 @@ def test_bad_config_names_the_key_and_shows_no_traceback(cli, tmp_path, feed):
     assert "Traceback" not in proc.stderr
 
 
-def test_unknown_municipality_and_state_are_usage_errors(cli):
-    proc = cli("queue", "list", "--municipality", "Brugge", check=2)
-    assert "unknown municipality 'Brugge'" in proc.stderr and "Ieper" in proc.stderr
-    proc = cli("activities", "list", "--state", "gepubliceerd", check=2)
-    assert "--state" in proc.stderr
+def test_unknown_municipality_and_state_are_usage_errors(inproc):
+    result = inproc("queue", "list", "--municipality", "Brugge", check=2)
+    assert "unknown municipality 'Brugge'" in result.stderr and "Ieper" in result.stderr
+    result = inproc("activities", "list", "--state", "gepubliceerd", check=2)
+    assert "--state" in result.stderr
 
 
 def test_unmigrated_database_says_to_upgrade(tmp_path, feed):
-    c = Cli(write_config(tmp_path, feed.base_url), f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-    proc = c("queue", "list", check=2)
-    assert "ikdoemee-sync db upgrade" in proc.stderr
+    c = InProcess(write_config(tmp_path, feed.base_url),
+                  f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    result = c("queue", "list", check=2)
+    assert "ikdoemee-sync db upgrade" in result.stderr
 
 
-def test_refused_client_fails_the_run_with_the_problem(cli):
-    cli.env["TEST_SAPI_CLIENT_ID"] = "wrong-client"
-    proc = cli("sync", "--json", check=1)
-    doc = json.loads(proc.stdout)
+def test_refused_client_fails_the_run_with_the_problem(inproc):
+    result = inproc("sync", "--json", check=1, TEST_SAPI_CLIENT_ID="wrong-client")
+    doc = json.loads(result.stdout)
     assert doc["status"] == "failed" and "401" in doc["error"]
-    assert cli.json("runs", "list")["runs"][0]["status"] == "failed"
+    assert inproc.json("runs", "list")["runs"][0]["status"] == "failed"
 
 
-def test_missing_client_id_variable_is_a_config_error(cli):
-    del cli.env["TEST_SAPI_CLIENT_ID"]
-    proc = cli("sync", check=2)
-    assert "TEST_SAPI_CLIENT_ID is not set" in proc.stderr
-
-
-def snapshot(url: str) -> dict[str, Any]:
-    """What a moderator and the outbox would see, independent of row ids."""
-    eng = sa.create_engine(url)
-    with eng.connect() as conn:
-        acts = sorted(conn.execute(sa.text(
-            "SELECT source_id, state, content_hash FROM activities")).all())
-        items = sorted(conn.execute(sa.text(
-            "SELECT a.source_id, r.kind, r.status FROM review_items r "
-            "JOIN activities a ON a.id = r.activity_id")).all())
-        versions = conn.execute(sa.text("SELECT count(*) FROM activity_versions")).scalar_one()
-        outbox = sorted(conn.execute(sa.text("SELECT topic FROM outbox")).scalars().all())
-    eng.dispose()
-    return {"activities": acts, "items": items, "versions": versions, "outbox": outbox}
+def test_missing_client_id_variable_is_a_config_error(inproc):
+    result = inproc("sync", check=2, TEST_SAPI_CLIENT_ID=None)
+    assert "TEST_SAPI_CLIENT_ID is not set" in result.stderr
 
 
 def test_kill_during_sync_then_resume_loses_and_doubles_nothing(tmp_path, database_url):

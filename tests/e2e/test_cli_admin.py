@@ -7,7 +7,6 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from samplefeed.server import FakeSapi3
 from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
 from tests.builders import event_id, make_event
-from tests.e2e.test_cli import Cli, events, write_config
+from tests.support.cli_process import events
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -28,13 +27,6 @@ def feed() -> Iterator[FakeSapi3]:
         doc["name"] = 42  # garbage from the source: a map failure with its raw payload
     with FakeSapi3(events(12) + broken, client_ids={"test-client"}) as fake:
         yield fake
-
-
-@pytest.fixture
-def cli(tmp_path: Path, feed: FakeSapi3, database_url: str) -> Cli:
-    c = Cli(write_config(tmp_path, feed.base_url), database_url)
-    c("db", "upgrade")
-    return c
 
 
 def test_failures_show_replay_refetch_and_ignore(cli, feed):

@@ -1,19 +1,20 @@
-"""Hardening at the command line: config and database URL errors, weak secrets, escaped output."""
+"""Hardening at the command line: config and database URL errors, weak secrets, escaped output
+(in process: exit codes, stderr and stdout bytes as a shell sees them)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from samplefeed.server import FakeSapi3
 from tests.builders import make_event
-from tests.e2e.test_cli import ROOT, Cli, write_config
+from tests.support.cli import InProcess, plain_error
+from tests.support.cli import _restore_logging as _restore_logging  # noqa: F401 - autouse
+from tests.support.cli_process import write_config
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -21,18 +22,9 @@ pytestmark = pytest.mark.slow
 STRONG = "x" * 40
 
 
-def run(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sync.entrypoints.cli", "--config", str(config), *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-        env={**os.environ, "TEST_SAPI_CLIENT_ID": "c", **env})
-
-
-def plain_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
-    assert proc.returncode == code, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for word in words:
-        assert word in proc.stderr, proc.stderr
+def run(config: Path, *args: str, **env: str) -> Any:
+    return InProcess(config, env.pop("IKDOEMEE_DATABASE_URL", ""), client_id="c")(
+        *args, check=None, **env)
 
 
 def test_config_not_utf8_or_a_folder_is_a_plain_error(tmp_path, database_url):
@@ -66,7 +58,7 @@ def test_db_upgrade_refuses_urls_that_cannot_work(tmp_path, url, words):
 @pytest.mark.parametrize(("variable", "value"), [("IKDOEMEE_ADMIN_TOKEN", "1"),
                                                  ("IKDOEMEE_SECRET_KEY", "x")])
 def test_web_and_run_refuse_weak_secrets(tmp_path, database_url, command, variable, value):
-    cli = Cli(write_config(tmp_path, "http://127.0.0.1:9"), database_url)
+    cli = InProcess(write_config(tmp_path, "http://127.0.0.1:9"), database_url)
     cli("db", "upgrade")
     env = {"IKDOEMEE_DATABASE_URL": database_url, "IKDOEMEE_ADMIN_TOKEN": STRONG,
            "IKDOEMEE_SECRET_KEY": STRONG, variable: value}
@@ -80,18 +72,15 @@ EVIL = "Praatcafé\x1b[2J\x1b]0;pwned\x07\r\nvervalste regel\x9b31m\u202eesrever
 RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def stdout_of(cli: Cli, *args: str) -> str:
+def stdout_of(cli: InProcess, *args: str) -> str:
     """stdout exactly as written (bytes decoded, no newline translation that would hide CR)."""
-    proc = subprocess.run(cli.argv(*args), capture_output=True, env=cli.env, cwd=ROOT,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stderr.decode()
-    return proc.stdout.decode("utf-8")
+    return cli(*args).stdout_bytes.decode("utf-8")
 
 
 def test_control_characters_from_the_feed_and_people_are_escaped(tmp_path, database_url):
     docs = [make_event(1, title=EVIL), make_event(2, title=EVIL, start="\x1b[31mnope")]
     with FakeSapi3(docs, client_ids={"test-client"}) as fake:
-        cli = Cli(write_config(tmp_path, fake.base_url), database_url)
+        cli = InProcess(write_config(tmp_path, fake.base_url), database_url)
         cli("db", "upgrade")
         cli("sync")  # partial: event 2 fails to map, its raw payload is kept verbatim
     [failure] = cli.json("failures", "list")["failures"]

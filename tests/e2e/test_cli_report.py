@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import cli, feed  # noqa: F401 - fixtures
-
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from samplefeed.generator import generate_events
 from samplefeed.server import FakeSapi3
-from tests.e2e.test_cli import Cli, events, snapshot
 from tests.integration.test_notify import SmtpSink, free_port, smtp  # noqa: F401 - fixture
+from tests.support.cli_process import Cli, events, snapshot
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow

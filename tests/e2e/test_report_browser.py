@@ -25,8 +25,8 @@ from tests.e2e.test_moderation_browser import (
     _browser_or_skip,
     free_port,
 )
-from tests.integration.test_history_report import annual_mentions, insert_published
 from tests.support.apps import make_app
+from tests.support.history import annual_mentions, insert_published
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow

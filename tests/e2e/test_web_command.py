@@ -12,7 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.e2e.test_moderation_browser import ROOT, free_port
+from tests.support.apps import ROOT
+from tests.support.web import free_port
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow

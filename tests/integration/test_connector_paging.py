@@ -229,8 +229,8 @@ def test_random_concurrent_modifications_lose_nothing(client: httpx.Client, seed
                 for _ in range(rng.randint(0, 3)):
                     victim = sid(rng.choice(events))
                     # Real edits get "now": the next second, or the newest second again.
-                    newest = max(e["modified"] for e in fake.events())
-                    second = None if rng.random() < 0.7 else newest
+                    second = (None if rng.random() < 0.7
+                              else max(e["modified"] for e in fake.events()))
                     fake.update(victim, modified=second, description={"nl": f"v{requests}"})
 
         fake.on_request = chaos

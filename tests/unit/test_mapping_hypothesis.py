@@ -12,7 +12,9 @@ from .mapping_helpers import set_path
 
 hypothesis = pytest.importorskip("hypothesis")
 st = pytest.importorskip("hypothesis.strategies")
-st = pytest.importorskip("hypothesis.strategies")
+
+# `make test-fast` loads the "fast" profile (tests/conftest.py): a fifth of the examples.
+SCALE = hypothesis.settings().max_examples / 100
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
@@ -38,7 +40,7 @@ def all_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]
 BASE_PATHS = all_paths(BASE)
 
 
-@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.settings(max_examples=round(300 * SCALE), deadline=None)
 @hypothesis.given(
     replacements=st.lists(st.tuples(st.sampled_from(BASE_PATHS), json_values), max_size=4)
 )
@@ -52,7 +54,7 @@ def test_hypothesis_mutations(replacements: list[tuple[tuple[Any, ...], Any]]) -
     outcome(doc)
 
 
-@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.settings(max_examples=round(200 * SCALE), deadline=None)
 @hypothesis.given(doc=st.dictionaries(st.sampled_from(list(BASE)), json_values, max_size=12))
 def test_hypothesis_random_documents(doc: dict[str, Any]) -> None:
     outcome(doc)
