@@ -11,8 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.adapters import search_index
-from sync.adapters import tables as t
-from sync.domain import catalogue as cat
+from sync.adapters.queries import catalogue as catalogue_rows
 from sync.domain.activity import (
     ACTIVITY_TYPES,
     ATTENDANCE_MIXED,
@@ -104,14 +103,7 @@ def _published(r: Any) -> Published:
 
 def iter_published(conn: sa.Connection) -> Iterator[Published]:
     """Every published activity with the data a moderator approved, not the latest synced."""
-    a, v = t.activities, t.activity_versions
-    rows = conn.execute(
-        sa.select(a.c.id, a.c.source, a.c.source_id, a.c.updated_at, v.c.data)
-        .join(v, v.c.id == a.c.approved_version_id)
-        .where(a.c.state == cat.PUBLISHED)
-        .order_by(a.c.id)
-    )
-    for r in rows:
+    for r in catalogue_rows.published(conn):
         yield _published(r)
 
 
@@ -122,12 +114,7 @@ def iter_public(conn: sa.Connection, now: datetime,
 
 
 def get_published(conn: sa.Connection, activity_id: int) -> Published | None:
-    a, v = t.activities, t.activity_versions
-    r = conn.execute(
-        sa.select(a.c.id, a.c.source, a.c.source_id, a.c.updated_at, v.c.data)
-        .join(v, v.c.id == a.c.approved_version_id)
-        .where(a.c.state == cat.PUBLISHED, a.c.id == activity_id)
-    ).one_or_none()
+    r = catalogue_rows.one_published(conn, activity_id)
     return None if r is None else _published(r)
 
 
@@ -225,11 +212,7 @@ def _load(conn: sa.Connection, catalogue: PublicCatalogue, chosen: list[Facts]
     (the content approved then, even if the activity changed since), parsed once."""
     missing = [x.version_id for x in chosen if catalogue.parsed((x.id, x.version_id)) is None]
     if missing:
-        a, v = t.activities, t.activity_versions
-        for r in conn.execute(
-                sa.select(a.c.id, a.c.source, a.c.source_id, a.c.updated_at,
-                          v.c.id.label("vid"), v.c.data)
-                .join(a, a.c.id == v.c.activity_id).where(v.c.id.in_(missing))):
+        for r in catalogue_rows.versions_with_activity(conn, missing):
             d = dict(r.data)
             catalogue.keep_parsed((r.id, r.vid), Published(
                 r.id, r.source, r.source_id, d, r.updated_at, NormalisedActivity.from_dict(d),

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 import structlog
 
 from sync.adapters import search_index
-from sync.adapters import tables as t
-from sync.domain import catalogue as cat
+from sync.adapters.queries import catalogue as catalogue_rows
 from sync.domain.activity import AUDIENCE_EVERYONE, AUDIENCE_MEMBERS, Calendar
 from sync.domain.calendar import Upcoming, calendar_of, next_occurrence
 from sync.domain.search_text import words
@@ -27,7 +26,6 @@ log = structlog.get_logger()
 Key = tuple[int, int]  # (activity id, approved version id)
 Span = tuple[datetime | None, datetime | None]
 FAR = datetime.max.replace(tzinfo=UTC)
-CHUNK = 500
 PARSED_KEPT = 2000  # full activities kept for pages (~20 kB each); the facts of all always
 # Nothing ahead now may mean "not within the opening-hours search window yet": look again.
 NOTHING_AHEAD_RECHECK = timedelta(hours=1)
@@ -110,13 +108,7 @@ class PublicCatalogue:
                 and at - self._checked[0] < RECHECK_SECONDS):
             return current
         self._checked = (at, writes)
-        a = t.activities
-        # Versions only get newer ids, so an approval changes the sum even when the clock
-        # did not move (frozen in tests, equal to the microsecond in life).
-        stamp = tuple(conn.execute(
-            sa.select(sa.func.count(), sa.func.sum(a.c.approved_version_id),
-                      sa.func.sum(a.c.id), sa.func.max(a.c.updated_at))
-            .where(a.c.state == cat.PUBLISHED)).one())
+        stamp = catalogue_rows.published_stamp(conn)
         if current is not None and current.stamp == stamp:
             return current
         with self._lock:
@@ -128,18 +120,12 @@ class PublicCatalogue:
             return fresh
 
     def _read(self, conn: sa.Connection, stamp: tuple[Any, ...]) -> Snapshot:
-        a, v = t.activities, t.activity_versions
-        keys = [(r[0], r[1]) for r in conn.execute(
-            sa.select(a.c.id, a.c.approved_version_id)
-            .where(a.c.state == cat.PUBLISHED, a.c.approved_version_id.is_not(None))
-            .order_by(a.c.id))]
+        keys = catalogue_rows.published_keys(conn)
         # By version id: on PostgreSQL each statement sees the latest commits, and an approval
         # between the two must not pair an activity with another version's data.
         missing = [k[1] for k in keys if k not in self._facts]
-        for start in range(0, len(missing), CHUNK):
-            for r in conn.execute(sa.select(v.c.activity_id, v.c.id, v.c.data)
-                                  .where(v.c.id.in_(missing[start:start + CHUNK]))):
-                self._facts[(r[0], r[1])] = self._facts_of(r[0], r[1], dict(r[2]))
+        for aid, vid, data in catalogue_rows.version_data(conn, missing):
+            self._facts[(aid, vid)] = self._facts_of(aid, vid, data)
         wanted = set(keys)
         for gone in [k for k in self._facts if k not in wanted]:
             del self._facts[gone]
@@ -150,11 +136,8 @@ class PublicCatalogue:
         if stale:
             log.warning("search index: published activities without an index row",
                         count=len(stale), first=stale[:5])
-            for start in range(0, len(stale), CHUNK):
-                for row in conn.execute(sa.select(a.c.id, v.c.data)
-                                        .join(v, v.c.id == a.c.approved_version_id)
-                                        .where(a.c.id.in_(stale[start:start + CHUNK]))):
-                    unindexed[row[0]] = words(search_index.text_of(dict(row[1])))
+            for aid, data in catalogue_rows.approved_data(conn, stale):
+                unindexed[aid] = words(search_index.text_of(data))
         return Snapshot(stamp, facts, unindexed)
 
     def _facts_of(self, activity_id: int, version_id: int, data: dict[str, Any]) -> Facts:
