@@ -289,7 +289,7 @@ def _all_page_kinds(site: Site, page: Any, expect: Any) -> None:
           box.type = 'hidden'; box.name = 'item'; box.value = (900000 + i) + ':1';
           form.appendChild(box); } }""", 1001)
     page.get_by_role("button", name="Geselecteerde goedkeuren").click()
-    expect(page.get_by_text("hoogstens 1000 activiteiten")).to_be_visible()
+    expect(page.get_by_text("hoogstens 1.000 activiteiten")).to_be_visible()
     site.check(page, "te-veel-tegelijk")
     page.get_by_role("link", name="Terug").click()
     expect(page.get_by_role("button", name="Geselecteerde goedkeuren")).to_be_visible()

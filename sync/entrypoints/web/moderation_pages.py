@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from sync.bootstrap import App
 from sync.domain import catalogue as cat
+from sync.domain import dutch
 from sync.entrypoints.web import security as sec
 from sync.service import links, notify
 from sync.service import moderators as mods
@@ -446,8 +447,9 @@ async def bulk(request: Request, token: str, decision: str) -> Response:
         return _malformed(request)
     if len(picked) > rv.BULK_MAX:
         # Refused whole, not cut: a silent cut would leave the moderator thinking all is done.
-        return sec.form_refused(request, 413, f"Je kan hoogstens {rv.BULK_MAX} activiteiten "
-                                              f"tegelijk {what}. Ga terug en duid er minder aan.")
+        most = dutch.counted(rv.BULK_MAX, "activiteit", "activiteiten")
+        return sec.form_refused(request, 413, f"Je kan hoogstens {most} tegelijk {what}. "
+                                              "Ga terug en duid er minder aan.")
     if not picked:
         return show_queue(ctx, 400, error=f"Duid eerst de activiteiten aan die je wil {what}.")
     application = ctx.application
