@@ -148,7 +148,8 @@ def _copy_value(column_type: Any) -> Any:
     if isinstance(column_type, t.UTCDateTime):
         return lambda v: None if v is None else v.astimezone(UTC).replace(tzinfo=None)
     if isinstance(column_type, sa.JSON):
-        return lambda v: None if v is None else json_text(v)  # COPY's text format: jsonb input
+        # COPY's text format is jsonb input; None is JSON null, as SQLAlchemy binds it.
+        return json_text
     return lambda v: v
 
 
