@@ -21,9 +21,11 @@ demo: venv
 test: venv
 	$(BIN)/pytest -q
 
-# The fast lane: everything but end-to-end runs and drills (marked `slow`; `make test` runs them).
+# The fast lane: everything but the `slow` tests (end-to-end runs, drills, schemathesis, the
+# 10 000-window paging; `make test` runs them), on all cores. Assertion rewriting is cached in
+# __pycache__ even where PYTHONDONTWRITEBYTECODE is set: redoing it costs ~10 s a run.
 test-fast: venv
-	$(BIN)/pytest -q -m "not slow"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n auto -m "not slow"
 
 test-pg: venv
 	IKDOEMEE_TEST_DATABASE_URL=$${IKDOEMEE_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q

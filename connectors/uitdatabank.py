@@ -6,7 +6,7 @@ import email.utils
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -29,6 +29,7 @@ from connectors.base import (
     UnreadablePage,
     source_id_of,
 )
+from connectors.paging import KeysetPaging, Request
 
 # Every default filter is overridden: deletions, rejections, drafts, availability changes,
 # foreign addresses and member-only audiences must all reach us so we can withdraw activities.
@@ -42,10 +43,6 @@ DEFAULT_FILTER_OVERRIDES: dict[str, str] = {
 # SAPI3 leaves UiTPAS and kansentarief prices out of `priceInfo` unless asked.
 EMBED_PARAMS: dict[str, str] = {"embed": "true", "embedUitpasPrices": "true"}
 
-# Rescans of one tie from start 0 allowed in one pass before we call the feed unstable.
-_MAX_RESCANS = 25
-# Consecutive empty or short pages while `totalItems` says more remain before giving up.
-_MAX_SHORT_PAGES = 5
 # A SAPI3 page nests about ten levels (page, member, event, calendar, subEvent, ...); a body far
 # deeper is hostile or broken, and deep JSON ends in a RecursionError wherever it is walked.
 MAX_JSON_DEPTH = 64
@@ -148,13 +145,6 @@ def nested_deeper(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
-
-
-def _fingerprint(member: Any) -> str:
-    try:
-        return json.dumps(member, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        return repr(member)
 
 
 class UitdatabankConnector:
@@ -458,180 +448,67 @@ def _problem(response: httpx.Response) -> tuple[str, str | None]:
 
 
 class _Pass:
-    """One `pages()` pass: keyset paging on (modifiedFrom = cursor second, small start)."""
+    """One `pages()` pass: the connector's requests, steered by a KeysetPaging policy."""
 
     def __init__(self, connector: UitdatabankConnector, cursor: Cursor) -> None:
         self.c = connector
         modified = normalise_modified(cursor.modified) if cursor.modified else None
-        self.modified: datetime | None = parse_modified(modified) if modified else None
-        self.seen: set[str] = set(cursor.seen)
-        # Broken members have no key to de-duplicate on; overlapping reads must not repeat them.
-        self.yielded_broken: set[str] = set()
-        self.rescans = 0
-        self.short_pages = 0
+        self.paging = KeysetPaging(
+            parse_modified(modified) if modified else None, cursor.seen, key=_key,
+            limit=connector._limit, window=connector._window, name=connector.name,
+            show=format_modified)
 
     def cursor(self) -> Cursor:
-        modified = format_modified(self.modified) if self.modified else None
-        return Cursor(modified=modified, seen=frozenset(self.seen))
-
-    def overlap(self, consumed: int, limit: int) -> int:
-        # Re-read a few already-taken positions: if they come back unchanged we know nothing
-        # shifted left (an event modified away from the tie) and no position was skipped.
-        if limit < 2:
-            return 0
-        return min(consumed, max(1, limit // 4))
+        modified = self.paging.modified
+        return Cursor(modified=format_modified(modified) if modified else None,
+                      seen=frozenset(self.paging.seen))
 
     def run(self) -> Iterator[Page]:
-        c = self.c
-        # Lower bound of the current query; it equals the cursor second except right after a
-        # postal-code split, when the cursor second is complete and we go on one second later.
-        query_from = self.modified
-        start = 0  # every pass re-reads the cursor second from 0: cheap, catches late arrivals
-        expected: list[tuple[str, ...]] | None = None  # keys the next page must begin with
-        if self.modified is not None and len(self.seen) > c._window - c._limit:
+        c, paging = self.c, self.paging
+        if paging.tie_too_large():
             yield from self.split_second()
-            query_from = self.modified + timedelta(seconds=1)
         while True:
-            limit = min(c._limit, c._window - start)
-            if limit < max(1, c._limit // 2):
-                # The tie at the cursor second is too large for offset paging inside the window.
-                if query_from is None or self.modified is None or query_from != self.modified:
-                    raise FatalSourceError(
-                        0,
-                        "Result window exceeded",
-                        f"{c.name}: more than {c._window} results without a usable "
-                        "modified value; cannot page further",
-                    )
+            request = paging.next_request()
+            if request is None:
                 yield from self.split_second()
-                query_from = self.modified + timedelta(seconds=1)
-                start, expected = 0, None
                 continue
-            params = c.search_params(
-                start=start,
-                limit=limit,
-                modified_from=format_modified(query_from) if query_from else None,
-            )
-            body = c.get_collection(params)
-            members: list[Any] = body["member"]
-            total = body.get("totalItems") if isinstance(body.get("totalItems"), int) else None
-
-            if expected is not None and members:
-                actual = [self.position_key(m) for m in members[: len(expected)]]
-                if actual != expected:
-                    # Positions moved (an event left the tie, a page was served twice, …):
-                    # trusting this offset could skip events, so read the second again from 0.
-                    self.rescans += 1
-                    if self.rescans > _MAX_RESCANS:
-                        raise TransientSourceError(
-                            f"{c.name}: results kept shifting at modified="
-                            f"{params.get('modifiedFrom')}; gave up after {_MAX_RESCANS} "
-                            "rescans from start 0"
-                        )
-                    log.info(
-                        "sapi3.rescan",
-                        source=c.name,
-                        start=start,
-                        modified_from=params.get("modifiedFrom"),
-                    )
-                    start, expected = 0, None
-                    continue
-
-            records, moved_at = self.take(members)
+            members, total, params = self.fetch(request)
+            if not paging.lines_up(members):
+                paging.rescan()
+                log.info("sapi3.rescan", source=c.name, start=request.start,
+                         modified_from=params.get("modifiedFrom"))
+                continue
+            records, behind = paging.take(members)
+            for sid, modified in behind:
+                log.warning("sapi3.out_of_order", source=c.name, id=sid,
+                            modified=format_modified(modified))
             if records:
                 yield Page(records=records, cursor=self.cursor(), total=total)
-
-            if not members or len(members) < limit:
-                if total is None or start + len(members) >= total:
-                    return
-                # `totalItems` says more remain: an empty or short page in the middle is a
-                # glitch of the source. Ending the pass here would report success on a partial
-                # read, so ask again (after a pause) and give up loudly if it persists.
-                self.short_pages += 1
-                if self.short_pages > _MAX_SHORT_PAGES:
-                    raise TransientSourceError(
-                        f"{c.name}: the source kept answering short pages at start={start} "
-                        f"(modifiedFrom={params.get('modifiedFrom')}) although totalItems="
-                        f"{total}; the next run resumes from the stored cursor"
-                    )
-                log.info("sapi3.short_page", source=c.name, start=start, got=len(members),
-                         total=total)
-                c._sleep(min(c._backoff_max, c._backoff_initial * 2 ** self.short_pages))
-                if not members:
-                    continue  # the same request again
-            else:
-                self.short_pages = 0
-            if total is not None and start + len(members) >= total:
+            step = paging.advance(request, members, total)
+            if step.short:
+                log.info("sapi3.short_page", source=c.name, start=request.start,
+                         got=len(members), total=total)
+                c._sleep(min(c._backoff_max, c._backoff_initial * 2 ** step.short))
+            if step.done:
                 return
-            if moved_at is not None:
-                # The cursor moved to a later second: a new query whose first positions are
-                # the members we just read from that second on.
-                query_from = self.modified
-                self.rescans = 0
-                consumed = len(members) - moved_at
-            else:
-                consumed = start + len(members)
-            overlap = self.overlap(consumed, c._limit)
-            start = consumed - overlap
-            expected = [self.position_key(m) for m in members[len(members) - overlap :]]
-            if not expected:
-                expected = None
 
-    @staticmethod
-    def position_key(member: Any) -> tuple[str, ...]:
-        key = _Pass.key(member)
-        if key is None:
-            return ("broken", _fingerprint(member))
-        return ("event", key[0], key[1].isoformat())
-
-    @staticmethod
-    def key(member: Any) -> tuple[str, datetime] | None:
-        if not isinstance(member, dict):
-            return None
-        sid = source_id_of(member.get("@id"))
-        modified = parse_modified(member.get("modified"))
-        if sid is None or modified is None:
-            return None
-        return sid, modified
-
-    def take(self, members: list[Any]) -> tuple[list[Any], int | None]:
-        """New members in order, advancing the cursor; and the index where it last moved."""
-        records: list[Any] = []
-        moved_at: int | None = None
-        for index, member in enumerate(members):
-            key = self.key(member)
-            if key is None:
-                fingerprint = _fingerprint(member)
-                if fingerprint not in self.yielded_broken:
-                    self.yielded_broken.add(fingerprint)
-                    records.append(member)
-                continue
-            sid, modified = key
-            if self.modified is None or modified > self.modified:
-                self.modified = modified
-                self.seen = {sid}
-                moved_at = index
-                records.append(member)
-            elif modified == self.modified:
-                if sid not in self.seen:
-                    self.seen.add(sid)
-                    records.append(member)
-            else:
-                # Before the cursor: the server ignored modifiedFrom; we already passed this
-                # second, so taking it would break the cursor's promise (reconciliation will).
-                log.warning(
-                    "sapi3.out_of_order",
-                    source=self.c.name,
-                    id=sid,
-                    modified=format_modified(modified),
-                )
-        return records, moved_at
+    def fetch(self, request: Request) -> tuple[list[Any], int | None, dict[str, str | int]]:
+        """The members and `totalItems` of one request, and the parameters it was sent with."""
+        params = self.c.search_params(
+            start=request.start,
+            limit=request.limit,
+            modified_from=format_modified(request.modified_from) if request.modified_from else None,
+        )
+        body = self.c.get_collection(params)
+        total = body.get("totalItems") if isinstance(body.get("totalItems"), int) else None
+        return body["member"], total, params
 
     def split_second(self) -> Iterator[Page]:
         """Read the whole cursor second one postal code at a time (each must fit the window)."""
         c = self.c
-        assert self.modified is not None
-        second = format_modified(self.modified)
-        log.info("sapi3.split_second", source=c.name, modified=second, seen=len(self.seen))
+        assert self.paging.modified is not None
+        second = format_modified(self.paging.modified)
+        log.info("sapi3.split_second", source=c.name, modified=second, seen=len(self.paging.seen))
         for postal_code in c._postal_codes:
             start = 0
             while True:
@@ -660,20 +537,7 @@ class _Pass:
                         f"{c.name}: {total} events modified at {second} in postal code "
                         f"{postal_code}; SAPI3 cannot page past {c._window}",
                     )
-                records: list[Any] = []
-                for member in members:
-                    key = self.key(member)
-                    if key is None:
-                        fingerprint = _fingerprint(member)
-                        if fingerprint not in self.yielded_broken:
-                            self.yielded_broken.add(fingerprint)
-                            records.append(member)
-                        continue
-                    sid, modified = key
-                    # modifiedTo keeps us inside the second; anything else is the server's bug.
-                    if modified == self.modified and sid not in self.seen:
-                        self.seen.add(sid)
-                        records.append(member)
+                records = self.paging.take_in_second(members)
                 if records:
                     yield Page(records=records, cursor=self.cursor(), total=total)
                 if not members or len(members) < limit:
@@ -681,3 +545,15 @@ class _Pass:
                 if total is not None and start + len(members) >= total:
                     break
                 start += len(members)
+        self.paging.second_read()
+
+
+def _key(member: Any) -> tuple[str, datetime] | None:
+    """A SAPI3 member's (event id, `modified`), None when either is missing or unreadable."""
+    if not isinstance(member, dict):
+        return None
+    sid = source_id_of(member.get("@id"))
+    modified = parse_modified(member.get("modified"))
+    if sid is None or modified is None:
+        return None
+    return sid, modified

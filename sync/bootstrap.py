@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connectors.uitdatabank import UitdatabankConnector
 from mappings.activity_types import TypeTable, TypeTableError, default_type_table, load_type_table
 from mappings.taaliconen import QUERY_LABELS
 from mappings.uitdatabank import mapping_version, to_activity
 from sync.adapters import migrate
-from sync.adapters.database import DatabaseUrlError, make_engine
+from sync.adapters.database import READ_ONLY, DatabaseUrlError, make_engine
 from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.adapters.mailer import Mailer, SmtpMailer
 from sync.adapters.region_file import RegionFileError, load_region
 from sync.domain.activity import MappingOutcome
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
+from sync.service.catalogue_query import new_catalogue
 from sync.service.outbox import Delivery, Handler, OutboxRelay
+from sync.service.public_catalogue import PublicCatalogue
 from sync.service.sync_source import Mapper, SyncService
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import AppConfig, ConfigError, EnvSettings, SourceConfig, load_config
@@ -99,9 +101,19 @@ class App:
     mailer: Mailer | None = None  # tests inject one; default: SMTP from `[smtp]`
     types: TypeTable = field(default_factory=default_type_table)
     _clients: list[httpx.Client] = field(default_factory=list)
+    # The public catalogue's in-memory side, shared by the requests of this process.
+    catalogue: PublicCatalogue = field(default_factory=new_catalogue)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A transaction that only reads (one consistent view); never waits for a writer."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     def lock(self, name: str) -> AbstractContextManager[bool]:
         """A named cross-process lock: yields whether this process holds it for the block."""

@@ -129,6 +129,10 @@ class WebConfig(_Strict):
     # Proxies whose X-Forwarded-For/-Proto are believed (IP addresses or networks); by default
     # nobody's, so a client cannot choose the address the rate limits count.
     forwarded_allow_ips: list[str] = Field(default_factory=list)
+    # Public catalogue (/activiteiten…, /api/activities…) per client address: a token bucket
+    # of `burst` requests refilled at `per_minute`; 0 switches the limit off.
+    public_rate_limit_per_minute: int = Field(default=600, ge=0, le=1_000_000)
+    public_rate_limit_burst: int = Field(default=120, ge=1, le=1_000_000)
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,31 @@ from sync.domain.region import Region
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 PG_URL_ENV = "IKDOEMEE_TEST_DATABASE_URL"
+# Modules whose every test is `slow`: the fast lane (`-m "not slow"`) does not even import them
+# (browsers, subprocesses, schemathesis' generated cases cost seconds to collect).
+SLOW_ONLY = (ROOT / "tests" / "e2e", ROOT / "tests" / "integration" / "test_api_schemathesis.py")
+
+
+def _fast_lane(config: pytest.Config) -> bool:
+    return str(config.getoption("markexpr", "")).strip() == "not slow"
+
+
+def _slow_only(path: Path) -> bool:
+    return any(path == slow or slow in path.parents for slow in SLOW_ONLY)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if _fast_lane(config) and _slow_only(collection_path):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Keeps SLOW_ONLY honest: a test there without the marker would silently leave the fast lane.
+    unmarked = [item.nodeid for item in items
+                if _slow_only(item.path) and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests in SLOW_ONLY modules must be marked slow: {unmarked[:5]}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -33,12 +60,36 @@ def region() -> Region:
     return load_region(ROOT / "config" / "westhoek_municipalities.json")
 
 
+@pytest.fixture(scope="session")
+def sqlite_folder() -> Iterator[Path]:
+    """Where this session's SQLite files live: in memory (/dev/shm) when the machine has it."""
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(prefix="ikdoemee-tests-",
+                                   dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(sqlite_folder: Path) -> Path:
+    """One SQLite file migrated to head per session (per worker); each test gets a copy."""
+    path = sqlite_folder / "migrated.sqlite3"
+    eng = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(eng)
+    eng.dispose()  # the last connection checkpoints the WAL: the file alone is the database
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+def database_url(sqlite_folder: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or its own schema on the PostgreSQL server."""
     pg = os.environ.get(PG_URL_ENV)
     if not pg:
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        path = sqlite_folder / f"{uuid.uuid4().hex}.sqlite3"
+        yield f"sqlite:///{path}"
+        for leftover in (path, path.with_name(path.name + "-wal"),
+                         path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
         return
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(pg)
@@ -54,9 +105,14 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A migrated database."""
-    eng = make_engine(database_url)
-    migrate.upgrade(eng)
+def engine(database_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated database (on SQLite a copy of the session's migrated file: same schema)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), url.database)
+        eng = make_engine(database_url)
+    else:
+        eng = make_engine(database_url)
+        migrate.upgrade(eng)
     yield eng
     eng.dispose()

@@ -16,6 +16,10 @@ class DatabaseUrlError(ValueError):
     """IKDOEMEE_DATABASE_URL cannot be used."""
 
 
+# Execution option of a connection that only reads (the public pages): on SQLite its
+# transaction begins deferred, so readers share the WAL instead of queueing for the write lock.
+READ_ONLY = "ikdoemee_read_only"
+
 HINT = "e.g. postgresql+psycopg://user:password@host:5432/ikdoemee or sqlite:///data/ikdoemee.sqlite3"
 
 
@@ -105,4 +109,7 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the lock at BEGIN (no deadlock between two upgrading readers); a
+        # reader must not, or every page view waits for every other one.
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
 from sync.adapters.database import json_text
+from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
 from sync.domain.activity import NormalisedActivity, Skipped, hash_of
 from sync.domain.catalogue import NO_PROVENANCE, Provenance
@@ -155,6 +156,16 @@ def _copy_value(column_type: Any) -> Any:
 
 
 
+def open_soonest_first(*columns: Any) -> sa.Select[Any]:
+    """The one home of "open review items, soonest activity first" (undated ones last):
+    `columns` of the item, its activity and its version."""
+    r, a, v = t.review_items, t.activities, t.activity_versions
+    return (sa.select(*columns).select_from(r)
+            .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
+            .where(r.c.status == cat.ITEM_OPEN)
+            .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id))
+
+
 class CatalogueRepository:
     """Activities, their versions and the review items of their municipality's queue."""
 
@@ -203,6 +214,7 @@ class CatalogueRepository:
         self.conn.execute(
             r.update().where(r.c.activity_id.in_(activity_ids), r.c.status == cat.ITEM_OPEN)
             .values(status=cat.ITEM_EXPIRED, decided_at=now, lock_version=r.c.lock_version + 1))
+        index_activities(self.conn, activity_ids)
 
     def due_to_expire(self, now: datetime, limit: int = 1000) -> list[int]:
         """Pending or published activities whose current version is shown no longer."""
@@ -235,6 +247,7 @@ class CatalogueRepository:
         """A new version the moderator would see no difference in becomes the approved one."""
         self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
                           .values(approved_version_id=version_id))
+        index_activities(self.conn, [activity_id])
 
     def create(
         self, source: str, act: NormalisedActivity, state: str, now: datetime,
@@ -376,6 +389,7 @@ class CatalogueRepository:
             .where(a.c.id == activity_id)
             .values(state=cat.WITHDRAWN, withdrawn_reason=reason, updated_at=now)
         )
+        index_activities(self.conn, [activity_id])
         return self.conn.execute(
             sa.select(a.c.current_version_id, a.c.municipality_nis, a.c.title, a.c.source_id)
             .where(a.c.id == activity_id)
@@ -471,15 +485,10 @@ class CatalogueRepository:
     def queue(self, municipality_nis: str | None = None) -> list[sa.Row[Any]]:
         """Open review items, soonest activity first."""
         r, a = t.review_items, t.activities
-        q = (
-            sa.select(
-                r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
-                r.c.activity_id, r.c.version_id, r.c.lock_version, a.c.source_id, a.c.title,
-                a.c.state, a.c.next_occurrence,
-            )
-            .join(a, a.c.id == r.c.activity_id)
-            .where(r.c.status == cat.ITEM_OPEN)
-            .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
+        q = open_soonest_first(
+            r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
+            r.c.activity_id, r.c.version_id, r.c.lock_version, a.c.source_id, a.c.title,
+            a.c.state, a.c.next_occurrence,
         )
         if municipality_nis:
             q = q.where(r.c.municipality_nis == municipality_nis)

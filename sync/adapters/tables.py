@@ -349,6 +349,27 @@ action_tokens = sa.Table(
     sa.Column("used_at", UTCDateTime(), nullable=True),
 )
 
+# The public search index: one row per published activity, the normalised words of its
+# approved version (sync.domain.search_text.body). A row whose version_id is not the
+# activity's approved version is stale and never matches. SQLite mirrors `body` into the
+# FTS5 table SQLITE_FTS by triggers; PostgreSQL has a GIN index on to_tsvector('simple',
+# body). Both are made by migration 0009 only: neither fits a Table declaration.
+search_documents = sa.Table(
+    "search_documents",
+    metadata,
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), primary_key=True,
+              autoincrement=False),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+SQLITE_FTS = "search_fts"
+PG_BODY_INDEX = "ix_search_documents_body"
+
+# "Has the public catalogue changed?" is asked on every search (count, sums of ids and
+# approved versions, newest change of the published activities): answered from this index.
+sa.Index("ix_activities_published_stamp", activities.c.state, activities.c.approved_version_id,
+         activities.c.id, activities.c.updated_at)
+
 # Migration 0010 (skipped events).
 # Events the mapping leaves out (no taalicoon, outside the region, cancelled, ...): the nightly
 # reconciliation counts them as known instead of fetching them in full every night. `modified`

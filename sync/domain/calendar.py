@@ -185,12 +185,6 @@ def next_occurrence(calendar: Calendar, now: datetime) -> Upcoming | None:
     return found[0] if found else None
 
 
-def sort_moment(calendar: Calendar, now: datetime) -> datetime | None:
-    """The moment "soonest first" sorts by; None when nothing is ahead."""
-    nxt = next_occurrence(calendar, now)
-    return None if nxt is None else nxt.sort_key(now)
-
-
 def last_end(calendar: Calendar) -> datetime | None:
     """When the calendar is over for good; None when it has no end (permanent, open period).
 

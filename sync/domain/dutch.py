@@ -126,3 +126,39 @@ def money(amount: float | None, currency: str = "EUR") -> str:
         return "onbekend"
     sign = "€ " if currency == "EUR" else f"{currency} "
     return sign + f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+
+
+MONTHS_SHORT_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov",
+                   "dec")
+
+
+def number(n: int) -> str:
+    """"1.250": a dot between thousands."""
+    return f"{n:,}".replace(",", ".")
+
+
+def counted(n: int, one: str, many: str) -> str:
+    """"1 activiteit", "1.250 activiteiten": `count` for numbers that may run into thousands."""
+    return f"{number(n)} {one if n == 1 else many}"
+
+
+def percent(value: float) -> str:
+    """"54,26 %": a decimal comma and a space before the sign."""
+    return f"{value:.2f}".replace(".", ",") + " %"
+
+
+def month(d: date) -> str:
+    """"november 2026"."""
+    return f"{MONTHS_NL[d.month - 1]} {d.year}"
+
+
+def duration(hours: float | None) -> str:
+    """A wait in words read at a glance: "minder dan een uur", "5 uur", "3 dagen"."""
+    if hours is None:
+        return "nog niets beslist"
+    if hours < 1:
+        return "minder dan een uur"
+    if hours < 48:
+        return f"{round(hours)} uur"
+    days = round(hours / 24)
+    return "1 dag" if days == 1 else f"{days} dagen"

@@ -32,6 +32,8 @@ REJECT_REASONS: dict[str, str] = {
     "buiten de regio": "Buiten de regio: dit aanbod hoort niet bij de Westhoek.",
     "andere": "Andere",
 }
+# At most this many items in one bulk decision: a page of them, not a whole region's backlog.
+BULK_MAX = 1000
 REASON_MAX_LENGTH = 500  # like Discourse's reject_reason; longer text is refused, not cut
 
 
@@ -182,9 +184,14 @@ def decide(item: ItemState, decision: str, moderator: str,
 
 
 def check_undo_by(*, decision: str, taken_by: int | None, actor_id: int | None,
-                  by_cli: bool) -> None:
-    """Who may take a decision back: whoever took it, or an admin at the CLI."""
+                  by_cli: bool, taken_with_link: int | None = None,
+                  only_link: int | None = None) -> None:
+    """Who may take a decision back: whoever took it, or an admin at the CLI. With
+    `only_link` (an item link), only a decision taken through that very link: an item link
+    proves one item, not the moderator's other decisions."""
     if decision == UNDO or (not by_cli and taken_by != actor_id):
+        raise UndoError("Deze beslissing kan je niet terugdraaien.")
+    if only_link is not None and taken_with_link != only_link:
         raise UndoError("Deze beslissing kan je niet terugdraaien.")
 
 

@@ -206,11 +206,13 @@ class Daemon:
     def _start_web(self) -> None:
         from sync.entrypoints.web.app import create_app, server_config
         from sync.entrypoints.web.health import serve_metrics
+        from sync.entrypoints.web.public import start_warm_up
 
         web = self.app.config.web
         self._server = uvicorn.Server(server_config(self.app, create_app(self.app),
                                                     lifespan="off"))
         self._stop_metrics = serve_metrics(self.app)
+        start_warm_up(self.app)
         # In a thread uvicorn installs no signal handlers: the daemon owns SIGTERM/SIGINT.
         self._web_thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._web_thread.start()

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
 
-from sync.adapters import tables as t
 from sync.adapters.mailer import clean_header
+from sync.adapters.moderation import RequestRepository
 from sync.service import links, mail
 from sync.service import moderators as mods
 from sync.service.notify import NotifySettings, first_name, greeting
@@ -122,16 +121,14 @@ def _row(row: Any) -> JoinRequest:
 
 
 def get(conn: Connection, request_id: int) -> JoinRequest:
-    q = t.moderator_requests
-    row = conn.execute(sa.select(q).where(q.c.id == request_id)).one_or_none()
+    row = RequestRepository(conn).get(request_id)
     if row is None:
         raise AccountError(f"no request {request_id}")
     return _row(row)
 
 
 def list_requests(conn: Connection) -> list[JoinRequest]:
-    q = t.moderator_requests
-    return [_row(r) for r in conn.execute(sa.select(q).order_by(q.c.id.desc()))]
+    return [_row(r) for r in RequestRepository(conn).newest_first()]
 
 
 def _names(s: NotifySettings, nis: Iterable[str]) -> str:
@@ -152,28 +149,23 @@ def submit(engine: Engine, s: NotifySettings, app: Application, ip: str | None,
     """Store the request and mail a confirmation link to its address; an address that is
     already a moderator's gets a fresh queue link instead. The caller answers the same either
     way. `Limited` when this address or network asked too often."""
-    q = t.moderator_requests
     with engine.begin() as conn:
-        recent_address = conn.execute(sa.select(sa.func.count()).select_from(q).where(
-            q.c.email == app.email, q.c.created_at > now - timedelta(days=1))).scalar_one()
-        recent_ip = conn.execute(sa.select(sa.func.count()).select_from(q).where(
-            q.c.ip == ip, q.c.created_at > now - timedelta(hours=1))).scalar_one() if ip else 0
+        requests = RequestRepository(conn)
+        recent_address = requests.count_since(now - timedelta(days=1), email=app.email)
+        recent_ip = requests.count_since(now - timedelta(hours=1), ip=ip) if ip else 0
         if recent_address >= PER_ADDRESS_PER_DAY or recent_ip >= PER_IP_PER_HOUR:
             log.warning("join request limited", per_address=recent_address, per_ip=recent_ip)
             raise Limited("Er kwamen al te veel aanvragen binnen. Probeer het morgen opnieuw.")
         # Counted like any other request, so the limits do not tell a known address either.
-        inserted = conn.execute(q.insert().values(
+        request_id = requests.add(
             name=app.name, email=app.email, municipalities=list(app.municipalities),
             organisation=app.organisation, motivation=app.motivation, status=UNCONFIRMED,
             ip=(ip or "")[:64] or None, created_at=now,
-            expires_at=now + timedelta(days=REQUEST_VALID_DAYS))).inserted_primary_key
-        assert inserted is not None
-        request_id = int(inserted[0])
+            expires_at=now + timedelta(days=REQUEST_VALID_DAYS))
         known = mods.find_active(conn, app.email)
         if known is not None:
-            conn.execute(q.update().where(q.c.id == request_id).values(
-                status=DENIED, decided_at=now, decided_by="system",
-                reason="al moderator", moderator_id=known.id))
+            requests.change(request_id, status=DENIED, decided_at=now, decided_by="system",
+                            reason="al moderator", moderator_id=known.id)
             token = links.issue(conn, known.id, links.SCOPE_QUEUE, now, s.link_valid_days)
             _send(conn, s, known.email, known.name, "ikdoemee: je bent al moderator",
                   "al_moderator", {"aanhef": greeting(known),
@@ -194,15 +186,14 @@ def submit(engine: Engine, s: NotifySettings, app: Application, ip: str | None,
 def confirm(engine: Engine, s: NotifySettings, grant: links.ActionGrant,
             now: datetime) -> JoinRequest:
     """The requester confirmed their address: the coordinators get approve/deny links."""
-    q = t.moderator_requests
     with engine.begin() as conn:
         request = get(conn, grant.request_id or 0)
         if request.state(now) != UNCONFIRMED:
             return request  # already confirmed (a second click), decided or expired
         if not links.use_action(conn, grant.token_id, now):
             return get(conn, request.id)
-        conn.execute(q.update().where(q.c.id == request.id, q.c.status == UNCONFIRMED)
-                     .values(status=PENDING, confirmed_at=now))
+        RequestRepository(conn).change(request.id, only_if_status=UNCONFIRMED, status=PENDING,
+                                       confirmed_at=now)
         days = max(1, (request.expires_at - now).days)
         for address in s.coordinators:
             coordinator = mods.normalise_email(address)
@@ -228,7 +219,6 @@ def decide(engine: Engine, s: NotifySettings, request_id: int, *, approve: bool,
            now: datetime, reason: str | None = None) -> JoinRequest:
     """Approve (the moderator exists, daily digest, with a welcome mail) or deny (a polite
     mail with the reason). Only a confirmed, open request can be decided, once."""
-    q = t.moderator_requests
     words = " ".join((reason or "").split())
     if not approve and not words:
         raise AccountError("Geef een reden op: de aanvrager krijgt ze te lezen.")
@@ -243,16 +233,15 @@ def decide(engine: Engine, s: NotifySettings, request_id: int, *, approve: bool,
                 EXPIRED: "Deze aanvraag is verlopen.",
             }.get(state, f"Over deze aanvraag werd al beslist ({STATUS_NL[state].lower()} "
                          f"door {request.decided_by})."))
-        done = conn.execute(q.update().where(q.c.id == request.id, q.c.status == PENDING)
-                            .values(status=APPROVED if approve else DENIED, decided_at=now,
-                                    decided_by=by, reason=words or None))
-        if done.rowcount != 1:
+        requests = RequestRepository(conn)
+        if not requests.change(request.id, only_if_status=PENDING,
+                               status=APPROVED if approve else DENIED, decided_at=now,
+                               decided_by=by, reason=words or None):
             raise AccountError("Over deze aanvraag werd intussen al beslist.")
         links.use_request_tokens(conn, request.id, now)
         if approve:
             moderator = _make_moderator(conn, request, now)
-            conn.execute(q.update().where(q.c.id == request.id)
-                         .values(moderator_id=moderator.id))
+            requests.change(request.id, moderator_id=moderator.id)
             token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
             _send(conn, s, moderator.email, moderator.name, "ikdoemee: welkom als moderator",
                   "welkom", {"aanhef": greeting(moderator),
@@ -271,12 +260,11 @@ def decide(engine: Engine, s: NotifySettings, request_id: int, *, approve: bool,
 
 def _make_moderator(conn: Connection, request: JoinRequest, now: datetime) -> mods.Moderator:
     """A new moderator; an address that became a moderator meanwhile gains the municipalities."""
-    m = t.moderators
-    existing = conn.execute(sa.select(m.c.id).where(m.c.email == request.email)).first()
-    if existing is None:
+    try:
+        current = mods.find(conn, request.email)
+    except mods.ModeratorError:
         return mods.add(conn, name=request.name, email=request.email,
                         municipalities=request.municipalities, now=now, notify=mods.DAILY)
-    current = mods.get(conn, existing.id)
     return mods.update(conn, str(current.id), now=now, active=True,
                        municipalities=set(current.municipalities) | set(request.municipalities))
 

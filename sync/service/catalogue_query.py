@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from sync.adapters import search_index
 from sync.adapters import tables as t
 from sync.domain import catalogue as cat
 from sync.domain.activity import (
@@ -21,7 +22,10 @@ from sync.domain.activity import (
 )
 from sync.domain.calendar import BRUSSELS, Upcoming, next_occurrence, occurrence_over, parse
 from sync.domain.region import Region
+from sync.domain.search_text import matches as text_matches
+from sync.domain.search_text import query_words
 from sync.domain.visibility import PUBLIC, visibility
+from sync.service.public_catalogue import Facts, PublicCatalogue, Snapshot
 
 DEFAULT_LANGUAGE = "nl"
 LANGUAGES = ("nl", "fr", "en", "de")
@@ -38,6 +42,7 @@ class Published:
     data: dict[str, Any]
     updated_at: datetime
     activity: NormalisedActivity
+    version_id: int | None = None  # the approved version, when read through search()
 
     def is_public(self, now: datetime, include_members_only: bool = False) -> bool:
         """Shown to the public right now: publiq's visibility rules at request time."""
@@ -136,54 +141,87 @@ def _spans(act: NormalisedActivity) -> list[tuple[datetime | None, datetime | No
     return [(parse(cal.start), parse(cal.end))]
 
 
-def _overlaps(act: NormalisedActivity, lo: datetime | None, hi: datetime | None) -> bool:
-    for start, end in _spans(act):
+def _in_days(spans: tuple[tuple[datetime | None, datetime | None], ...], f: Filters) -> bool:
+    lo = datetime.combine(f.date_from, time(), BRUSSELS) if f.date_from else None
+    hi = (datetime.combine(f.date_to + timedelta(days=1), time(), BRUSSELS)
+          if f.date_to else None)
+    for start, end in spans:
         if (hi is None or start is None or start < hi) and (lo is None or end is None or end > lo):
             return True
     return False
 
 
-def _text_blob(act: NormalisedActivity) -> str:
-    return " ".join([*act.title.values(), *act.description_text.values()]).casefold()
-
-
-def matches(p: Published, f: Filters) -> bool:
-    act = p.activity
-    if f.municipality_nis and act.place.nis != f.municipality_nis:
+def _keeps(x: Facts, f: Filters) -> bool:
+    if f.municipality_nis and x.nis != f.municipality_nis:
         return False
-    if f.activity_type and f.activity_type not in act.activity_types:
+    if f.activity_type and f.activity_type not in x.types:
         return False
     # "Up to my level": an activity with several taaliconen is open at its easiest level.
-    if f.language_level and (not act.language_levels or act.lowest_level > f.language_level):
+    if f.language_level and (x.lowest_level is None or x.lowest_level > f.language_level):
         return False
-    if f.date_from or f.date_to:
-        lo = datetime.combine(f.date_from, time(), BRUSSELS) if f.date_from else None
-        hi = (datetime.combine(f.date_to + timedelta(days=1), time(), BRUSSELS)
-              if f.date_to else None)
-        if not _overlaps(act, lo, hi):
-            return False
-    if f.q:
-        blob = _text_blob(act)
-        if not all(word in blob for word in f.q.casefold().split()):
-            return False
-    return True
+    return not (f.date_from or f.date_to) or _in_days(x.spans, f)
+
+
+def new_catalogue() -> PublicCatalogue:
+    """The in-memory side of the public catalogue; one per process (App.catalogue)."""
+    return PublicCatalogue(_spans)
 
 
 def search(conn: sa.Connection, f: Filters, page: int, per_page: int, now: datetime,
-           include_members_only: bool = False) -> PageOf:
-    """Filtered in Python over the public set: portable across SQLite and PostgreSQL, and
-    the set is a region's catalogue (hundreds to a few thousand), not a search engine's."""
-    found = [p for p in iter_public(conn, now, include_members_only) if matches(p, f)]
-    far = datetime.max.replace(tzinfo=UTC)
+           include_members_only: bool = False,
+           catalogue: PublicCatalogue | None = None) -> PageOf:
+    """Words through the search index, the other filters and the order over the published
+    set kept in memory (`catalogue`), then only the page's activities read in full.
 
-    def order(p: Published) -> tuple[bool, datetime, int]:
-        nxt = p.next_up(now)
-        key = nxt.sort_key(now) if nxt is not None else None
-        return (key is None, key or far, p.id)
-
-    found.sort(key=order)
+    Raises QueryTooLong for a `q` past the caps."""
+    catalogue = catalogue or new_catalogue()
+    snap = catalogue.snapshot(conn)
+    found_words = tuple(query_words(f.q)) if f.q else ()
+    # The same words and filters at the same catalogue and minute give the same candidates;
+    # whether each is shown right now is checked per request below.
+    key = (snap.stamp, now.replace(second=0, microsecond=0), found_words, replace(f, q=None))
+    candidates: list[Facts] | None = catalogue.results.get(key)
+    if candidates is None:
+        candidates = _candidates(conn, catalogue, snap, f, list(found_words), now)
+        catalogue.results.put(key, candidates)
+    found = [x for x in candidates if x.is_public(now, include_members_only)]
     offset = (page - 1) * per_page
-    return PageOf(found[offset:offset + per_page], len(found), page, per_page)
+    return PageOf(_load(conn, catalogue, found[offset:offset + per_page]), len(found), page,
+                  per_page)
+
+
+def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot, f: Filters,
+                found_words: list[str], now: datetime) -> list[Facts]:
+    """Published activities with the words (index) and filters (facts), soonest first."""
+    ordered, rank = catalogue.ordered(snap, now)
+    if not found_words:
+        return [x for x in ordered if _keeps(x, f)]
+    # An index row of an activity in `unindexed` may be stale: its words decide instead.
+    wanted = {aid for aid in search_index.matching(conn, found_words)
+              if aid not in snap.unindexed}
+    wanted.update(aid for aid, text in snap.unindexed.items()
+                  if text_matches(found_words, text))
+    return [ordered[n] for n in sorted(rank[aid] for aid in wanted if aid in rank)
+            if _keeps(ordered[n], f)]
+
+
+def _load(conn: sa.Connection, catalogue: PublicCatalogue, chosen: list[Facts]
+          ) -> list[Published]:
+    """The page's activities in full, in the given order: read by the snapshot's version id
+    (the content approved then, even if the activity changed since), parsed once."""
+    missing = [x.version_id for x in chosen if catalogue.parsed((x.id, x.version_id)) is None]
+    if missing:
+        a, v = t.activities, t.activity_versions
+        for r in conn.execute(
+                sa.select(a.c.id, a.c.source, a.c.source_id, a.c.updated_at,
+                          v.c.id.label("vid"), v.c.data)
+                .join(a, a.c.id == v.c.activity_id).where(v.c.id.in_(missing))):
+            d = dict(r.data)
+            catalogue.keep_parsed((r.id, r.vid), Published(
+                r.id, r.source, r.source_id, d, r.updated_at, NormalisedActivity.from_dict(d),
+                r.vid))
+    found = (catalogue.parsed((x.id, x.version_id)) for x in chosen)
+    return [p for p in found if p is not None]
 
 
 def pick(texts: dict[str, str] | None, lang: str, main: str | None = None) -> tuple[str | None,

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from sync.adapters import tables as t
+from sync.adapters import daily_store
+from sync.adapters.queries import coverage as q
 from sync.domain.calendar import local_day
 from sync.domain.region import Region
 from sync.service.stats import percentage
@@ -81,25 +82,17 @@ def measure(source: UitSource, region: Region, now: datetime) -> CoverageRun:
 
 def store(conn: sa.Connection, run: CoverageRun, now: datetime) -> None:
     """Today's measurement replaces an earlier one of the same day."""
-    c = t.coverage_counts
-    conn.execute(c.delete().where(c.c.day == run.day))
-    conn.execute(c.insert(), [
-        {"day": run.day, "municipality_nis": r.nis, "upcoming_events": r.upcoming_events,
+    daily_store.replace_coverage(conn, run.day, [
+        {"municipality_nis": r.nis, "upcoming_events": r.upcoming_events,
          "with_taalicoon": r.with_taalicoon, "measured_at": now} for r in run.rows])
 
 
 def history(conn: sa.Connection, region: Region, lo: date | None = None,
             hi: date | None = None) -> list[CoverageRun]:
     """Stored measurements, oldest first (requests unknown afterwards: 0)."""
-    c = t.coverage_counts
     names = {m.nis: m.name for m in region.municipalities}
-    query = sa.select(c).order_by(c.c.day, c.c.municipality_nis)
-    if lo is not None:
-        query = query.where(c.c.day >= lo)
-    if hi is not None:
-        query = query.where(c.c.day <= hi)
     days: dict[date, list[CoverageRow]] = {}
-    for r in conn.execute(query):
+    for r in q.counts(conn, lo, hi):
         days.setdefault(r.day, []).append(
             CoverageRow(r.municipality_nis, names.get(r.municipality_nis, r.municipality_nis),
                         r.upcoming_events, r.with_taalicoon))
@@ -189,29 +182,20 @@ def collect_outreach(source: UitSource, region: Region) -> tuple[list[Organizer]
 
 def store_outreach(conn: sa.Connection, organizers: list[Organizer], now: datetime) -> date:
     day = local_day(now)
-    o = t.outreach_organizers
-    conn.execute(o.delete().where(o.c.day == day))
-    if organizers:
-        conn.execute(o.insert(), [
-            {"day": day, "organizer_id": org.id, "name": org.name,
-             "upcoming_events": org.upcoming_events,
-             "municipalities": sorted(org.municipalities), "contact": org.contact,
-             "measured_at": now} for org in organizers])
+    daily_store.replace_outreach(conn, day, [
+        {"organizer_id": org.id, "name": org.name, "upcoming_events": org.upcoming_events,
+         "municipalities": sorted(org.municipalities), "contact": org.contact,
+         "measured_at": now} for org in organizers])
     return day
 
 
 def latest_outreach(conn: sa.Connection, until: date | None = None
                     ) -> tuple[date | None, list[Organizer]]:
     """The most recent list (on or before `until`)."""
-    o = t.outreach_organizers
-    query = sa.select(sa.func.max(o.c.day))
-    if until is not None:
-        query = query.where(o.c.day <= until)
-    day = conn.execute(query).scalar()
+    day = q.latest_outreach_day(conn, until)
     if day is None:
         return None, []
-    rows = conn.execute(sa.select(o).where(o.c.day == day)
-                        .order_by(o.c.upcoming_events.desc(), o.c.name, o.c.organizer_id))
+    rows = q.outreach(conn, day)
     return day, [Organizer(r.organizer_id, r.name, r.upcoming_events, 0,
                            set(r.municipalities or ()), dict(r.contact or {})) for r in rows]
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync.adapters import tables as t
+from sync.adapters import history_store
+from sync.adapters.queries import history as q
 from sync.domain import catalogue as cat
 from sync.domain.calendar import BRUSSELS, local_day
 from sync.service import catalogue_query as cq
@@ -71,20 +72,7 @@ def _facts(row: Any, data: dict[str, Any]) -> Facts:
 
 def activity_facts(conn: sa.Connection, ids: Iterable[int] | None = None) -> dict[int, Facts]:
     """Facts from the approved version (what was public), else the latest synced version."""
-    a, v = t.activities, t.activity_versions
-    version = sa.func.coalesce(a.c.approved_version_id, a.c.current_version_id)
-    query = (sa.select(a.c.id, a.c.state, a.c.municipality_nis, v.c.data)
-             .join(v, v.c.id == version).order_by(a.c.id))
-    out: dict[int, Facts] = {}
-    if ids is None:
-        for row in conn.execute(query):
-            out[row.id] = _facts(row, dict(row.data))
-        return out
-    wanted = sorted(set(ids))
-    for i in range(0, len(wanted), 500):  # bounded IN lists on both databases
-        for row in conn.execute(query.where(a.c.id.in_(wanted[i:i + 500]))):
-            out[row.id] = _facts(row, dict(row.data))
-    return out
+    return {row.id: _facts(row, dict(row.data)) for row in q.public_versions(conn, ids)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,36 +93,23 @@ class SnapshotResult:
 def _current_facts(conn: sa.Connection) -> list[Facts]:
     """Each activity with the data of its state: approved version when published, else the
     latest synced one (a pending or withdrawn activity is counted as it now stands)."""
-    a, v = t.activities, t.activity_versions
-    version = sa.case((a.c.state == cat.PUBLISHED,
-                       sa.func.coalesce(a.c.approved_version_id, a.c.current_version_id)),
-                      else_=sa.func.coalesce(a.c.current_version_id, a.c.approved_version_id))
-    rows = conn.execute(sa.select(a.c.id, a.c.state, a.c.municipality_nis, v.c.data)
-                        .join(v, v.c.id == version))
-    return [_facts(r, dict(r.data)) for r in rows]
+    return [_facts(r, dict(r.data)) for r in q.standing_versions(conn)]
 
 
 def _touched_public(conn: sa.Connection, day: date) -> set[int]:
     """Activities a moderator published or unpublished during `day`: public for part of it,
     though the snapshot's moment may not show it."""
-    lo, hi = day_bounds(day)
-    d = t.decision_log
-    return set(conn.execute(
-        sa.select(d.c.activity_id).where(
-            d.c.at >= lo, d.c.at < hi,
-            sa.or_(d.c.after_state == cat.PUBLISHED, d.c.before_state == cat.PUBLISHED))
-    ).scalars())
+    return q.published_or_unpublished(conn, *day_bounds(day))
 
 
 def take_snapshot(conn: sa.Connection, now: datetime) -> SnapshotResult:
     """Write today's counts and extend the publication periods; running it again the same day
     replaces the counts with fresh ones and changes no period twice."""
     day = local_day(now)
-    h = t.history_days
-    latest = conn.execute(sa.select(sa.func.max(h.c.day))).scalar()
+    latest = q.latest_day(conn)
     if latest is not None and latest > day:
         raise HistoryError(f"a snapshot of {latest} exists already; {day} cannot be taken now")
-    previous = conn.execute(sa.select(sa.func.max(h.c.day)).where(h.c.day < day)).scalar()
+    previous = q.latest_day(conn, before=day)
 
     counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
     totals: dict[str, int] = defaultdict(int)
@@ -146,14 +121,10 @@ def take_snapshot(conn: sa.Connection, now: datetime) -> SnapshotResult:
     public = {p.id for p in public_now(conn, now)}
     totals["public"] = len(public)
 
-    conn.execute(t.history_counts.delete().where(t.history_counts.c.day == day))
-    if counts:
-        conn.execute(t.history_counts.insert(), [
-            {"day": day, "municipality_nis": nis, "activity_type": kind, "language_level": level,
-             "state": state, "count": n}
-            for (nis, kind, level, state), n in sorted(counts.items())])
-    conn.execute(h.delete().where(h.c.day == day))
-    conn.execute(h.insert().values(day=day, taken_at=now, totals=dict(sorted(totals.items()))))
+    history_store.replace_day(conn, day, now, dict(sorted(totals.items())), [
+        {"municipality_nis": nis, "activity_type": kind, "language_level": level,
+         "state": state, "count": n}
+        for (nis, kind, level, state), n in sorted(counts.items())])
 
     opened, extended = _extend_periods(conn, public | _touched_public(conn, day), day, previous)
     return SnapshotResult(day, dict(sorted(totals.items())), len(counts), len(public), opened,
@@ -164,19 +135,11 @@ def _extend_periods(conn: sa.Connection, members: set[int], day: date,
                     previous: date | None) -> tuple[int, int]:
     """A period goes on when the activity was public at the previous snapshot too: a day the
     daemon missed does not split it (it was public on both sides); otherwise a new one starts."""
-    p = t.publication_periods
-    since = previous if previous is not None else day
-    live = {r.activity_id: (r.id, r.last_day) for r in conn.execute(
-        sa.select(p.c.id, p.c.activity_id, p.c.last_day).where(p.c.last_day >= since))}
-    to_extend = [{"pid": live[a][0]} for a in sorted(members)
-                 if a in live and live[a][1] < day]
-    to_open = [{"activity_id": a, "first_day": day, "last_day": day}
-               for a in sorted(members) if a not in live]
-    if to_extend:
-        conn.execute(p.update().where(p.c.id == sa.bindparam("pid"))
-                     .values(last_day=day), to_extend)
-    if to_open:
-        conn.execute(p.insert(), to_open)
+    live = q.live_periods(conn, previous if previous is not None else day)
+    to_extend = [live[a][0] for a in sorted(members) if a in live and live[a][1] < day]
+    to_open = [a for a in sorted(members) if a not in live]
+    history_store.extend_periods(conn, to_extend, day)
+    history_store.open_periods(conn, to_open, day)
     return len(to_open), len(to_extend)
 
 
@@ -204,11 +167,9 @@ def _decision_log_periods(conn: sa.Connection, today: date) -> dict[int, list[tu
     """Public days before snapshots existed, from moderators' decisions: an approval starts a
     period, a later decision away from `published` ends it; an activity no longer published
     without such a decision (the sync withdrew it) ends at its last update."""
-    d, a = t.decision_log, t.activities
     opened: dict[int, date] = {}
     out: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    for row in conn.execute(sa.select(d.c.activity_id, d.c.before_state, d.c.after_state, d.c.at)
-                            .order_by(d.c.at, d.c.id)):
+    for row in q.publication_decisions(conn):
         if row.after_state == cat.PUBLISHED and row.before_state != cat.PUBLISHED:
             opened.setdefault(row.activity_id, local_day(row.at))
         elif row.before_state == cat.PUBLISHED and row.after_state != cat.PUBLISHED:
@@ -216,8 +177,7 @@ def _decision_log_periods(conn: sa.Connection, today: date) -> dict[int, list[tu
             if start is not None:
                 out[row.activity_id].append((start, local_day(row.at)))
     if opened:
-        states = {r.id: (r.state, r.updated_at) for r in conn.execute(
-            sa.select(a.c.id, a.c.state, a.c.updated_at).where(a.c.id.in_(sorted(opened))))}
+        states = q.states(conn, opened)
         for activity_id, start in opened.items():
             state, updated = states.get(activity_id, (cat.PUBLISHED, None))
             end = today if state == cat.PUBLISHED or updated is None else local_day(updated)
@@ -228,11 +188,10 @@ def _decision_log_periods(conn: sa.Connection, today: date) -> dict[int, list[tu
 def load_periods(conn: sa.Connection, today: date) -> Periods:
     """Recorded periods from the daily snapshots; for the days before the first snapshot,
     periods derived from the decision log (clipped so the two never overlap)."""
-    first = conn.execute(sa.select(sa.func.min(t.history_days.c.day))).scalar()
+    first = q.first_day(conn)
     result = Periods(first_snapshot=first)
     spans: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    p = t.publication_periods
-    for row in conn.execute(sa.select(p.c.activity_id, p.c.first_day, p.c.last_day)):
+    for row in q.periods(conn):
         spans[row.activity_id].append((row.first_day, row.last_day))
     cutoff = first or today + timedelta(days=1)
     derived = _decision_log_periods(conn, today)
@@ -247,9 +206,7 @@ def load_periods(conn: sa.Connection, today: date) -> Periods:
 
 
 def snapshot_days(conn: sa.Connection, lo: date, hi: date) -> list[tuple[date, dict[str, int]]]:
-    h = t.history_days
-    return [(r.day, dict(r.totals)) for r in conn.execute(
-        sa.select(h.c.day, h.c.totals).where(h.c.day >= lo, h.c.day <= hi).order_by(h.c.day))]
+    return q.days(conn, lo, hi)
 
 
 def run_snapshot(engine: sa.Engine, now: datetime) -> SnapshotResult:

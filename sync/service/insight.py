@@ -8,12 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.adapters import tables as t
-from sync.domain import catalogue as cat
+from sync.adapters.queries import moderation
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
+from sync.domain.dutch import duration as duration_nl  # noqa: F401 - the pages' name
 from sync.service.review_view import day_nl, pick
 
 COMING_DAYS = 28
@@ -52,12 +51,7 @@ def insight(conn: Connection, nis: Iterable[str], names: dict[str, str],
     out = Insight()
     if not wanted:
         return out
-    a, v, r, d = t.activities, t.activity_versions, t.review_items, t.decision_log
-    rows = conn.execute(
-        sa.select(a.c.title, a.c.municipality_nis, a.c.next_occurrence, v.c.data)
-        .join(v, v.c.id == a.c.approved_version_id)
-        .where(a.c.state == cat.PUBLISHED, a.c.municipality_nis.in_(wanted))
-        .order_by(a.c.next_occurrence.asc().nulls_last(), a.c.id)).all()
+    rows = moderation.published_in(conn, wanted)
     types: Counter[str] = Counter()
     levels: Counter[int] = Counter()
     organizers: Counter[str] = Counter()
@@ -84,33 +78,14 @@ def insight(conn: Connection, nis: Iterable[str], names: dict[str, str],
     out.missing_types = [x for x in ACTIVITY_TYPES if not types[x]]
     out.missing_levels = [(n, m) for n, m in LANGUAGE_LEVELS.items() if not levels[n]]
     out.organizers = sorted(organizers.items(), key=lambda kv: (-kv[1], kv[0]))[:30]
-    waits = [(at - created).total_seconds() / 3600 for at, created in conn.execute(
-        sa.select(d.c.at, r.c.created_at).join(r, r.c.id == d.c.review_item_id)
-        .where(r.c.municipality_nis.in_(wanted), d.c.decision != "undo",
-               d.c.at >= now - timedelta(days=WAIT_WINDOW_DAYS),
-               # A decision taken back does not count (nor does its undo).
-               d.c.id.not_in(sa.select(d.c.undo_of_id).where(d.c.undo_of_id.is_not(None)))))]
+    waits = [(at - created).total_seconds() / 3600 for at, created in moderation.decision_waits(
+        conn, wanted, now - timedelta(days=WAIT_WINDOW_DAYS))]
     out.decided = len(waits)
     if waits:
         out.wait_median_hours = statistics.median(waits)
         out.wait_longest_hours = max(waits)
-    open_created = list(conn.execute(
-        sa.select(r.c.created_at).where(r.c.status == cat.ITEM_OPEN,
-                                        r.c.municipality_nis.in_(wanted))).scalars())
+    open_created = moderation.open_created(conn, wanted)
     out.open_items = len(open_created)
     if open_created:
         out.oldest_open_days = (now - min(open_created)).days
     return out
-
-
-def duration_nl(hours: float | None) -> str:
-    """A wait in words a moderator reads at a glance."""
-    if hours is None:
-        return "nog niets beslist"
-    if hours < 1:
-        return "minder dan een uur"
-    if hours < 48:
-        n = round(hours)
-        return f"{n} uur"
-    days = round(hours / 24)
-    return "1 dag" if days == 1 else f"{days} dagen"

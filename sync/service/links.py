@@ -8,23 +8,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.adapters import tables as t
+from sync.adapters.moderation import LinkRepository
 
 SCOPE_ITEM = "item"  # one review item
 SCOPE_QUEUE = "queue"  # the moderator's whole queue
+# Only stops mail: the List-Unsubscribe header and the footer link carry this one, so a mail
+# (or a mail provider that follows the header) never holds a token that opens the queue.
+SCOPE_UNSUBSCRIBE = "unsubscribe"
+SCOPES = (SCOPE_ITEM, SCOPE_QUEUE, SCOPE_UNSUBSCRIBE)
+UNSUBSCRIBE_VALID_DAYS = 60
 
 ITEM_PATH = "/moderatie/item/"
 QUEUE_PATH = "/moderatie/wachtrij/"
-UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # takes a queue token
+UNSUBSCRIBE_PATH = "/moderatie/afmelden/"  # an unsubscribe token (or a queue token)
 PREFERENCES_PATH = "/moderatie/voorkeuren/"  # takes a queue token
 INSIGHT_PATH = "/moderatie/inzicht/"  # takes a queue token
-
-
-# A token hash that matches nothing.
-_NO_HASH = "0" * 64
 
 
 class InvalidLink(Exception):
@@ -54,16 +54,17 @@ def issue(
     """Store a new token's hash and return the token itself (256 random bits, URL-safe)."""
     if scope == SCOPE_ITEM and review_item_id is None:
         raise ValueError("an item link needs a review item")
-    if scope not in (SCOPE_ITEM, SCOPE_QUEUE):
+    if scope not in SCOPES:
         raise ValueError(f"unknown link scope {scope!r}")
     token = secrets.token_urlsafe(32)
-    conn.execute(
-        t.link_tokens.insert().values(
-            token_hash=token_hash(token), moderator_id=moderator_id, scope=scope,
-            review_item_id=review_item_id if scope == SCOPE_ITEM else None,
-            created_at=now, expires_at=now + timedelta(days=valid_days),
-        )
-    )
+    repo = LinkRepository(conn)
+    if scope == SCOPE_QUEUE:
+        # One live queue link per moderator: a new one retires the older ones, so asking for
+        # links again and again leaves one working link, not a pile of them.
+        repo.revoke(moderator_id, now, SCOPE_QUEUE)
+    repo.add(token_hash(token), moderator_id, scope,
+             review_item_id if scope == SCOPE_ITEM else None, now,
+             now + timedelta(days=valid_days))
     return token
 
 
@@ -73,14 +74,10 @@ def issue_items(
 ) -> list[str]:
     """One item token per review item, stored in a single multi-row insert (a digest)."""
     tokens = [secrets.token_urlsafe(32) for _ in review_item_ids]
-    if tokens:
-        expires = now + timedelta(days=valid_days)
-        conn.execute(t.link_tokens.insert(), [
-            {"token_hash": token_hash(tok), "moderator_id": moderator_id, "scope": SCOPE_ITEM,
-             "review_item_id": item_id, "created_at": now, "expires_at": expires,
-             "used_at": None, "revoked_at": None}
-            for tok, item_id in zip(tokens, review_item_ids, strict=True)
-        ])
+    LinkRepository(conn).add_items(
+        moderator_id, SCOPE_ITEM,
+        [(token_hash(tok), item_id) for tok, item_id in zip(tokens, review_item_ids, strict=True)],
+        now, now + timedelta(days=valid_days))
     return tokens
 
 
@@ -92,8 +89,8 @@ def queue_url(base_url: str, token: str) -> str:
     return base_url.rstrip("/") + QUEUE_PATH + token
 
 
-def unsubscribe_url(base_url: str, queue_token: str) -> str:
-    return base_url.rstrip("/") + UNSUBSCRIBE_PATH + queue_token
+def unsubscribe_url(base_url: str, unsubscribe_token: str) -> str:
+    return base_url.rstrip("/") + UNSUBSCRIBE_PATH + unsubscribe_token
 
 
 def preferences_url(base_url: str, queue_token: str) -> str:
@@ -111,13 +108,7 @@ def resolve(conn: Connection, token: str, now: datetime, allow_used: bool = Fals
     what was decided (security cases 6 and 7). A malformed token costs the same lookup as any
     other, so the answer's timing does not tell which part was wrong.
     """
-    lt, m = t.link_tokens, t.moderators
-    valid_shape = 0 < len(token) <= 200
-    row = conn.execute(
-        sa.select(lt, m.c.active)
-        .join(m, m.c.id == lt.c.moderator_id)
-        .where(lt.c.token_hash == (token_hash(token) if valid_shape else _NO_HASH))
-    ).one_or_none()
+    row = LinkRepository(conn).find(_hash_if_plausible(token))
     if (
         row is None
         or row.revoked_at is not None
@@ -130,23 +121,25 @@ def resolve(conn: Connection, token: str, now: datetime, allow_used: bool = Fals
                      row.used_at is not None)
 
 
+def _hash_if_plausible(token: str) -> str | None:
+    """None for a token of impossible length; the lookup still runs (with a hash that
+    matches nothing), so the answer's timing does not tell which part was wrong."""
+    return token_hash(token) if 0 < len(token) <= 200 else None
+
+
 def mark_used(conn: Connection, token_id: int, now: datetime) -> bool:
     """Single use: True for the caller that used it first."""
-    lt = t.link_tokens
-    done = conn.execute(
-        lt.update().where(lt.c.id == token_id, lt.c.used_at.is_(None)).values(used_at=now)
-    )
-    return done.rowcount == 1
+    return LinkRepository(conn).mark_used(token_id, now)
+
+
+def unuse_item_link(conn: Connection, token_id: int) -> None:
+    """An item link works again: the decision taken through it was undone."""
+    LinkRepository(conn).unuse(token_id, SCOPE_ITEM)
 
 
 def revoke_moderator(conn: Connection, moderator_id: int, now: datetime) -> int:
     """Revoke every live token of a moderator (removed or made inactive)."""
-    lt = t.link_tokens
-    return conn.execute(
-        lt.update()
-        .where(lt.c.moderator_id == moderator_id, lt.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    ).rowcount
+    return LinkRepository(conn).revoke(moderator_id, now)
 
 
 def revoke_municipalities(
@@ -156,14 +149,7 @@ def revoke_municipalities(
     nis = list(municipality_nis)
     if not nis:
         return 0
-    lt, r = t.link_tokens, t.review_items
-    items = sa.select(r.c.id).where(r.c.municipality_nis.in_(nis))
-    return conn.execute(
-        lt.update()
-        .where(lt.c.moderator_id == moderator_id, lt.c.scope == SCOPE_ITEM,
-               lt.c.revoked_at.is_(None), lt.c.review_item_id.in_(items))
-        .values(revoked_at=now)
-    ).rowcount
+    return LinkRepository(conn).revoke_items_in(moderator_id, SCOPE_ITEM, nis, now)
 
 
 # ---------------------------------------------------------------- one-purpose tokens
@@ -192,19 +178,15 @@ class ActionGrant:
 def issue_action(conn: Connection, purpose: str, email: str, now: datetime, valid_days: int,
                  *, request_id: int | None = None, moderator_id: int | None = None) -> str:
     token = secrets.token_urlsafe(32)
-    conn.execute(t.action_tokens.insert().values(
-        token_hash=token_hash(token), purpose=purpose, email=email, request_id=request_id,
-        moderator_id=moderator_id, created_at=now, expires_at=now + timedelta(days=valid_days)))
+    LinkRepository(conn).add_action(token_hash(token), purpose, email, now,
+                                    now + timedelta(days=valid_days), request_id, moderator_id)
     return token
 
 
 def resolve_action(conn: Connection, token: str, purpose: str, now: datetime,
                    allow_used: bool = False) -> ActionGrant:
     """Like `resolve`: one `InvalidLink` for unknown, other purpose, expired or used."""
-    at = t.action_tokens
-    valid_shape = 0 < len(token) <= 200
-    row = conn.execute(sa.select(at).where(
-        at.c.token_hash == (token_hash(token) if valid_shape else _NO_HASH))).one_or_none()
+    row = LinkRepository(conn).find_action(_hash_if_plausible(token))
     if (row is None or row.purpose != purpose or row.expires_at <= now
             or (row.used_at is not None and not allow_used)):
         raise InvalidLink("invalid link")
@@ -214,16 +196,12 @@ def resolve_action(conn: Connection, token: str, purpose: str, now: datetime,
 
 def use_action(conn: Connection, token_id: int, now: datetime) -> bool:
     """Single use: True for the caller that used it first."""
-    at = t.action_tokens
-    return conn.execute(at.update().where(at.c.id == token_id, at.c.used_at.is_(None))
-                        .values(used_at=now)).rowcount == 1
+    return LinkRepository(conn).use_action(token_id, now)
 
 
 def use_request_tokens(conn: Connection, request_id: int, now: datetime) -> None:
     """A decided request: every coordinator's link is used up at once."""
-    at = t.action_tokens
-    conn.execute(at.update().where(at.c.request_id == request_id, at.c.used_at.is_(None))
-                 .values(used_at=now))
+    LinkRepository(conn).use_request_actions(request_id, now)
 
 
 def action_url(base_url: str, path: str, token: str) -> str:

@@ -11,9 +11,8 @@ from typing import Any
 import jinja2
 from sqlalchemy.engine import Connection
 
-from sync.adapters import tables as t
 from sync.adapters.mailer import OutgoingMail, new_message_id
-from sync.domain.events import TOPIC_EMAIL
+from sync.adapters.moderation import MailOutbox
 
 # Mail templates belong to the service that writes mail; the web pages have their own.
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
@@ -50,10 +49,5 @@ def compose(*, sender: str, to: str, to_name: str, subject: str, template: str,
 def queue(conn: Connection, mail: OutgoingMail, now: datetime, kind: str,
           moderator_id: int | None = None, review_item_ids: Sequence[int] = ()) -> int:
     """Write the mail to the outbox in the caller's transaction; the relay sends it."""
-    inserted = conn.execute(t.outbox.insert().values(
-        topic=TOPIC_EMAIL, created_at=now, available_at=now,
-        payload={**mail.to_payload(), "kind": kind, "moderator_id": moderator_id,
-                 "review_item_ids": list(review_item_ids)},
-    )).inserted_primary_key
-    assert inserted is not None
-    return int(inserted[0])
+    return MailOutbox(conn).add({**mail.to_payload(), "kind": kind, "moderator_id": moderator_id,
+                                 "review_item_ids": list(review_item_ids)}, now)

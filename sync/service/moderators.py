@@ -7,12 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
-from sync.adapters import tables as t
+from sync.adapters.moderation import ModeratorRepository
 from sync.domain.calendar import local_day
 from sync.service import links
 
@@ -88,44 +86,33 @@ def add(
     conn: Connection, *, name: str, email: str, municipalities: Iterable[str], now: datetime,
     notify: str = DAILY, active: bool = True,
 ) -> Moderator:
-    m = t.moderators
+    repo = ModeratorRepository(conn)
     address = normalise_email(email)
-    if conn.execute(sa.select(m.c.id).where(m.c.email == address)).first() is not None:
+    if repo.id_of(address) is not None:
         raise ModeratorError(f"a moderator with e-mail {address} already exists")
-    inserted = conn.execute(
-        m.insert().values(name=_clean_name(name), email=address, notify=_check_notify(notify),
-                          active=active, created_at=now, updated_at=now)
-    ).inserted_primary_key
-    assert inserted is not None
-    moderator_id = int(inserted[0])
-    _set_municipalities(conn, moderator_id, set(municipalities))
+    moderator_id = repo.add(name=_clean_name(name), email=address, notify=_check_notify(notify),
+                            active=active, now=now)
+    repo.set_municipalities(moderator_id, set(municipalities))
     return get(conn, moderator_id)
 
 
-def _set_municipalities(conn: Connection, moderator_id: int, nis: set[str]) -> None:
-    mm = t.moderator_municipalities
-    conn.execute(mm.delete().where(mm.c.moderator_id == moderator_id))
-    if nis:
-        conn.execute(mm.insert(), [{"moderator_id": moderator_id, "municipality_nis": n}
-                                   for n in sorted(nis)])
-
-
 def find(conn: Connection, email_or_id: str) -> Moderator:
-    m = t.moderators
     key = email_or_id.strip()
-    where = m.c.id == int(key) if key.isdigit() else m.c.email == key.lower()
-    row = conn.execute(sa.select(m.c.id).where(where)).first()
-    if row is None:
+    repo = ModeratorRepository(conn)
+    if key.isdigit():
+        found = get(conn, int(key)) if repo.exists(int(key)) else None
+    else:
+        moderator_id = repo.id_of(key.lower())
+        found = None if moderator_id is None else get(conn, moderator_id)
+    if found is None:
         raise ModeratorError(f"no moderator {email_or_id!r}")
-    return get(conn, row.id)
+    return found
 
 
 def find_active(conn: Connection, email: str) -> Moderator | None:
     """The active moderator with this (normalised) address, if any."""
-    m = t.moderators
-    row = conn.execute(sa.select(m.c.id).where(m.c.email == email, m.c.active.is_(True))
-                       ).first()
-    return None if row is None else get(conn, row.id)
+    moderator_id = ModeratorRepository(conn).id_of(email, active_only=True)
+    return None if moderator_id is None else get(conn, moderator_id)
 
 
 def get(conn: Connection, moderator_id: int) -> Moderator:
@@ -137,23 +124,9 @@ def get(conn: Connection, moderator_id: int) -> Moderator:
 
 def list_all(conn: Connection, ids: Sequence[int] | None = None,
              active_only: bool = False) -> list[Moderator]:
-    m, mm = t.moderators, t.moderator_municipalities
-    q = sa.select(m).order_by(m.c.name, m.c.id)
-    if ids is not None:
-        q = q.where(m.c.id.in_(list(ids)))
-    if active_only:
-        q = q.where(m.c.active.is_(True))
-    rows = list(conn.execute(q))
-    per: dict[int, list[str]] = {}
-    mq = sa.select(mm.c.moderator_id, mm.c.municipality_nis)
-    if ids is not None:
-        mq = mq.where(mm.c.moderator_id.in_(list(ids)))
-    for mid, nis in conn.execute(mq):
-        per.setdefault(mid, []).append(nis)
-    return [Moderator(r.id, r.name, r.email, r.notify, bool(r.active),
-                      tuple(sorted(per.get(r.id, []))), r.created_at, r.updated_at,
-                      r.digest_weekday, r.away_until)
-            for r in rows]
+    return [Moderator(r.id, r.name, r.email, r.notify, bool(r.active), nis, r.created_at,
+                      r.updated_at, r.digest_weekday, r.away_until)
+            for r, nis in ModeratorRepository(conn).rows(ids, active_only)]
 
 
 def update(
@@ -166,15 +139,13 @@ def update(
     municipalities taken away (or all, when made inactive)
     are revoked in the same transaction."""
     current = find(conn, email_or_id)
-    m = t.moderators
+    repo = ModeratorRepository(conn)
     values: dict[str, object] = {"updated_at": now}
     if name is not None:
         values["name"] = _clean_name(name)
     if email is not None:
         address = normalise_email(email)
-        clash = conn.execute(sa.select(m.c.id).where(m.c.email == address,
-                                                     m.c.id != current.id)).first()
-        if clash is not None:
+        if repo.id_of(address, other_than=current.id) is not None:
             raise ModeratorError(f"a moderator with e-mail {address} already exists")
         values["email"] = address
     if notify is not None:
@@ -187,12 +158,12 @@ def update(
         values["digest_weekday"] = digest_weekday
     if away_until is not False:
         values["away_until"] = away_until
-    conn.execute(m.update().where(m.c.id == current.id).values(**values))
+    repo.change(current.id, values)
     if municipalities is not None:
         wanted = set(municipalities)
         taken = set(current.municipalities) - wanted
         links.revoke_municipalities(conn, current.id, taken, now)
-        _set_municipalities(conn, current.id, wanted)
+        repo.set_municipalities(current.id, wanted)
     if active is False or (email is not None and values["email"] != current.email):
         # Links mailed to an old address, or held by someone who stopped, must stop working.
         links.revoke_moderator(conn, current.id, now)
@@ -203,29 +174,25 @@ def remove(conn: Connection, email_or_id: str, now: datetime) -> Moderator:
     """Delete a moderator; their links are revoked first (then go with the row)."""
     current = find(conn, email_or_id)
     links.revoke_moderator(conn, current.id, now)
-    conn.execute(t.moderators.delete().where(t.moderators.c.id == current.id))
+    ModeratorRepository(conn).delete(current.id)
     return current
 
 
 def ensure_fallback(conn: Connection, emails: Iterable[str], now: datetime) -> list[Moderator]:
     """The configured fallback moderators, registered on first use so links can name them."""
     out: list[Moderator] = []
-    m = t.moderators
+    repo = ModeratorRepository(conn)
     for email in emails:
         address = normalise_email(email)
-        row = conn.execute(sa.select(m.c.id).where(m.c.email == address)).first()
-        if row is None:
-            try:
-                # Another daemon may register the same address at the same moment.
-                with conn.begin_nested():
-                    conn.execute(m.insert().values(
-                        name=address.split("@", 1)[0], email=address, notify=DAILY,
-                        active=True, created_at=now, updated_at=now))
+        moderator_id = repo.id_of(address)
+        if moderator_id is None:
+            # Another daemon may register the same address at the same moment.
+            if repo.add_unless_there(name=address.split("@", 1)[0], email=address,
+                                     notify=DAILY, now=now):
                 log.info("registered fallback moderator from the config", email=address)
-            except IntegrityError:
-                pass
-            row = conn.execute(sa.select(m.c.id).where(m.c.email == address)).one()
-        out.append(get(conn, row.id))
+            moderator_id = repo.id_of(address)
+            assert moderator_id is not None
+        out.append(get(conn, moderator_id))
     return out
 
 
@@ -261,14 +228,12 @@ def routing(conn: Connection, fallback_emails: Iterable[str], now: datetime,
     fallback = [f.id for f in ensure_fallback(conn, fallback_emails, now) if f.active]
     today = local_day(now)
     mods = {m.id: m for m in list_all(conn, active_only=True)}
-    by: dict[str, list[int]] = {}
+    by = _present(mods.values(), today)
     away: dict[str, list[Moderator]] = {}
     for mod in mods.values():
-        for nis in mod.municipalities:
-            if mod.away_on(today):
+        if mod.away_on(today):
+            for nis in mod.municipalities:
                 away.setdefault(nis, []).append(mod)
-            else:
-                by.setdefault(nis, []).append(mod.id)
     if not fallback:
         log.warning("no active fallback moderator: unmoderated municipalities get no mail")
     return Routing(mods, by, fallback, {n for n in known_nis if not by.get(n)},
@@ -278,6 +243,14 @@ def routing(conn: Connection, fallback_emails: Iterable[str], now: datetime,
 def covered(conn: Connection, now: datetime) -> set[str]:
     """The one rule for "this municipality has a moderator": an active one who is not away.
     Every other municipality is the fallback moderators' to decide."""
-    today = local_day(now)
-    return {n for m in list_all(conn, active_only=True) if not m.away_on(today)
-            for n in m.municipalities}
+    return set(_present(list_all(conn, active_only=True), local_day(now)))
+
+
+def _present(active: Iterable[Moderator], today: date) -> dict[str, list[int]]:
+    """Per municipality, its active moderators who are not away `today` (`covered`'s rule)."""
+    by: dict[str, list[int]] = {}
+    for mod in active:
+        if not mod.away_on(today):
+            for nis in mod.municipalities:
+                by.setdefault(nis, []).append(mod.id)
+    return by

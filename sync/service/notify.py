@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from sync.adapters import tables as t
 from sync.adapters.mailer import clean_header
+from sync.adapters.moderation import MailOutbox, ModeratorRepository, ReviewRepository
 from sync.domain import catalogue as cat
 from sync.domain import dutch
 from sync.domain.calendar import BRUSSELS, is_whole_day, local_day
@@ -105,14 +104,6 @@ def first_name(name: str) -> str:
     return name.split()[0] if name.split() else name
 
 
-def _open_select() -> sa.Select[Any]:
-    r, a, v = t.review_items, t.activities, t.activity_versions
-    return (sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.created_at,
-                      a.c.title, a.c.next_occurrence, v.c.data)
-            .join(a, a.c.id == r.c.activity_id).join(v, v.c.id == r.c.version_id)
-            .where(r.c.status == cat.ITEM_OPEN))
-
-
 def _open_item(row: Any) -> OpenItem:
     data = dict(row.data or {})
     return OpenItem(row.id, row.kind, row.reason, row.municipality_nis, row.created_at,
@@ -123,21 +114,12 @@ def _open_item(row: Any) -> OpenItem:
 
 def open_items(conn: Connection) -> list[OpenItem]:
     """Every open review item, soonest activity first."""
-    r, a = t.review_items, t.activities
-    rows = conn.execute(_open_select()
-                        .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id))
-    return [_open_item(row) for row in rows]
+    return [_open_item(row) for row in ReviewRepository(conn).open_items()]
 
 
 def notified(conn: Connection, kinds: Sequence[str]) -> set[tuple[int, int]]:
     """(moderator, review item) pairs already mailed in one of `kinds`, for open items."""
-    n, r = t.notifications, t.review_items
-    rows = conn.execute(
-        sa.select(n.c.moderator_id, n.c.review_item_id)
-        .join(r, r.c.id == n.c.review_item_id)
-        .where(n.c.kind.in_(list(kinds)), r.c.status == cat.ITEM_OPEN)
-    )
-    return {(m, i) for m, i in rows}
+    return ReviewRepository(conn).notified(kinds)
 
 
 def _item_context(s: NotifySettings, item: OpenItem, token: str) -> dict[str, Any]:
@@ -193,6 +175,9 @@ def write_mail(
     `notifications` rows, in the caller's transaction. Returns the outbox id. A mail lists
     at most `DIGEST_LISTED` items; the rest are counted and reached through the queue link."""
     queue_token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
+    unsubscribe_token = links.issue(conn, moderator.id, links.SCOPE_UNSUBSCRIBE, now,
+                                    links.UNSUBSCRIBE_VALID_DAYS)
+    unsubscribe_url = links.unsubscribe_url(s.base_url, unsubscribe_token)
     listed = list(items[:DIGEST_LISTED])
     tokens = links.issue_items(conn, moderator.id, [i.id for i in listed], now,
                                s.link_valid_days)
@@ -206,7 +191,7 @@ def write_mail(
         "queue_url": links.queue_url(s.base_url, queue_token),
         "voorkeuren_url": links.preferences_url(s.base_url, queue_token),
         "inzicht_url": links.insight_url(s.base_url, queue_token),
-        "afmelden_url": links.unsubscribe_url(s.base_url, queue_token),
+        "afmelden_url": unsubscribe_url,
         "open_totaal": open_total,
         "open_tekst": _plural(open_total, "activiteit wacht", "activiteiten wachten"),
         "geldig_dagen": s.link_valid_days,
@@ -216,12 +201,10 @@ def write_mail(
     outgoing = mail.compose(
         sender=s.sender, to=moderator.email, to_name=moderator.name, subject=subject,
         template=kind, context=context,
-        unsubscribe_url=links.unsubscribe_url(s.base_url, queue_token))
+        unsubscribe_url=unsubscribe_url)
     outbox_id = mail.queue(conn, outgoing, now, kind, moderator.id, [i.id for i in items])
-    conn.execute(t.notifications.insert(), [
-        {"moderator_id": moderator.id, "review_item_id": i.id, "kind": kind,
-         "outbox_id": outbox_id, "created_at": now} for i in items
-    ])
+    ReviewRepository(conn).record_notified(moderator.id, [i.id for i in items], kind,
+                                           outbox_id, now)
     return outbox_id
 
 
@@ -230,13 +213,8 @@ def claim_items(conn: Connection, moderator_id: int, items: Sequence[OpenItem],
     """The items not yet mailed to this moderator in `kinds`, decided under a lock on the
     moderator's row: the digest job and the relay (maybe in another instance) both announce
     items, and the second to get here must see what the first wrote."""
-    m, n = t.moderators, t.notifications
-    conn.execute(sa.select(m.c.id).where(m.c.id == moderator_id).with_for_update()).first()
-    ids = [i.id for i in items]
-    taken = set(conn.execute(
-        sa.select(n.c.review_item_id).where(n.c.moderator_id == moderator_id,
-                                            n.c.kind.in_(list(kinds)),
-                                            n.c.review_item_id.in_(ids))).scalars())
+    ModeratorRepository(conn).lock(moderator_id)
+    taken = ReviewRepository(conn).told(moderator_id, kinds, [i.id for i in items])
     return [i for i in items if i.id not in taken]
 
 
@@ -373,11 +351,7 @@ def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
         if not claim_items(conn, mid, [item], ANNOUNCED):
             continue
         scope = routing.scope(mid, _all_nis(s, [item]))
-        open_total = conn.execute(
-            sa.select(sa.func.count()).select_from(t.review_items)
-            .where(t.review_items.c.status == cat.ITEM_OPEN,
-                   t.review_items.c.municipality_nis.in_(scope))
-        ).scalar_one()
+        open_total = ReviewRepository(conn).open_count(scope)
         kind_nl = KIND_NL.get(item.kind, item.kind).lower()
         subject = f"ikdoemee: {kind_nl} te valideren: {clean_header(item.title)[:120]}"
         write_mail(conn, s, moderator, IMMEDIATE, [item], now, subject, int(open_total))
@@ -386,8 +360,18 @@ def notify_immediately(conn: Connection, s: NotifySettings, review_item_id: int,
 
 
 def open_items_by_id(conn: Connection, ids: Sequence[int]) -> list[OpenItem]:
-    rows = conn.execute(_open_select().where(t.review_items.c.id.in_(list(ids))))
-    return [_open_item(row) for row in rows]
+    return [_open_item(row) for row in ReviewRepository(conn).open_items(ids)]
+
+
+# Asking for a fresh link again and again must not flood a moderator's mailbox.
+FRESH_LINK_MAILS_PER_HOUR = 3
+FRESH_LINK = "link"  # the outbox kind of a fresh-link mail
+
+
+def fresh_links_sent(conn: Connection, moderator_id: int, since: datetime) -> int:
+    """Fresh-link mails written for a moderator since `since`, counted in the outbox so the
+    limit holds across web processes."""
+    return MailOutbox(conn).count(FRESH_LINK, moderator_id, since)
 
 
 def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datetime) -> bool:
@@ -402,12 +386,16 @@ def write_fresh_link(engine: Engine, s: NotifySettings, address: str, now: datet
         moderator = mods.find_active(conn, email)
         if moderator is None:
             return False
+        if fresh_links_sent(conn, moderator.id, now - timedelta(hours=1)) \
+                >= FRESH_LINK_MAILS_PER_HOUR:
+            log.warning("fresh link limited", moderator=moderator.id)
+            return False
         token = links.issue(conn, moderator.id, links.SCOPE_QUEUE, now, s.link_valid_days)
         context = {"aanhef": greeting(moderator),
                    "url": links.queue_url(s.base_url, token), "dagen": s.link_valid_days}
         outgoing = mail.compose(sender=s.sender, to=moderator.email, to_name=moderator.name,
                                 subject="ikdoemee: je nieuwe link naar je wachtrij",
                                 template="nieuwe_link", context=context)
-        mail.queue(conn, outgoing, now, "link", moderator.id)
+        mail.queue(conn, outgoing, now, FRESH_LINK, moderator.id)
     log.info("fresh link written", moderator=moderator.id)
     return True

@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
 
-from sync.adapters import tables as t
+from sync.adapters import outbox_store
 from sync.adapters.mailer import Mailer, MailError, MailSession, OutgoingMail
 from sync.domain.events import TOPIC_EMAIL
-from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
+from sync.domain.outbox import OUTBOX_MAX_ATTEMPTS
 
 log = structlog.get_logger()
 
@@ -128,29 +127,12 @@ class OutboxRelay:
 
     def _claim(self, conn: Connection, now: datetime, tried: list[int],
                skip_email: bool, mail_only: bool = False) -> Any:
-        o = t.outbox
-        q = (
-            sa.select(o)
-            .where(o.c.delivered_at.is_(None), o.c.attempts < self.max_attempts,
-                   o.c.available_at <= now)
-            .order_by(sa.case((o.c.topic == TOPIC_EMAIL, 0), else_=1), o.c.id)
-            .limit(1)
-        )
-        if mail_only:
-            if skip_email:
-                return None
-            q = q.where(o.c.topic == TOPIC_EMAIL)
-        if tried:
-            q = q.where(o.c.id.not_in(tried))
-        if skip_email:
-            q = q.where(o.c.topic != TOPIC_EMAIL)
-        if self._skip_locked:
-            q = q.with_for_update(skip_locked=True)
-        return conn.execute(q).one_or_none()
+        return outbox_store.claim(conn, now, max_attempts=self.max_attempts, tried=tried,
+                                  skip_email=skip_email, mail_only=mail_only,
+                                  skip_locked=self._skip_locked)
 
     def _deliver(self, conn: Connection, row: Any, session: _LazySession,
                  result: RelayResult) -> str | None:
-        o = t.outbox
         now = self.clock()
         handler = self.handlers.get(row.topic, no_subscriber)
         payload = dict(row.payload)
@@ -162,9 +144,8 @@ class OutboxRelay:
             attempts = row.attempts + 1
             error = f"{type(exc).__name__}: {exc}"[:2000]
             wait = backoff_seconds(attempts, self.backoff_initial, self.backoff_max)
-            conn.execute(o.update().where(o.c.id == row.id).values(
-                attempts=attempts, last_error=error,
-                available_at=now + timedelta(seconds=wait)))
+            outbox_store.update(conn, row.id, attempts=attempts, last_error=error,
+                                available_at=now + timedelta(seconds=wait))
             result.failed += 1
             if attempts >= self.max_attempts:
                 result.gave_up += 1
@@ -176,9 +157,11 @@ class OutboxRelay:
             return error
         values: dict[str, Any] = {"delivered_at": now, "attempts": row.attempts + 1}
         if row.topic == TOPIC_EMAIL:
-            # The body holds live link tokens; once sent, the database need not keep them.
-            values["payload"] = {**payload, "text": "", "html": "", "body_removed": True}
-        conn.execute(o.update().where(o.c.id == row.id).values(**values))
+            # The body and the unsubscribe URL hold live link tokens; once sent, the database
+            # need not keep them (only their hashes stay, in the token tables).
+            values["payload"] = {**payload, "text": "", "html": "", "unsubscribe_url": None,
+                                 "body_removed": True}
+        outbox_store.update(conn, row.id, **values)
         result.delivered += 1
         result.mails += row.topic == TOPIC_EMAIL
         result.ids.append(row.id)

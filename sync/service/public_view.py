@@ -94,11 +94,17 @@ class PublicView:
     age: str | None
     children_only: bool
     audience_note: str | None
-    description_html: str
+    raw_html: str  # as the feed gave it: sanitised only when a page shows it
     summary: str | None
     image: str | None
     image_alt: str
     image_credit: str | None
+
+    @property
+    def description_html(self) -> str:
+        """Sanitised description; the listing never shows it, so only the detail page pays."""
+        return nh3.clean(self.raw_html, tags=set(HTML_TAGS), attributes=HTML_ATTRIBUTES,
+                         url_schemes=set(URL_SCHEMES), link_rel=LINK_REL)
 
 
 def _price(act: NormalisedActivity) -> tuple[list[str], str | None]:
@@ -227,8 +233,7 @@ def public_view(p: Published, now: datetime, region_names: dict[str, str]) -> Pu
         age=_age(act), children_only=act.children_only,
         audience_note="Alleen voor leden van de organisator." if act.audience == "members"
         else None,
-        description_html=nh3.clean(html or "", tags=set(HTML_TAGS), attributes=HTML_ATTRIBUTES,
-                                   url_schemes=set(URL_SCHEMES), link_rel=LINK_REL),
+        raw_html=html or "",
         summary=text,
         image=safe_url(act.image, https_only=True),
         image_alt=act.image_alt or "", image_credit=act.image_credit,

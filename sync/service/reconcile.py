@@ -107,7 +107,7 @@ def reconcile_source(
     Cheap (default, connectors that list ids): the ids the query returns now against the
     catalogue; only ids new to it are fetched in full (what the cursor missed). `full`: every
     document is re-read (unchanged ones are not mapped again); only this catches a place or
-    organizer that changed without a new `modified` (pitfall 3), so it runs weekly.
+    organizer that changed without a new `modified` (SAPI3 does not bump it), so it runs weekly.
     """
     a = t.activities
     recording: _Recording | _NewOnly

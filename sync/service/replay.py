@@ -13,7 +13,8 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import ConnectorError
-from sync.adapters import tables as t
+from sync.adapters import failure_store
+from sync.adapters.queries import runs
 from sync.adapters.repository import RunRepository
 from sync.domain.activity import MappingError
 from sync.domain.calendar import BRUSSELS  # admins think in Belgian days
@@ -29,9 +30,6 @@ OPEN = "open"
 RESOLVED = "resolved"
 IGNORED = "ignored"
 FAILURE_STATUSES = (OPEN, RESOLVED, IGNORED)
-RUN_STATUSES = ("running", "succeeded", "partial", "failed")
-STAGES = (STAGE_FETCH, STAGE_MAP, STAGE_STORE)
-
 
 
 class Refetcher(Protocol):
@@ -62,15 +60,11 @@ def list_runs(
 
 
 def get_run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
-    r, f = t.sync_runs, t.sync_failures
-    row = conn.execute(sa.select(r).where(r.c.id == run_id)).one_or_none()
+    row = runs.run(conn, run_id)
     if row is None:
         raise NotFound(f"run {run_id} does not exist")
     doc = run_doc(row)
-    per_status = conn.execute(
-        sa.select(f.c.status, sa.func.count()).where(f.c.run_id == run_id).group_by(f.c.status)
-    )
-    doc["failures"] = {s: 0 for s in FAILURE_STATUSES} | {s: n for s, n in per_status}
+    doc["failures"] = {s: 0 for s in FAILURE_STATUSES} | runs.failures_per_status(conn, run_id)
     return doc
 
 
@@ -91,8 +85,7 @@ def list_failures(
 
 def get_failure(conn: sa.Connection, failure_id: int) -> dict[str, Any]:
     """One failure with its raw payload, parsed back to JSON when it is JSON."""
-    f = t.sync_failures
-    row = conn.execute(sa.select(f).where(f.c.id == failure_id)).one_or_none()
+    row = runs.failure(conn, failure_id)
     if row is None:
         raise NotFound(f"failure {failure_id} does not exist")
     doc = _failure_doc(row, with_payload=True)
@@ -108,15 +101,12 @@ def ignore_failure(uow: UnitOfWork, failure_id: int, reason: str, now: datetime)
     """Close an open failure deliberately; the reason is kept as its resolution."""
     if not reason.strip():
         raise AdminError("ignoring a failure needs a reason")
-    f = t.sync_failures
     current = get_failure(uow.connection, failure_id)
     if current["status"] != OPEN:
         raise NotOpen(f"failure {failure_id} is {current['status']}, not open")
-    done = uow.connection.execute(
-        f.update().where(f.c.id == failure_id, f.c.status == OPEN)
-        .values(status=IGNORED, resolved_at=now, resolution=f"ignored: {reason.strip()}")
-    )
-    if done.rowcount != 1:  # someone closed it in between
+    if not failure_store.close(uow.connection, failure_id, while_status=OPEN, status=IGNORED,
+                               resolved_at=now, resolution=f"ignored: {reason.strip()}"):
+        # Someone closed it in between.
         raise NotOpen(f"failure {failure_id} is no longer open")
     return get_failure(uow.connection, failure_id)
 
@@ -129,20 +119,11 @@ def select_failures(
     chosen = sum((bool(ids), run_id is not None, all_open))
     if chosen != 1:
         raise AdminError("name failures by id, or give one run, or all open failures")
-    f = t.sync_failures
-    q = sa.select(f).order_by(f.c.id)
-    if ids:
-        q = q.where(f.c.id.in_(set(ids)))
-    elif run_id is not None:
-        if conn.execute(sa.select(t.sync_runs.c.id).where(t.sync_runs.c.id == run_id)).first() \
-                is None:
-            raise NotFound(f"run {run_id} does not exist")
-        q = q.where(f.c.run_id == run_id, f.c.status == OPEN)
-    else:
-        q = q.where(f.c.status == OPEN)
-    if source is not None:
-        q = q.where(f.c.source == source)
-    rows = [_failure_doc(r, with_payload=True) for r in conn.execute(q)]
+    if run_id is not None and runs.run(conn, run_id) is None:
+        raise NotFound(f"run {run_id} does not exist")
+    found = runs.failures_named(conn, ids=ids, run_id=run_id, status=None if ids else OPEN,
+                                source=source)
+    rows = [_failure_doc(r, with_payload=True) for r in found]
     if ids:
         missing = sorted(set(ids) - {r["id"] for r in rows})
         if missing:
@@ -288,12 +269,9 @@ def _replay_one(
     uow: UnitOfWork, service: SyncService, connector: Refetcher | None,
     failure: Mapping[str, Any], run_id: int, counts: RunCounts,
 ) -> ReplayedItem:
-    f = t.sync_failures
     now = service.clock()
     fid, source_id = failure["id"], failure["source_id"]
-    fresh = uow.connection.execute(
-        sa.select(f.c.status, f.c.attempts, f.c.raw_payload).where(f.c.id == fid)
-    ).one()
+    fresh = runs.failure_attempt(uow.connection, fid)
     if fresh.status != OPEN:  # replayed or ignored by someone else since it was selected
         return ReplayedItem(fid, service.source, source_id, "not_open",
                             f"failure is {fresh.status}")
@@ -324,19 +302,13 @@ def _replay_one(
     except _StillFailing as exc:
         counts.failed += 1
         # The same failure row carries the new attempt: a replay never files a second one.
-        uow.connection.execute(
-            f.update().where(f.c.id == fid, f.c.attempts == fresh.attempts)
-            .values(attempts=fresh.attempts + 1, error=exc.error, stage=exc.stage,
-                    raw_payload=payload)
-        )
+        failure_store.record_attempt(uow.connection, fid, fresh.attempts, error=exc.error,
+                                     stage=exc.stage, raw_payload=payload)
         log.warning("replay still failing", failure_id=fid, stage=exc.stage, error=exc.error)
         return ReplayedItem(fid, service.source, source_id, "failed", exc.error)
     action = _action(before, counts.to_json())
-    uow.connection.execute(
-        f.update().where(f.c.id == fid, f.c.status == OPEN)
-        .values(status=RESOLVED, resolved_at=now, raw_payload=payload,
-                resolution=f"replayed in run {run_id}: {action}")
-    )
+    failure_store.resolve(uow.connection, fid, now, open_status=OPEN, resolved_status=RESOLVED,
+                          raw_payload=payload, resolution=f"replayed in run {run_id}: {action}")
     return ReplayedItem(fid, service.source, source_id, action)
 
 

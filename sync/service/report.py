@@ -11,18 +11,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync.adapters import tables as t
+from sync.adapters.queries import moderation
+from sync.domain import dutch
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.domain.calendar import local_day
+from sync.domain.dutch import counted, number, percent
 from sync.domain.region import Region
 from sync.service import coverage as cov
 from sync.service import history
 from sync.service.stats import Share, percentage
 
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-          "september", "oktober", "november", "december")
-SHORT_MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov",
-                "dec")
 FORMATS = ("md", "html", "csv", "json")
 
 # Where the period's activities come from, said in the report itself.
@@ -32,25 +30,13 @@ SOURCE_NOTE = ("Een activiteit telt mee als ze op minstens één dag van de peri
                "afkeuring of intrekking).")
 
 
+def nl_date(d: date) -> str:
+    """"5 december 2026" (the report names days without their weekday)."""
+    return dutch.day(d, weekday=False)
+
+
 class ReportError(ValueError):
     """A period that cannot be reported (end before start)."""
-
-
-def nl_number(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
-
-
-def nl_percent(value: float) -> str:
-    """Dutch: decimal comma and a space before the sign ("54,26 %")."""
-    return f"{value:.2f}".replace(".", ",") + " %"
-
-
-def nl_date(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def plural(n: int, one: str, many: str) -> str:
-    return f"{nl_number(n)} {one if n == 1 else many}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +63,11 @@ class Month:
 
     @property
     def label(self) -> str:
-        return f"{MONTHS[self.first.month - 1]} {self.first.year}"
+        return dutch.month(self.first)
 
     @property
     def short(self) -> str:
-        return SHORT_MONTHS[self.first.month - 1]
+        return dutch.MONTHS_SHORT_NL[self.first.month - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,16 +145,6 @@ def _months(lo: date, hi: date) -> list[tuple[date, date, date]]:
     return out
 
 
-def _moderators(conn: sa.Connection) -> dict[str, list[str]]:
-    m, mm = t.moderators, t.moderator_municipalities
-    out: dict[str, list[str]] = {}
-    for nis, name in conn.execute(
-            sa.select(mm.c.municipality_nis, m.c.name).join(m, m.c.id == mm.c.moderator_id)
-            .where(m.c.active.is_(True)).order_by(m.c.name)):
-        out.setdefault(nis, []).append(name)
-    return out
-
-
 def build(conn: sa.Connection, region: Region, lo: date, hi: date, now: datetime) -> Report:
     """Everything counted over the activities public on any day from `lo` to `hi` inclusive."""
     if hi < lo:
@@ -190,7 +166,7 @@ def build(conn: sa.Connection, region: Region, lo: date, hi: date, now: datetime
         places[f.municipality_nis] = places.get(f.municipality_nis, 0) + 1
         if f.organiser:
             organisers.add(f.organiser)
-    moderators = _moderators(conn)
+    moderators = moderation.active_moderators(conn)
     runs = cov.history(conn, region, lo, hi)
     by_month = {(r.day.year, r.day.month): r for r in runs}  # the month's last measurement
     ends = {(d.year, d.month): totals for d, totals in history.snapshot_days(conn, lo, hi)}
@@ -277,51 +253,51 @@ def _md_table(headers: list[str], rows: list[list[str]], right: int = 0) -> list
 def to_markdown(r: Report) -> str:
     lines = [f"# ikdoemee: rapport {nl_date(r.period_from)} – {nl_date(r.period_to)}", ""]
     lines += [
-        f"- **{plural(r.total, 'activiteit', 'activiteiten')}** publiek in de periode",
-        f"- **{plural(len(r.with_activities), 'gemeente', 'gemeenten')}** met activiteiten "
+        f"- **{counted(r.total, 'activiteit', 'activiteiten')}** publiek in de periode",
+        f"- **{counted(len(r.with_activities), 'gemeente', 'gemeenten')}** met activiteiten "
         f"(van {len(r.municipalities)})",
-        f"- **{plural(r.organisations, 'organisatie', 'organisaties')}** met activiteiten",
-        f"- **{plural(len(r.with_account), 'gemeente', 'gemeenten')}** met een lokale "
-        f"moderator, {plural(len(r.without_account), 'gemeente', 'gemeenten')} zonder",
+        f"- **{counted(r.organisations, 'organisatie', 'organisaties')}** met activiteiten",
+        f"- **{counted(len(r.with_account), 'gemeente', 'gemeenten')}** met een lokale "
+        f"moderator, {counted(len(r.without_account), 'gemeente', 'gemeenten')} zonder",
         "", f"_{SOURCE_NOTE}_", "", "## Activiteiten per type", ""]
     lines += _md_table(["Type", "Aantal", "%"],
-                       [[s.label, nl_number(s.count), nl_percent(s.percentage)] for s in r.types]
-                       + [["**Totaal**", f"**{nl_number(r.total)}**",
-                           f"**{nl_percent(100.0 if r.total else 0.0)}**"]], right=2)
+                       [[s.label, number(s.count), percent(s.percentage)] for s in r.types]
+                       + [["**Totaal**", f"**{number(r.total)}**",
+                           f"**{percent(100.0 if r.total else 0.0)}**"]], right=2)
     lines += ["", "Een activiteit kan meer dan één type hebben: de percentages tellen samen op "
-              f"tot meer dan 100 % ({plural(r.type_mentions, 'vermelding', 'vermeldingen')}).",
+              f"tot meer dan 100 % ({counted(r.type_mentions, 'vermelding', 'vermeldingen')}).",
               "", "## Taalniveau", ""]
     lines += _md_table(["Taalniveau", "Aantal", "%"],
-                       [[level_label(s.key), nl_number(s.count), nl_percent(s.percentage)]
+                       [[level_label(s.key), number(s.count), percent(s.percentage)]
                         for s in r.levels], right=2)
     lines += ["", "## Gemeenten en moderatoren", ""]
     lines += _md_table(["Gemeente", "Moderator", "Activiteiten", "%"],
                        [[m.name, ", ".join(m.moderators) if m.moderators else "geen account",
-                         nl_number(m.activities), nl_percent(m.percentage)]
+                         number(m.activities), percent(m.percentage)]
                         for m in r.municipalities], right=2)
     lines += ["", "## Koppeling UiT en taaliconen", ""]
     c = r.coverage
     if c is None:
         lines.append("Nog geen meting in deze periode.")
     else:
-        lines.append(f"Meting van {nl_date(c.day)}: {nl_number(c.with_taalicoon)} van "
-                     f"{nl_number(c.upcoming_events)} komende UiT-activiteiten in de regio "
+        lines.append(f"Meting van {nl_date(c.day)}: {number(c.with_taalicoon)} van "
+                     f"{number(c.upcoming_events)} komende UiT-activiteiten in de regio "
                      f"hebben een taalicoon "
-                     f"({nl_percent(percentage(c.with_taalicoon, c.upcoming_events))}).")
+                     f"({percent(percentage(c.with_taalicoon, c.upcoming_events))}).")
         if r.coverage_first is not None:
             f0 = r.coverage_first
             lines.append(f"Bij de eerste meting van de periode ({nl_date(f0.day)}): "
-                         f"{nl_number(f0.with_taalicoon)} van {nl_number(f0.upcoming_events)} "
-                         f"({nl_percent(percentage(f0.with_taalicoon, f0.upcoming_events))}).")
+                         f"{number(f0.with_taalicoon)} van {number(f0.upcoming_events)} "
+                         f"({percent(percentage(f0.with_taalicoon, f0.upcoming_events))}).")
         lines.append("")
         lines += _md_table(["Gemeente", "Komende activiteiten", "Met taalicoon", "%"],
-                           [[x.name, nl_number(x.upcoming_events), nl_number(x.with_taalicoon),
-                             nl_percent(x.percentage)] for x in c.rows], right=3)
+                           [[x.name, number(x.upcoming_events), number(x.with_taalicoon),
+                             percent(x.percentage)] for x in c.rows], right=3)
     lines += ["", "## Verloop per maand", ""]
     lines += _md_table(["Maand", "Publiek", "Nieuw", "Einde maand", "Met taalicoon in UiT"],
-                       [[mo.label, nl_number(mo.active), nl_number(mo.new),
-                         "–" if mo.end_public is None else nl_number(mo.end_public),
-                         "–" if mo.coverage is None else nl_percent(mo.coverage)]
+                       [[mo.label, number(mo.active), number(mo.new),
+                         "–" if mo.end_public is None else number(mo.end_public),
+                         "–" if mo.coverage is None else percent(mo.coverage)]
                         for mo in r.months], right=4)
     lines += ["", "Publiek: op minstens één dag van de maand publiek. Nieuw: voor het eerst "
               "publiek. Einde maand: publiek bij de laatste momentopname van de maand."]
@@ -334,7 +310,7 @@ def to_markdown(r: Report) -> str:
         lines.append("")
         lines += _md_table(["Organisatie", "Gemeenten", "Contact", "Activiteiten"],
                            [[o.name, ", ".join(sorted(o.municipalities)), _contact(o),
-                             nl_number(o.upcoming_events)] for o in r.outreach], right=1)
+                             number(o.upcoming_events)] for o in r.outreach], right=1)
     return "\n".join(lines) + "\n"
 
 

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.adapters import tables as t
+from sync.adapters.moderation import ReviewRepository
 from sync.domain import catalogue as cat
 from sync.domain import review as rules
 from sync.domain.events import ReviewDecided
 from sync.domain.review import (
     APPROVE,
+    BULK_MAX,
     CONFIRM,
     DECISIONS,
     ITEM_STATUS,
@@ -38,12 +38,13 @@ from sync.domain.review import (
     check_corrections,
     reject_reason,
 )
+from sync.service import links
 from sync.service import moderators as mods
 from sync.service.unit_of_work import UnitOfWork
 
 # The rules live in sync.domain.review; their names are part of this service's interface.
 __all__ = [
-    "APPROVE", "CONFIRM", "DECISIONS", "ITEM_STATUS", "REASON_MAX_LENGTH", "REJECT",
+    "APPROVE", "BULK_MAX", "CONFIRM", "DECISIONS", "ITEM_STATUS", "REASON_MAX_LENGTH", "REJECT",
     "REJECT_REASONS", "SCOPE_ADMIN", "SCOPE_FALLBACK", "SCOPE_OWN", "UNDO", "Conflict",
     "Corrections", "Entitlement", "ItemNotFound", "OutOfScope", "ReviewError", "UndoError",
     "check_corrections", "reject_reason", "VIA_LINK", "VIA_PAGE", "VIA_CLI", "Actor",
@@ -88,46 +89,32 @@ def entitlement(conn: Connection, moderator_id: int, fallback_emails: Iterable[s
                 region_nis: Iterable[str], now: datetime | None = None) -> Entitlement | None:
     """Read-only (a GET may call it): None for an unknown or inactive moderator. A fallback
     moderator also decides for municipalities whose moderators are all away on `now`."""
-    m, mm = t.moderators, t.moderator_municipalities
-    row = conn.execute(sa.select(m).where(m.c.id == moderator_id)).one_or_none()
-    if row is None or not row.active:
+    found = mods.list_all(conn, ids=[moderator_id])
+    if not found or not found[0].active:
         return None
-    own = frozenset(conn.execute(
-        sa.select(mm.c.municipality_nis).where(mm.c.moderator_id == moderator_id)).scalars())
+    me = found[0]
     fallback: frozenset[str] = frozenset()
-    if row.email.lower() in {e.strip().lower() for e in fallback_emails}:
+    if me.email.lower() in {e.strip().lower() for e in fallback_emails}:
         covered = mods.covered(conn, now or datetime.now(UTC))
         fallback = frozenset(n for n in region_nis if n not in covered)
-    return Entitlement(row.id, row.name, row.email, own, fallback)
+    return Entitlement(me.id, me.name, me.email, frozenset(me.municipalities), fallback)
 
 
-def _corrected_version(conn: Connection, activity_id: int, version_id: int,
-                       corr: Corrections, now: datetime) -> int:
+def _corrected_version(reviews: ReviewRepository, version_id: int, corr: Corrections,
+                       now: datetime) -> int:
     """A version row with the corrected data: the public catalogue shows the approved version,
     while the activity's content hash stays the feed's (an unchanged feed stays unchanged)."""
-    v = t.activity_versions
-    base = conn.execute(sa.select(v).where(v.c.id == version_id)).one()
-    data = {**dict(base.data), **corr.to_json()}
-    number = conn.execute(sa.select(sa.func.max(v.c.number))
-                          .where(v.c.activity_id == activity_id)).scalar_one()
+    data = {**reviews.version_data(version_id), **corr.to_json()}
     blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
-    key = conn.execute(v.insert().values(
-        activity_id=activity_id, number=int(number or 0) + 1,
-        content_hash=hashlib.sha256(blob.encode()).hexdigest(), data=data,
-        source_modified=base.source_modified, run_id=None, created_at=now,
-    )).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    return reviews.add_version_like(version_id, data, hashlib.sha256(blob.encode()).hexdigest(),
+                                    now)
 
 
-def _log(conn: Connection, actor: Actor, **values: Any) -> int:
-    key = conn.execute(t.decision_log.insert().values(
+def _log(reviews: ReviewRepository, actor: Actor, **values: Any) -> int:
+    return reviews.log(
         moderator_id=actor.moderator_id, moderator_email=actor.email, via=actor.via,
         link_token_id=actor.token_id, scope_used=actor.scope_used, ip=actor.ip,
-        user_agent=(actor.user_agent or "")[:400] or None, **values,
-    )).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+        user_agent=(actor.user_agent or "")[:400] or None, **values)
 
 
 def decide_review(
@@ -139,10 +126,9 @@ def decide_review(
 ) -> Outcome:
     """Apply a decision in the caller's transaction: item, activity state, outbox event and
     decision log row together. With `entitled`, the item's municipality is checked now."""
-    r, a = t.review_items, t.activities
-    conn = uow.connection
+    reviews = uow.reviews
     actor = actor or Actor(email=moderator)
-    item = conn.execute(sa.select(r).where(r.c.id == item_id)).one_or_none()
+    item = reviews.item(item_id)
     if item is None:
         raise ItemNotFound(f"review item {item_id} does not exist")
     if entitled is not None:
@@ -158,8 +144,7 @@ def decide_review(
     except Conflict as exc:
         raise Conflict(f"review item {item_id} is {item.status}", exc.decided_by,
                        exc.decided_at, exc.status, exc.same_decision) from None
-    activity = conn.execute(sa.select(a.c.state, a.c.approved_version_id)
-                            .where(a.c.id == item.activity_id)).one()
+    activity = reviews.activity(item.activity_id)
     stored_reason: str | None = None
     corr_json: dict[str, Any] | None = None
     values: dict[str, Any] = {}
@@ -167,34 +152,26 @@ def decide_review(
         approved = item.version_id
         if corrections is not None and (corrections.activity_types is not None
                                         or corrections.language_level is not None):
-            data = conn.execute(sa.select(t.activity_versions.c.data)
-                                .where(t.activity_versions.c.id == item.version_id)).scalar_one()
-            corrections = check_corrections(corrections, dict(data))
+            corrections = check_corrections(corrections, reviews.version_data(item.version_id))
             corr_json = corrections.to_json()
-            approved = _corrected_version(conn, item.activity_id, item.version_id,
-                                          corrections, now)
+            approved = _corrected_version(reviews, item.version_id, corrections, now)
         values = {"state": cat.PUBLISHED, "approved_version_id": approved}
     elif move.needs_reason:
         stored_reason = reject_reason(reason_code, reason, reason_max_length)
         values = {"state": move.activity_state}
     item_status = move.item_status
     # The version check is repeated in the UPDATE itself, so two deciders cannot both win.
-    done = conn.execute(
-        r.update()
-        .where(r.c.id == item_id, r.c.status == cat.ITEM_OPEN,
-               r.c.lock_version == item.lock_version)
-        .values(status=item_status, decided_at=now, decided_by=moderator,
-                decision_reason=stored_reason, lock_version=move.lock_version)
-    )
-    if done.rowcount != 1:
-        fresh = conn.execute(sa.select(r).where(r.c.id == item_id)).one()
+    if not reviews.close(item_id, item.lock_version, status=item_status, now=now,
+                         decided_by=moderator, reason=stored_reason,
+                         new_lock=move.lock_version):
+        fresh = reviews.item(item_id)
         raise Conflict(f"review item {item_id} is {fresh.status}", fresh.decided_by,
                        fresh.decided_at, fresh.status)
     if values:
-        conn.execute(a.update().where(a.c.id == item.activity_id).values(updated_at=now, **values))
+        reviews.set_activity(item.activity_id, now, **values)
     state = values.get("state", activity.state)
     decision_id = _log(
-        conn, actor, review_item_id=item_id, activity_id=item.activity_id, decision=decision,
+        reviews, actor, review_item_id=item_id, activity_id=item.activity_id, decision=decision,
         reason=stored_reason, before_state=activity.state, after_state=state,
         corrections=corr_json, at=now, before_version_id=activity.approved_version_id,
         after_version_id=values.get("approved_version_id", activity.approved_version_id),
@@ -246,9 +223,7 @@ def skip_text(code: str, decided_by: str | None) -> str:
 def _bulk(uow: UnitOfWork, items: Sequence[tuple[int, int]], decision: str, *, actor: Actor,
           now: datetime, entitled: Entitlement) -> BulkResult:
     result = BulkResult()
-    kinds = dict(uow.connection.execute(
-        sa.select(t.review_items.c.id, t.review_items.c.kind)
-        .where(t.review_items.c.id.in_([i for i, _ in items]))).all())
+    kinds = uow.reviews.kinds([i for i, _ in items])
     for item_id, lock in items:
         withdrawal = kinds.get(item_id) == cat.KIND_WITHDRAWN
         if withdrawal != (decision == CONFIRM):
@@ -270,54 +245,42 @@ def _bulk(uow: UnitOfWork, items: Sequence[tuple[int, int]], decision: str, *, a
 
 def undo_decision(
     uow: UnitOfWork, decision_id: int, *, actor: Actor, now: datetime, window: timedelta,
-    entitled: Entitlement | None = None,
+    entitled: Entitlement | None = None, only_link: int | None = None,
 ) -> Outcome:
     """Take a decision back within `window`, by whoever took it (or from the CLI), when
-    nothing changed since: the item is open again with the earlier state and approved version."""
-    conn = uow.connection
-    d, r, a = t.decision_log, t.review_items, t.activities
-    row = conn.execute(sa.select(d).where(d.c.id == decision_id)).one_or_none()
+    nothing changed since: the item is open again with the earlier state and approved version.
+    `only_link`: an item link's token id; it undoes only what was decided through it."""
+    reviews = uow.reviews
+    row = reviews.decision(decision_id)
     if row is None:
         raise UndoError("Deze beslissing kan je niet terugdraaien.")
     rules.check_undo_by(decision=row.decision, taken_by=row.moderator_id,
-                        actor_id=actor.moderator_id, by_cli=actor.via == VIA_CLI)
-    if entitled is not None:
-        nis = conn.execute(sa.select(r.c.municipality_nis)
-                           .where(r.c.id == row.review_item_id)).scalar_one()
-        if entitled.scope_for(nis) is None:
-            raise UndoError("Deze activiteit hoort niet meer bij een gemeente waarvoor jij "
-                            "beslist.")
+                        actor_id=actor.moderator_id, by_cli=actor.via == VIA_CLI,
+                        taken_with_link=row.link_token_id, only_link=only_link)
+    item = reviews.item(row.review_item_id)
+    if entitled is not None and entitled.scope_for(item.municipality_nis) is None:
+        raise UndoError("Deze activiteit hoort niet meer bij een gemeente waarvoor jij "
+                        "beslist.")
     rules.check_undo_time(taken_at=row.at, now=now, window=window)
-    item = conn.execute(sa.select(r).where(r.c.id == row.review_item_id)).one()
-    activity = conn.execute(sa.select(a.c.state, a.c.approved_version_id)
-                            .where(a.c.id == row.activity_id)).one()
-    newer_open = conn.execute(
-        sa.select(r.c.id).where(r.c.activity_id == row.activity_id, r.c.status == cat.ITEM_OPEN)
-    ).first()
+    activity = reviews.activity(row.activity_id)
     if not rules.unchanged_since(
             decision=row.decision, item_status=item.status, item_lock=item.lock_version,
             decided_lock=row.lock_version, activity_state=activity.state,
             after_state=row.after_state, approved_version=activity.approved_version_id,
-            after_version=row.after_version_id, newer_open=newer_open is not None):
+            after_version=row.after_version_id, newer_open=reviews.has_open(row.activity_id)):
         raise UndoError("Terugdraaien kan niet meer: er is intussen iets veranderd.")
-    done = conn.execute(
-        r.update().where(r.c.id == item.id, r.c.lock_version == item.lock_version)
-        .values(status=cat.ITEM_OPEN, decided_at=None, decided_by=None, decision_reason=None,
-                lock_version=item.lock_version + 1))
-    if done.rowcount != 1:
+    if not reviews.reopen(item.id, item.lock_version):
         raise UndoError("Terugdraaien kan niet meer: er is intussen iets veranderd.")
-    conn.execute(a.update().where(a.c.id == row.activity_id).values(
-        state=row.before_state, approved_version_id=row.before_version_id, updated_at=now))
+    reviews.set_activity(row.activity_id, now, state=row.before_state,
+                         approved_version_id=row.before_version_id)
     if row.link_token_id is not None:
         # The item link works again, so the moderator can decide anew from the same mail.
-        lt = t.link_tokens
-        conn.execute(lt.update().where(lt.c.id == row.link_token_id, lt.c.scope == "item")
-                     .values(used_at=None))
+        uow.links.unuse(row.link_token_id, links.SCOPE_ITEM)
     actor = Actor(actor.email, actor.moderator_id, actor.via, actor.token_id,
                   actor.scope_used if actor.via == VIA_CLI else row.scope_used, actor.ip,
                   actor.user_agent)
     undo_id = _log(
-        conn, actor, review_item_id=item.id, activity_id=row.activity_id, decision=UNDO,
+        reviews, actor, review_item_id=item.id, activity_id=row.activity_id, decision=UNDO,
         reason=None, before_state=row.after_state, after_state=row.before_state,
         corrections=None, at=now, before_version_id=row.after_version_id,
         after_version_id=row.before_version_id, lock_version=item.lock_version + 1,
@@ -329,8 +292,4 @@ def undo_decision(
 def audit_rows(conn: Connection, limit: int = 200, item_id: int | None = None
                ) -> list[dict[str, Any]]:
     """The decision log, newest first."""
-    d = t.decision_log
-    q = sa.select(d).order_by(d.c.id.desc()).limit(limit)
-    if item_id is not None:
-        q = q.where(d.c.review_item_id == item_id)
-    return [dict(row._mapping) for row in conn.execute(q)]
+    return ReviewRepository(conn).audit(limit, item_id)

@@ -9,16 +9,16 @@ from datetime import datetime
 from typing import Any
 
 import nh3
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.adapters import tables as t
+from sync.adapters.moderation import ReviewRepository
 from sync.domain import catalogue as cat
 from sync.domain import dutch
 from sync.domain.activity import ACTIVITY_TYPES, AUDIENCE_MEMBERS, LANGUAGE_LEVELS
 from sync.domain.calendar import calendar_of, is_whole_day, parse
 from sync.domain.dutch import next_when
 from sync.domain.html import HTML_ATTRIBUTES, HTML_TAGS, LINK_REL, URL_SCHEMES
+from sync.domain.review import BULK_MAX
 from sync.service.notify import WITHDRAWN_REASON_NL
 
 KIND_NL = {cat.KIND_NEW: "Nieuw", cat.KIND_CHANGED: "Gewijzigd",
@@ -263,48 +263,30 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[DiffRow]:
     return [DiffRow(k, old[k], new[k]) for k in new if old[k] != new[k]]
 
 
-def _version(conn: Connection, version_id: int | None) -> dict[str, Any] | None:
-    if version_id is None:
-        return None
-    v = t.activity_versions
-    data = conn.execute(sa.select(v.c.data).where(v.c.id == version_id)).scalar_one_or_none()
-    return None if data is None else dict(data)
-
-
 def item_row(conn: Connection, item_id: int) -> Any:
-    r = t.review_items
-    return conn.execute(sa.select(r).where(r.c.id == item_id)).one_or_none()
+    return ReviewRepository(conn).item(item_id)
 
 
 def titles(conn: Connection, item_ids: Iterable[int]) -> dict[int, str]:
     """Review item id → its activity's title."""
-    r, a = t.review_items, t.activities
-    return dict(conn.execute(sa.select(r.c.id, a.c.title).join(a, a.c.id == r.c.activity_id)
-                             .where(r.c.id.in_(list(item_ids)))).all())
+    return ReviewRepository(conn).titles(item_ids)
 
 
 def newest_open(conn: Connection, activity_id: int) -> Any:
     """The open review item of an activity (a newer sync supersedes older ones)."""
-    r = t.review_items
-    return conn.execute(sa.select(r).where(r.c.activity_id == activity_id,
-                                           r.c.status == cat.ITEM_OPEN)
-                        .order_by(r.c.id.desc()).limit(1)).one_or_none()
+    return ReviewRepository(conn).newest_open(activity_id)
 
 
 def item_view(conn: Connection, item_id: int, names: dict[str, str],
               now: datetime | None = None) -> ItemView | None:
-    r, a = t.review_items, t.activities
-    row = conn.execute(
-        sa.select(r, a.c.state.label("activity_state"),
-                  a.c.approved_version_id.label("approved_version_id"))
-        .join(a, a.c.id == r.c.activity_id).where(r.c.id == item_id)
-    ).one_or_none()
+    reviews = ReviewRepository(conn)
+    row = reviews.item_with_activity(item_id)
     if row is None:
         return None
-    data = _version(conn, row.version_id) or {}
+    data = reviews.version_data_or_none(row.version_id) or {}
     main = data.get("main_language")
     org = data.get("organizer") or {}
-    approved = _version(conn, row.approved_version_id)
+    approved = reviews.version_data_or_none(row.approved_version_id)
     rows = diff(approved, data) if approved is not None and row.kind == cat.KIND_CHANGED else []
     status = EVENT_STATUS_NL.get(data.get("status") or "", data.get("status") or "Onbekend")
     if data.get("sold_out"):
@@ -400,23 +382,10 @@ def queue_view(conn: Connection, nis: Iterable[str], names: dict[str, str],
     """Open items of the given municipalities, soonest activity first. Only the few fields a
     row shows are read from the stored versions (a fallback queue holds hundreds of items);
     the full versions are read only for changed items, to name what changed."""
-    r, a, v = t.review_items, t.activities, t.activity_versions
     wanted = sorted(set(nis))
     if not wanted:
         return QueueView([], {k: 0 for k in KIND_NL})
-    rows = conn.execute(
-        sa.select(r.c.id, r.c.kind, r.c.reason, r.c.municipality_nis, r.c.lock_version,
-                  r.c.version_id, a.c.title, a.c.next_occurrence, a.c.approved_version_id,
-                  v.c.data["language_levels"].label("levels"),
-                  v.c.data["activity_types"].label("types"),
-                  v.c.data[("organizer", "name")].label("organizer"),
-                  v.c.data["main_language"].label("main_language"),
-                  v.c.data["calendar"].label("calendar"))
-        .join(a, a.c.id == r.c.activity_id)
-        .join(v, v.c.id == r.c.version_id)
-        .where(r.c.status == cat.ITEM_OPEN, r.c.municipality_nis.in_(wanted))
-        .order_by(a.c.next_occurrence.asc().nulls_last(), r.c.id)
-    ).all()
+    rows = ReviewRepository(conn).queue_rows(wanted)
     changes = _changed_fields(conn, [(row.id, row.version_id, row.approved_version_id)
                                      for row in rows if row.kind == cat.KIND_CHANGED
                                      and row.approved_version_id is not None])
@@ -443,10 +412,8 @@ def _changed_fields(conn: Connection, items: list[tuple[int, int, int]]) -> dict
     """Review item id → the labels of the fields that changed since the approved version."""
     if not items:
         return {}
-    v = t.activity_versions
-    ids = {i for _, new, old in items for i in (new, old)}
-    data = dict(conn.execute(sa.select(v.c.id, v.c.data).where(v.c.id.in_(ids))).all())
-    return {item: ", ".join(d.label for d in diff(dict(data[old]), dict(data[new])))
+    data = ReviewRepository(conn).versions_data({i for _, new, old in items for i in (new, old)})
+    return {item: ", ".join(d.label for d in diff(data[old], data[new]))
             for item, new, old in items if new in data and old in data}
 
 
@@ -463,22 +430,14 @@ class Decided:
 
 def decided(conn: Connection, decision_ids: Iterable[int], moderator_id: int) -> list[Decided]:
     """The moderator's own decisions among `decision_ids` (others' ids show nothing)."""
-    d, a = t.decision_log, t.activities
-    ids = list(decision_ids)[:500]
+    ids = list(decision_ids)[:BULK_MAX]
     if not ids:
         return []
-    undone = set(conn.execute(sa.select(d.c.undo_of_id).where(d.c.undo_of_id.in_(ids)))
-                 .scalars())
-    rows = conn.execute(
-        sa.select(d.c.id, d.c.review_item_id, d.c.decision, a.c.title)
-        .join(a, a.c.id == d.c.activity_id)
-        .where(d.c.id.in_(ids), d.c.moderator_id == moderator_id, d.c.undo_of_id.is_(None))
-        .order_by(d.c.id)).all()
+    reviews = ReviewRepository(conn)
+    undone = reviews.undone(ids)
     return [Decided(row.id, row.review_item_id, row.decision, row.title, row.id in undone)
-            for row in rows]
+            for row in reviews.decisions_of(moderator_id, ids)]
 
 
 def decided_by(conn: Connection, item_ids: Iterable[int]) -> dict[int, str | None]:
-    r = t.review_items
-    return dict(conn.execute(sa.select(r.c.id, r.c.decided_by)
-                             .where(r.c.id.in_(list(item_ids)))).all())
+    return ReviewRepository(conn).decided_by(item_ids)

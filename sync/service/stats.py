@@ -13,14 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync.adapters import tables as t
-from sync.domain import catalogue as cat
+from sync.adapters.queries import moderation
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
 from sync.domain.region import Region
 from sync.service.catalogue_query import Published, iter_published
 from sync.service.history import organiser_key
-
-DECIDED = (cat.ITEM_APPROVED, cat.ITEM_REJECTED, cat.ITEM_CONFIRMED)
 
 
 def percentage(part: int, whole: int) -> float:
@@ -106,23 +103,10 @@ def compute(conn: sa.Connection, region: Region, now: datetime,
             organisers.add(key)
 
     names = {m.nis: m.name for m in region.municipalities}
-    m, mm = t.moderators, t.moderator_municipalities
-    moderated = set(conn.execute(
-        sa.select(mm.c.municipality_nis).join(m, m.c.id == mm.c.moderator_id)
-        .where(m.c.active.is_(True))
-    ).scalars())
-    r = t.review_items
-    open_counts = {nis: n for nis, n in conn.execute(
-        sa.select(r.c.municipality_nis, sa.func.count()).where(r.c.status == cat.ITEM_OPEN)
-        .group_by(r.c.municipality_nis)
-    )}
-    decided = [
-        (decided_at - created_at).total_seconds() / 3600
-        for created_at, decided_at in conn.execute(
-            sa.select(r.c.created_at, r.c.decided_at)
-            .where(r.c.status.in_(DECIDED), r.c.decided_at.is_not(None))
-        )
-    ]
+    moderated = set(moderation.active_moderators(conn))
+    open_counts = moderation.open_per_municipality(conn)
+    decided = [(decided_at - created_at).total_seconds() / 3600
+               for created_at, decided_at in moderation.decided_spans(conn)]
     median = (float(Decimal(statistics.median(decided)).quantize(Decimal("0.01"), ROUND_HALF_UP))
               if decided else None)
     return Stats(

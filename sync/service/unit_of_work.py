@@ -8,6 +8,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
+from sync.adapters.moderation import LinkRepository, ModeratorRepository, ReviewRepository
 from sync.adapters.repository import CatalogueRepository, OutboxRepository, RunRepository
 
 
@@ -17,6 +18,9 @@ class UnitOfWork:
     catalogue: CatalogueRepository
     outbox: OutboxRepository
     runs: RunRepository
+    reviews: ReviewRepository
+    moderators: ModeratorRepository
+    links: LinkRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -28,6 +32,9 @@ class UnitOfWork:
         self.catalogue = CatalogueRepository(self._conn)
         self.outbox = OutboxRepository(self._conn)
         self.runs = RunRepository(self._conn)
+        self.reviews = ReviewRepository(self._conn)
+        self.moderators = ModeratorRepository(self._conn)
+        self.links = LinkRepository(self._conn)
         return self
 
     def __exit__(

@@ -274,6 +274,25 @@ def _all_page_kinds(site: Site, page: Any, expect: Any) -> None:
     site.check(page, "inzicht")
     page.goto(queue.replace("/wachtrij/", "/afmelden/"))
     site.check(page, "afmelden")
+    with site.engine.begin() as conn:  # the link in the mail's List-Unsubscribe and footer
+        only = links.issue(conn, ann_id, links.SCOPE_UNSUBSCRIBE, site.clock(), 60)
+    page.goto(f"{site.base}{links.UNSUBSCRIBE_PATH}{only}")
+    expect(page.get_by_role("button", name="Afmelden")).to_be_visible()
+    assert "/moderatie/wachtrij/" not in page.content()
+    assert "in jouw naam beslissen" not in page.content()  # this link decides nothing
+    expect(page.get_by_text("E-mail aan Ann Peeters (ann@ieper.test)")).to_be_visible()
+    site.check(page, "afmelden-eigen-link")
+    # Too many at once: a Dutch page with the way back, not the framework's JSON.
+    page.goto(queue)
+    page.evaluate("""n => { const form = document.querySelector('form[action$="/goedkeuren"]');
+        for (let i = 0; i < n; i++) { const box = document.createElement('input');
+          box.type = 'hidden'; box.name = 'item'; box.value = (900000 + i) + ':1';
+          form.appendChild(box); } }""", 1001)
+    page.get_by_role("button", name="Geselecteerde goedkeuren").click()
+    expect(page.get_by_text("hoogstens 1000 activiteiten")).to_be_visible()
+    site.check(page, "te-veel-tegelijk")
+    page.get_by_role("link", name="Terug").click()
+    expect(page.get_by_role("button", name="Geselecteerde goedkeuren")).to_be_visible()
     page.goto(f"{site.base}/moderatie/aanmelden")
     page.get_by_role("button", name="Aanmelding versturen").click()
     expect(page.get_by_role("alert").first).to_be_visible()

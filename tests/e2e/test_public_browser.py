@@ -15,7 +15,7 @@ from sync.domain.region import Region
 from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import sync_source
 from tests.builders import Clock, StaticConnector, make_event
-from tests.integration.test_replay import make_app
+from tests.support.apps import make_app
 from tests.support.web import ARTIFACTS, WebServer, launch, playwright_or_skip
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
@@ -125,3 +125,49 @@ def test_unknown_activity_page_is_a_dutch_404(engine: Engine, region: Region,
         resp = client.get(path)
     assert resp.status_code == 404
     assert "Deze activiteit staat niet in de catalogus" in resp.text
+
+
+def test_search_and_a_too_long_search_in_chromium(engine: Engine, region: Region,
+                                                  tmp_path: Path) -> None:
+    sync_playwright = playwright_or_skip()
+    clock = Clock()
+    app = make_app(tmp_path, engine, region, now=clock)
+    docs = [make_event(1, title="Taalcafé in de bibliotheek", start="2026-12-12T14:00:00+01:00",
+                       end="2026-12-12T16:00:00+01:00"),
+            make_event(2, title="Kookcafé", start="2026-12-13T14:00:00+01:00",
+                       end="2026-12-13T16:00:00+01:00")]
+    sync_source(app.uow, StaticConnector([docs]), app.sync_service(app.config.sources[0]))
+    with app.uow() as uow:
+        for item_id in uow.connection.execute(sa.select(t.review_items.c.id)).scalars().all():
+            decide_review(uow, item_id, APPROVE, moderator="mod@westhoek.be", now=clock())
+        uow.commit()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    with WebServer(app) as web, sync_playwright() as p:
+        browser = launch(p)
+        try:
+            for name, viewport in VIEWPORTS.items():
+                page = browser.new_page(viewport=viewport, locale="nl-BE")
+                page.goto(f"{web.url}/activiteiten")
+                page.fill("#q", "TAALCAFE")  # no accent, capitals: still found
+                page.locator("#q").press("Enter")
+                page.wait_for_url("**q=TAALCAFE**")
+                text = page.inner_text("main")
+                assert "We vonden 1 activiteit." in text and "Taalcafé in de bibliotheek" in text
+                assert "Kookcafé" not in text
+
+                # The form caps at 200 characters; eleven words get through it and are refused.
+                resp = page.goto(f"{web.url}/activiteiten?gemeente=Ieper&q="
+                                 + "+".join(["taal"] * 11))
+                assert resp is not None and resp.status == 422
+                assert "Je zoekopdracht is te lang" in page.inner_text("h1")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= viewport["width"], f"422 page is {width}px wide at {name}"
+                page.screenshot(path=str(ARTIFACTS / f"public-search-too-long-{name}.png"),
+                                full_page=True)
+                page.get_by_role("link", name="Opnieuw zoeken").click()
+                page.wait_for_url("**/activiteiten?gemeente=Ieper")
+                assert "We vonden 2 activiteiten." in page.inner_text("main")
+                page.close()
+        finally:
+            browser.close()

@@ -26,7 +26,7 @@ from tests.e2e.test_moderation_browser import (
     free_port,
 )
 from tests.integration.test_history_report import annual_mentions, insert_published
-from tests.integration.test_replay import make_app
+from tests.support.apps import make_app
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,12 @@ from sync.bootstrap import map_uitdatabank
 from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
 from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
-from sync.service.sync_source import SyncService, sync_source
-from sync.service.unit_of_work import UnitOfWork
-from tests.builders import StaticConnector, event_id, make_event
-from tests.support.apps import failing_for, make_app
+from tests.builders import event_id, make_event
+from tests.support.apps import failing_for, make_app, sync_docs
+from tests.support.clock import NOW
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-def clock() -> datetime:
-    return NOW
-
-
-def sync_docs(engine: Engine, region: Region, docs: list[Any], mapper: Any) -> int:
-    service = SyncService("uitdatabank", region, mapper, clock)
-    return sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service).run_id
 
 
 @pytest.fixture

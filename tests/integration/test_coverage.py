@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,8 +20,8 @@ from sync.adapters import tables as t
 from sync.domain.region import Region
 from sync.service import coverage as cov
 from sync.service import report
+from tests.support.clock import NOW
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 OFFER = generate_uit_offer(400, seed=11)
 
 

@@ -30,6 +30,7 @@ from tests.integration.test_notify import (  # noqa: F401 - fixtures
     smtp,
     world,
 )
+from tests.support.apps import feed_app
 
 
 def test_jobs_are_registered_from_the_config(world):
@@ -95,15 +96,6 @@ def test_a_stop_between_pages_commits_the_page_in_flight_and_the_next_run_resume
     assert rest.status == "succeeded" and rest.counts.created == 2
 
 
-def feed_app(world, fake: FakeSapi3) -> App:
-    config = world.app.config.model_copy(update={"sources": [
-        world.app.config.sources[0].model_copy(update={
-            "base_url": fake.base_url, "client_id_env": None, "limit": 3,
-            "backoff_initial_seconds": 0, "backoff_max_seconds": 0})]})
-    return App(config=config, env=world.app.env, engine=world.engine, region=world.region,
-               clock=world.clock)
-
-
 def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
     events = [ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 8)]
     with FakeSapi3(events) as fake:
@@ -111,7 +103,7 @@ def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
         src = app.config.sources[0]
         service = app.sync_service(src)
         assert sync_source(app.uow, app.connector(src), service).counts.created == 7
-        # Pitfall 3: the place moved out of the region, `modified` unchanged.
+        # The place moved out of the region, `modified` unchanged.
         moved = changed(fake.get(event_id(2)))
         moved["location"]["address"]["nl"].update(postalCode="8000", addressLocality="Brugge")
         fake.add([moved])

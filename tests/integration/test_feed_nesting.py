@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -25,8 +24,8 @@ from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import make_event
 from tests.support.apps import make_app
+from tests.support.clock import NOW
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DEEP = b"[" * 100_000 + b"]" * 100_000
 TOKEN = "nesting-test-admin-token-0123456789abcdef"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,9 @@ from sync.service import history, report
 from sync.service.review import APPROVE, CONFIRM, decide_review
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import changed, event_id, make_event
-from tests.integration.test_stats import add_moderator
-from tests.support.apps import approve_open, sync_docs
+from tests.support.apps import add_moderator, approve_open, sync_docs
+from tests.support.clock import NOW
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # the day the fixtures sync and approve
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -97,3 +97,20 @@ def test_removed_or_inactive_moderators_links_stop_working(setup):
         for token in (t_ann, t_bob):
             with pytest.raises(links.InvalidLink):
                 links.resolve(conn, token, NOW)
+
+
+def test_a_new_queue_link_retires_the_older_ones_only(setup):
+    world, ann, item, _ = setup
+    bob = world.moderator("Bob", "bob@ieper.test", IEPER)
+    with world.engine.begin() as conn:
+        old_queue = links.issue(conn, ann, links.SCOPE_QUEUE, NOW, 14)
+        item_link = links.issue(conn, ann, links.SCOPE_ITEM, NOW, 14, review_item_id=item)
+        unsubscribe = links.issue(conn, ann, links.SCOPE_UNSUBSCRIBE, NOW, 60)
+        bobs = links.issue(conn, bob, links.SCOPE_QUEUE, NOW, 14)
+        new_queue = links.issue(conn, ann, links.SCOPE_QUEUE, NOW, 14)
+    with world.engine.connect() as conn:
+        with pytest.raises(links.InvalidLink):
+            links.resolve(conn, old_queue, NOW)
+        for token in (new_queue, item_link, unsubscribe, bobs):
+            links.resolve(conn, token, NOW)
+        assert links.resolve(conn, unsubscribe, NOW + timedelta(days=59)).scope == "unsubscribe"

@@ -21,6 +21,7 @@ from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
 from sync.service import links
 from sync.service import moderators as mods
+from sync.service.review import BULK_MAX
 from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
 from tests.builders import Clock, StaticConnector, changed, make_event
@@ -440,3 +441,69 @@ def test_fallback_moderator_decides_unmoderated_municipalities(world: World) -> 
     assert world.log()[0].scope_used == "fallback"
     no = world.client.get(f"{queue_path(token)}/item/{ieper_item.id}")
     assert no.status_code == 403
+
+
+def ann_with_one_item(world: World) -> tuple[int, Any]:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1))
+    return ann, world.items()[0]
+
+
+def dutch_refusal(resp: Any, status: int, back: str) -> None:
+    """A Dutch page with a way back, not the framework's English JSON."""
+    assert resp.status_code == status, resp.text[:200]
+    assert resp.headers["content-type"].startswith("text/html")
+    assert 'lang="nl-BE"' in resp.text and "Dat gaat niet" in resp.text
+    assert f'href="{back}">Terug</a>' in resp.text
+
+
+def test_too_many_too_large_or_foreign_bulk_forms_get_a_dutch_page_and_decide_nothing(
+        world: World) -> None:
+    ann, item = ann_with_one_item(world)
+    mine = f"{item.id}:{item.lock_version}"
+    path = queue_path(world.queue_token(ann))
+    csrf = hidden(world.client.get(path).text, "csrf")
+    many = [mine] + [f"{n}:1" for n in range(10_000, 10_000 + BULK_MAX)]
+    dutch_refusal(world.post(path + "/goedkeuren", {"csrf": csrf, "item": many}), 413, path)
+    dutch_refusal(world.post(path + "/goedkeuren", {"csrf": csrf, "item": mine,
+                                                    "x": "a" * 70_000}), 413, path)
+    dutch_refusal(world.client.post(path + "/bevestigen", json={"csrf": csrf, "item": [mine]}),
+                  415, path)
+    for bad in ("\u0663:1", "9" * 25 + ":1", "-1:1", f"{item.id}:x", f"{item.id}"):
+        got = world.post(path + "/goedkeuren", {"csrf": csrf, "item": [mine, bad]})
+        dutch_refusal(got, 422, path)
+    assert world.item(item.id).status == "open" and world.log() == []
+
+
+def test_a_thousand_items_at_once_is_still_accepted(world: World) -> None:
+    ann, item = ann_with_one_item(world)
+    path = queue_path(world.queue_token(ann))
+    csrf = hidden(world.client.get(path).text, "csrf")
+    others = [f"{n}:1" for n in range(10_000, 10_000 + BULK_MAX - 1)]  # unknown: skipped
+    picked = [f"{item.id}:{item.lock_version}", *others]
+    done = world.post(path + "/goedkeuren", {"csrf": csrf, "item": picked})
+    assert done.status_code == 200 and world.item(item.id).status == "approved"
+
+
+def test_item_and_undo_forms_with_malformed_ids_get_a_dutch_page(world: World) -> None:
+    ann, item = ann_with_one_item(world)
+    token = world.item_token(ann, item.id)
+    csrf = hidden(world.client.get(item_path(token)).text, "csrf")
+    for field, value in (("item_id", "9" * 25), ("item_id", "\u0663"), ("lock_version", "1e3")):
+        form = {"csrf": csrf, "item_id": str(item.id), "lock_version": str(item.lock_version),
+                "action": "goedkeuren", field: value}
+        dutch_refusal(world.post(item_path(token), form), 422, item_path(token))
+    undo = world.post(item_path(token) + "/terugdraaien",
+                      {"csrf": csrf, "decision_id": "9" * 25})
+    dutch_refusal(undo, 422, item_path(token))
+    assert world.item(item.id).status == "open" and world.log() == []
+    # A correction whose level is not a number is refused whole, not approved without it.
+    for level in ("abc", "\u0663"):
+        form = {"csrf": csrf, "item_id": str(item.id), "lock_version": str(item.lock_version),
+                "action": "corrigeren", "activity_types": "Cursus", "language_level": level}
+        dutch_refusal(world.post(item_path(token), form), 422, item_path(token))
+    assert world.item(item.id).status == "open" and world.log() == []
+    # The page after a decision reads ids from its address: nonsense there shows nothing.
+    world.decide(item_path(token), "goedkeuren", item.id, item.lock_version)
+    shown = world.client.get(item_path(token) + "/klaar?b=" + "9" * 25 + "&s=" + "9" * 25 + ":x")
+    assert shown.status_code == 200

@@ -318,3 +318,62 @@ def test_a_title_cannot_inject_mail_headers(world, smtp):
     assert msg["Subject"].endswith("Praatcafé Bcc: evil@x X-Evil: 1")
     raw_headers = msg.as_string().split("\n\n", 1)[0]
     assert not re.search(r"^Bcc:", raw_headers, re.MULTILINE)
+
+
+def every_stored_text(engine: Engine) -> list[str]:
+    """Every value of every column of every table in the database, as text."""
+    found: list[str] = []
+    with engine.connect() as conn:
+        meta = sa.MetaData()
+        meta.reflect(bind=conn)
+        for table in meta.sorted_tables:
+            for row in conn.execute(sa.select(table)):
+                found.extend(str(value) for value in row if value is not None)
+    return found
+
+
+def test_after_a_digest_run_no_working_token_is_stored_anywhere(world, smtp):
+    world.moderator("Ann Peeters", "ann@ieper.test", IEPER, POPERINGE)
+    world.sync([ieper(1), ieper(2), poperinge(3)])
+    world.clock.advance(minutes=1)
+    assert world.digest().mails == 1
+    assert world.relay().mails == 1
+    world.clock.advance(minutes=1)  # a fresh link after the digest (it retires the digest's)
+    assert notify.write_fresh_link(world.engine, world.app.notify_settings(), "ann@ieper.test",
+                                   world.clock())
+    assert world.relay().mails == 1
+    tokens: set[str] = set()
+    for msg in smtp.to("ann@ieper.test"):
+        text, html = bodies(msg)
+        found = links_in(text + html + str(msg["List-Unsubscribe"] or ""))
+        tokens |= {token_of(u.strip("<>\"'")) for u in found}
+    with world.engine.connect() as conn:
+        working = [tok for tok in tokens if _resolves(conn, tok, world.clock())]
+    assert len(working) == 5  # the fresh queue link, the unsubscribe link, three item links
+    stored = every_stored_text(world.engine)
+    assert stored and not [tok for tok in working if any(tok in value for value in stored)]
+
+
+def _resolves(conn: Any, token: str, now: datetime) -> bool:
+    try:
+        links.resolve(conn, token, now)
+    except links.InvalidLink:
+        return False
+    return True
+
+
+def test_the_mails_unsubscribe_link_carries_an_unsubscribe_only_token(world, smtp):
+    world.moderator("Ann Peeters", "ann@ieper.test", IEPER)
+    world.sync([ieper(1)])
+    world.digest()
+    world.relay()
+    [msg] = smtp.to("ann@ieper.test")
+    header = token_of(msg["List-Unsubscribe"].split(",")[0].strip().strip("<>"))
+    text, _ = bodies(msg)
+    footer = token_of(next(u for u in links_in(text) if "/moderatie/afmelden/" in u))
+    queue = token_of(next(u for u in links_in(text) if "/moderatie/wachtrij/" in u))
+    with world.engine.connect() as conn:
+        scopes = {links.resolve(conn, tok, world.clock()).scope for tok in (header, footer)}
+        assert scopes == {links.SCOPE_UNSUBSCRIBE}
+        assert links.resolve(conn, queue, world.clock()).scope == links.SCOPE_QUEUE
+        assert header not in (queue,)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,8 +19,7 @@ from sync.domain.region import Region
 from sync.service.sync_source import RunResult, SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import event_id, make_event
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+from tests.support.clock import NOW
 
 
 def tie(n: int, second: str = "2026-11-20T10:00:00+00:00", start: int = 1) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,6 @@ from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
 from tests.builders import changed, event_id, make_event
 from tests.support.apps import approve_open, make_app, sync_docs
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-def clock() -> datetime:
-    return NOW
 
 
 def catalogue_events() -> list[dict[str, Any]]:

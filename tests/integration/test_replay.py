@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,10 @@ from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import StaticConnector, changed, event_id, make_event
 from tests.support.apps import failing_for, make_app
+from tests.support.clock import NOW, clock
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SOURCE = "uitdatabank"
-
-
-def clock() -> datetime:
-    return NOW
 
 
 @pytest.fixture

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import structlog
 from sqlalchemy.engine import Engine
-from typer.testing import CliRunner
 
 from mappings.activity_types import default_type_table
 from samplefeed.server import FakeSapi3
@@ -20,8 +16,8 @@ from sync import bootstrap
 from sync.adapters import tables as t
 from sync.domain.activity import MappingError
 from sync.domain.region import Region
-from sync.entrypoints.cli import app as cli_app
 from tests.builders import event_id, make_event
+from tests.support.cli import _restore_logging, invoke  # noqa: F401 - autouse fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCERT = "0.50.4.0.0"
@@ -38,20 +34,6 @@ def strict_event_types(raw: Any, region: Region, as_of: datetime) -> Any:
                 raise MappingError(f"terms[{i}].id", f"event type {term.get('id')} is not in "
                                                      "the activity type table")
     return REAL_MAPPER(raw, region, as_of)
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    # The CLI points structlog at CliRunner's stderr, which is closed after each invoke.
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
-def invoke(*args: str, code: int = 0) -> Any:
-    result = CliRunner().invoke(cli_app, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.stderr
-    return json.loads(result.stdout)
 
 
 def state(engine: Engine) -> dict[str, Any]:

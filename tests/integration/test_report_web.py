@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,12 +25,10 @@ from sync.service import coordinator_links as links
 from sync.service import history
 from sync.settings import EnvSettings
 from tests.builders import make_event
-from tests.integration.test_daemon import feed_app
 from tests.integration.test_notify import ROOT, smtp, world  # noqa: F401 - fixtures
-from tests.integration.test_public_api import approve_open, sync_docs
-from tests.integration.test_replay import make_app
+from tests.support.apps import approve_open, feed_app, make_app, sync_docs
+from tests.support.clock import NOW
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TOKEN = "admin-token-for-tests-0123456789"
 SECRET = "a-long-random-secret-for-the-tests"
 

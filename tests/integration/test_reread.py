@@ -19,7 +19,7 @@ from sync.domain.region import Region
 from sync.service import review_view
 from sync.service.sync_source import SyncService, sync_source
 from tests.builders import Clock, StaticConnector, changed, make_event
-from tests.integration.test_replay import make_app
+from tests.support.apps import make_app
 
 
 class CountingMapper:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.service import links
 from sync.service import review as rv
 from tests.builders import changed
 from tests.integration.test_moderation_web import IEPER, World, ieper
@@ -126,3 +127,31 @@ def test_audit_list_json_cli(world: World, database_url: str, tmp_path: Path) ->
     assert row["decision"] == "reject" and row["moderator_email"] == "ann@ieper.test"
     assert row["via"] == "page" and row["scope_used"] == "own"
     assert row["reason"].startswith("Dubbel")
+
+
+def test_undo_through_an_item_link_only_of_what_that_link_decided(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1), ieper(2))
+    first, second = world.items()
+    tokens = [world.item_token(ann, i.id) for i in (first, second)]
+    with world.engine.connect() as conn:
+        grants = [links.resolve(conn, tok, world.clock()) for tok in tokens]
+    with world.app.uow() as uow:
+        done = [rv.decide_review(uow, item.id, rv.APPROVE, moderator="ann@ieper.test",
+                                 now=world.clock(),
+                                 actor=rv.Actor("ann@ieper.test", ann, rv.VIA_LINK,
+                                                token_id=grant.token_id))
+                for item, grant in zip((first, second), grants, strict=True)]
+        for grant in grants:
+            links.mark_used(uow.connection, grant.token_id, world.clock())
+        uow.commit()
+    with world.app.uow() as uow, pytest.raises(rv.UndoError):
+        rv.undo_decision(uow, done[1].decision_id or 0, actor=actor(ann), now=world.clock(),
+                         window=WINDOW, only_link=grants[0].token_id)
+    with world.app.uow() as uow:
+        rv.undo_decision(uow, done[0].decision_id or 0, actor=actor(ann), now=world.clock(),
+                         window=WINDOW, only_link=grants[0].token_id)
+        uow.commit()
+    assert world.item(first.id).status == "open" and world.item(second.id).status == "approved"
+    # The undone decision's link works again; the other one stays used.
+    assert world.used_at(tokens[0]) is None and world.used_at(tokens[1]) is not None

@@ -1,4 +1,4 @@
-"""The security cases of ../shared/moderation/SECURITY_CASES.md, one test (or more) each."""
+"""The security cases of docs/security-cases.md, one test (or more) each."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.web import security as sec
 from sync.entrypoints.web.app import create_app
+from sync.service import links, notify
 from sync.service import moderators as mods
 from sync.service import review as rv
 from sync.service import review_view as view
@@ -140,6 +141,55 @@ def test_05_fresh_link_answers_the_same_and_mails_only_known_addresses(
     url = re.search(r"http\S+", mail.payload["text"]).group(0)  # type: ignore[union-attr]
     assert url.startswith(BASE_URL + "/moderatie/wachtrij/")
     assert world.client.get(url[len(BASE_URL):]).status_code == 200
+
+
+def live_queue_links(world: World, moderator_id: int) -> int:
+    lt = t.link_tokens
+    with world.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(lt).where(
+            lt.c.moderator_id == moderator_id, lt.c.scope == "queue",
+            lt.c.revoked_at.is_(None), lt.c.expires_at > world.clock())).scalar_one())
+
+
+def test_05_sixty_fresh_link_requests_give_three_mails_and_one_live_link(
+        world: World, ann_item: Any) -> None:
+    ann = ann_item[0]
+    spellings = ["ann@ieper.test", "Ann@Ieper.test", " ANN@ieper.test", "ann@IEPER.test"]
+    answers = {world.post("/moderatie/nieuwe-link", {"email": spellings[n % 4]}).text
+               for n in range(60)}
+    assert len(answers) == 1 and "Als dit adres bekend is" in answers.pop()
+    mails = world.outbox("email.send")
+    assert 1 <= len(mails) <= notify.FRESH_LINK_MAILS_PER_HOUR
+    assert live_queue_links(world, ann) == 1
+    tokens = [re.search(r"/wachtrij/(\S+)", m.payload["text"]).group(1)  # type: ignore[union-attr]
+              for m in mails]
+    with world.engine.connect() as conn:  # the page's rate limit is spent: ask the rule itself
+        assert links.resolve(conn, tokens[-1], world.clock()).moderator_id == ann
+        for older in tokens[:-1]:
+            with pytest.raises(links.InvalidLink):
+                links.resolve(conn, older, world.clock())
+
+
+def test_05_the_mail_limit_holds_across_processes_and_lifts_after_an_hour(
+        world: World, ann_item: Any) -> None:
+    """Counted in the outbox: a second web process (its own in-memory limits) mails no more."""
+    settings = world.app.notify_settings()
+    sent = [notify.write_fresh_link(world.engine, settings, "ann@ieper.test", world.clock())
+            for _ in range(60)]
+    assert sent == [True] * 3 + [False] * 57
+    assert len(world.outbox("email.send")) == 3 and live_queue_links(world, ann_item[0]) == 1
+    world.clock.advance(minutes=61)
+    assert notify.write_fresh_link(world.engine, settings, "ann@ieper.test", world.clock())
+
+
+def test_05_per_address_limit_answers_the_same(world: World, ann_item: Any) -> None:
+    world.post("/moderatie/nieuwe-link", {"email": "nobody@example.test"})
+    first = world.post("/moderatie/nieuwe-link", {"email": "nobody@example.test"})
+    for _ in range(10):
+        limited = world.post("/moderatie/nieuwe-link", {"email": "nobody@example.test"})
+    assert limited.status_code == first.status_code == 200 and limited.text == first.text
+    limiter = world.client.app.state.fresh_link_limiter
+    assert not limiter.allow("nobody@example.test") and limiter.allow("other@example.test")
 
 
 # 6, 7 ---------------------------------------------------------------------------------------
@@ -571,6 +621,47 @@ def test_26_one_moderator_cannot_undo_anothers_decision(world: World) -> None:
                      {"csrf": sec.csrf_value(secret, bert_token),
                       "decision_id": hidden(done.text, "decision_id")})
     assert got.status_code == 409 and world.item(item.id).status == "approved"
+
+
+def undo_via(world: World, path: str, token: str, decision_id: int) -> Any:
+    secret = world.client.app.state.moderation_secret  # type: ignore[attr-defined]
+    return world.post(path + "/terugdraaien", {"csrf": sec.csrf_value(secret, token),
+                                               "decision_id": str(decision_id)})
+
+
+def test_26_an_item_link_undoes_only_its_own_items_decision(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    world.sync(ieper(1), ieper(2), ieper(3))
+    a, b, c = world.items()
+    ta, tb = world.item_token(ann, a.id), world.item_token(ann, b.id)
+    world.decide(item_path(ta), "goedkeuren", a.id, a.lock_version)
+    world.decide(item_path(tb), "goedkeuren", b.id, b.lock_version)
+    queue = world.queue_token(ann)
+    world.decide(f"{queue_path(queue)}/item/{c.id}", "goedkeuren", c.id, c.lock_version)
+    by_item = {r.review_item_id: r.id for r in world.log()}
+    for other in (b.id, c.id):  # decided through another item link, or through the queue
+        got = undo_via(world, item_path(ta), ta, by_item[other])
+        assert got.status_code == 409 and world.item(other).status == "approved"
+    assert [r.decision for r in world.log()] == ["approve"] * 3
+    assert undo_via(world, item_path(ta), ta, by_item[a.id]).status_code == 200
+    assert world.item(a.id).status == "open"
+
+
+def test_26_a_queue_link_undoes_the_moderators_own_decisions_only(world: World) -> None:
+    ann = world.moderator("Ann", "ann@ieper.test", IEPER)
+    bert = world.moderator("Bert", "bert@ieper.test", IEPER)
+    world.sync(ieper(1), ieper(2), ieper(3))
+    a, b, c = world.items()
+    queue = world.queue_token(ann)
+    world.decide(f"{queue_path(queue)}/item/{a.id}", "goedkeuren", a.id, a.lock_version)
+    world.decide(item_path(world.item_token(ann, b.id)), "goedkeuren", b.id, b.lock_version)
+    world.decide(item_path(world.item_token(bert, c.id)), "goedkeuren", c.id, c.lock_version)
+    by_item = {r.review_item_id: r.id for r in world.log()}
+    assert undo_via(world, queue_path(queue), queue, by_item[c.id]).status_code == 409
+    assert world.item(c.id).status == "approved"  # Bert's stays
+    assert undo_via(world, queue_path(queue), queue, by_item[a.id]).status_code == 200
+    assert undo_via(world, queue_path(queue), queue, by_item[b.id]).status_code == 200
+    assert world.item(a.id).status == world.item(b.id).status == "open"
 
 
 # 27 ------------------------------------------------------------------------------------------

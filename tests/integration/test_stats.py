@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,8 @@ from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
 from sync.service import stats
 from tests.builders import make_event
-from tests.support.apps import approve_open, make_app, sync_docs
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+from tests.support.apps import add_moderator, approve_open, make_app, sync_docs
+from tests.support.clock import NOW
 
 
 @pytest.mark.parametrize(("part", "whole", "expected"), [
@@ -30,16 +29,6 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ])
 def test_percentage_rounds_half_up_to_two_decimals(part, whole, expected):
     assert stats.percentage(part, whole) == expected
-
-
-def add_moderator(engine: Engine, email: str, *nis: str, active: bool = True) -> None:
-    with engine.begin() as conn:
-        mid = conn.execute(t.moderators.insert().values(
-            name=email, email=email, notify="daily", active=active, created_at=NOW,
-            updated_at=NOW)).inserted_primary_key[0]
-        for code in nis:
-            conn.execute(t.moderator_municipalities.insert().values(moderator_id=mid,
-                                                                     municipality_nis=code))
 
 
 @pytest.fixture

@@ -21,12 +21,7 @@ from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import StaticConnector, changed, event_id, make_event
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-def clock() -> datetime:
-    return NOW
+from tests.support.clock import NOW, clock
 
 
 @pytest.fixture

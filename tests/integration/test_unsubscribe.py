@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sync.adapters import tables as t
-from sync.service import notify
+from sync.service import links, notify
 from tests.builders import make_event
 from tests.integration.test_moderation_web import IEPER, World, hidden
 from tests.integration.test_moderation_web import world as world  # noqa: F401 - the fixture
@@ -48,3 +48,27 @@ def test_bad_token_or_missing_csrf_changes_nothing(world: World) -> None:
     refused = world.post(f"/moderatie/afmelden/{token}", {"csrf": "forged"})
     assert refused.status_code == 403
     assert notify_mode(world, mid) == "daily"
+
+
+def test_an_unsubscribe_token_only_unsubscribes(world: World) -> None:
+    mid = world.moderator("Ann Peeters", "ann@ieper.be", IEPER)
+    world.sync(make_event(1))
+    item = world.items()[0]
+    with world.engine.begin() as conn:
+        token = links.issue(conn, mid, links.SCOPE_UNSUBSCRIBE, world.clock(),
+                            links.UNSUBSCRIBE_VALID_DAYS)
+    for path in (f"/moderatie/wachtrij/{token}", f"/moderatie/wachtrij/{token}/item/{item.id}",
+                 f"/moderatie/item/{token}", f"/moderatie/voorkeuren/{token}",
+                 f"/moderatie/inzicht/{token}"):
+        assert world.client.get(path).status_code == 403, path
+    decided = world.post(f"/moderatie/wachtrij/{token}/goedkeuren",
+                         {"item": f"{item.id}:{item.lock_version}"})
+    assert decided.status_code == 403 and world.item(item.id).status == "open"
+    page = world.client.get(f"/moderatie/afmelden/{token}")
+    assert page.status_code == 200 and "/moderatie/wachtrij/" not in page.text
+    resp = world.client.post(f"/moderatie/afmelden/{token}",
+                             content=b"List-Unsubscribe=One-Click",
+                             headers={"content-type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 200 and notify_mode(world, mid) == "off"
+    world.clock.advance(days=links.UNSUBSCRIBE_VALID_DAYS - 1)  # still works from an old mail
+    assert world.client.get(f"/moderatie/afmelden/{token}").status_code == 200

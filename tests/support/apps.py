@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from samplefeed.server import FakeSapi3
 from sync.adapters import tables as t
 from sync.bootstrap import App, map_uitdatabank
 from sync.domain.activity import MappingError
 from sync.domain.region import Region
 from sync.service.review import APPROVE, decide_review
-from sync.service.sync_source import SyncService, sync_source
+from sync.service.sync_source import Mapper, SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import EnvSettings, load_config
 from tests.builders import StaticConnector, event_id
+from tests.support.clock import NOW, clock
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SOURCE = "uitdatabank"
-
-
-def clock() -> datetime:
-    return NOW
 
 
 def make_app(tmp_path: Path, engine: Engine, region: Region, *, base_url: str = "http://127.0.0.1:9",
@@ -57,9 +54,11 @@ def failing_for(*numbers: int) -> Any:
     return mapper
 
 
-def sync_docs(engine: Engine, region: Region, docs: list[Any]) -> None:
-    service = SyncService(SOURCE, region, map_uitdatabank, clock)
-    sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service)
+def sync_docs(engine: Engine, region: Region, docs: list[Any],
+              mapper: Mapper = map_uitdatabank) -> int:
+    """One sync run over `docs` (one page); its run id."""
+    service = SyncService(SOURCE, region, mapper, clock)
+    return sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service).run_id
 
 
 def approve_open(engine: Engine, *numbers: int) -> None:
@@ -74,3 +73,23 @@ def approve_open(engine: Engine, *numbers: int) -> None:
             if not wanted or item.source_id in wanted:
                 decide_review(uow, item.id, APPROVE, moderator="mod@westhoek.be", now=NOW)
         uow.commit()
+
+
+def add_moderator(engine: Engine, email: str, *nis: str, active: bool = True) -> None:
+    with engine.begin() as conn:
+        mid = conn.execute(t.moderators.insert().values(
+            name=email, email=email, notify="daily", active=active, created_at=NOW,
+            updated_at=NOW)).inserted_primary_key[0]
+        for code in nis:
+            conn.execute(t.moderator_municipalities.insert().values(moderator_id=mid,
+                                                                     municipality_nis=code))
+
+
+def feed_app(world: Any, fake: FakeSapi3) -> App:
+    """The world's app reading `fake` (three per page, no pauses between retries)."""
+    config = world.app.config.model_copy(update={"sources": [
+        world.app.config.sources[0].model_copy(update={
+            "base_url": fake.base_url, "client_id_env": None, "limit": 3,
+            "backoff_initial_seconds": 0, "backoff_max_seconds": 0})]})
+    return App(config=config, env=world.app.env, engine=world.engine, region=world.region,
+               clock=world.clock)

@@ -10,7 +10,7 @@ import pytest
 from sync.adapters.database import DatabaseUrlError, make_engine
 from sync.entrypoints.terminal import clean, json_safe
 from sync.settings import ConfigError, EnvSettings, load_config
-from tests.unit.test_settings import SOURCE, write
+from tests.support.config import SOURCE, write
 
 
 def refused(tmp_path: Path, body: str) -> str:

@@ -28,6 +28,7 @@ def web_cmd() -> None:
 
     from sync.entrypoints.web.app import create_app, server_config
     from sync.entrypoints.web.health import serve_metrics
+    from sync.entrypoints.web.public import start_warm_up
     from sync.entrypoints.web.security import protect_uvicorn_logs
 
     with open_app(live=True) as application:
@@ -37,6 +38,7 @@ def web_cmd() -> None:
                                     public_url=web.base_url,
                                     moderators=f"{web.base_url.rstrip('/')}/moderatie")
         stop_metrics = serve_metrics(application)
+        start_warm_up(application)
         try:
             # uvicorn's access log would print link tokens; our middleware logs redacted paths.
             uvicorn.Server(server_config(application, create_app(application))).run()

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from sync.domain import dutch
 from sync.entrypoints.cli.common import JsonOpt, emit_json, fail, open_app, table
 from sync.service import coverage as cov
-from sync.service import history, report, stats
+from sync.service import history, stats
 
 FORMATS = ("table", "json", "csv")
 SourceOpt = Annotated[str | None, typer.Option("--source", help="Source to measure.")]
@@ -90,6 +91,6 @@ def coverage_cmd(source: SourceOpt = None, as_json: JsonOpt = False) -> None:
         return
     for r in run.rows:
         typer.echo(f"{r.name:<24} {r.with_taalicoon:>6} / {r.upcoming_events:<6} "
-                   f"{report.nl_percent(r.percentage)}")
+                   f"{dutch.percent(r.percentage)}")
     typer.echo(f"{'Westhoek':<24} {run.with_taalicoon:>6} / {run.upcoming_events:<6} "
                f"({run.requests} requests)")

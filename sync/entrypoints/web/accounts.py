@@ -12,7 +12,7 @@ from starlette.responses import Response
 from sync.bootstrap import App
 from sync.domain.calendar import local_day
 from sync.entrypoints.web import security as sec
-from sync.entrypoints.web.moderation import (
+from sync.entrypoints.web.moderation_pages import (
     invalid_link,
     link_context,
     number,
@@ -35,7 +35,7 @@ NOTIFY_NL = {mods.IMMEDIATE: "Meteen: één e-mail per activiteit",
 JOIN_FORM = "aanmelden"  # the join form's CSRF value is bound to this, it has no link token
 
 
-def _app(request: Request) -> App:
+def app_of(request: Request) -> App:
     application: App = request.app.state.app
     return application
 
@@ -53,7 +53,7 @@ def _names(application: App) -> dict[str, str]:
 
 
 def _join_form(request: Request, status: int = 200, **context: Any) -> Response:
-    application = _app(request)
+    application = app_of(request)
     return sec.page(request, "aanmelden.html", status,
                     csrf=sec.csrf_value(_secret(request), JOIN_FORM),
                     municipalities=[(m.nis, m.name) for m in sorted(
@@ -69,10 +69,12 @@ def join_page(request: Request) -> Response:
 @router.post("/aanmelden")
 async def join(request: Request) -> Response:
     """Same answer whether the address is known or not; the mail goes out after it."""
-    application = _app(request)
+    application = app_of(request)
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if not sec.check_csrf(_secret(request), JOIN_FORM, text(form.get("csrf"))):
         return refused(request, "Deze pagina is verouderd. Open het formulier opnieuw.")
     name, email = text(form.get("name")) or "", text(form.get("email")) or ""
@@ -107,7 +109,7 @@ def join_sent(request: Request) -> Response:
 
 def _confirm_grant(request: Request, token: str, allow_used: bool = False
                    ) -> links.ActionGrant | None:
-    application = _app(request)
+    application = app_of(request)
     with application.engine.connect() as conn:
         try:
             return links.resolve_action(conn, token, links.PURPOSE_CONFIRM, application.clock(),
@@ -128,11 +130,13 @@ def join_confirm_page(request: Request, token: str) -> Response:
 
 @router.post("/aanmelden/bevestigen/{token}")
 async def join_confirm(request: Request, token: str) -> Response:
-    application = _app(request)
+    application = app_of(request)
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     grant = _confirm_grant(request, token, allow_used=True)
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if grant is None or not sec.check_csrf(_secret(request), token, text(form.get("csrf"))):
         return invalid_link(request)
     accounts.confirm(application.engine, application.notify_settings(), grant,
@@ -152,7 +156,7 @@ def join_confirmed(request: Request) -> Response:
 
 def _coordinator(request: Request, token: str, allow_used: bool = False
                  ) -> tuple[links.ActionGrant, accounts.JoinRequest] | None:
-    application = _app(request)
+    application = app_of(request)
     with application.engine.connect() as conn:
         try:
             grant = links.resolve_action(conn, token, links.PURPOSE_COORDINATE,
@@ -166,7 +170,7 @@ def _coordinator(request: Request, token: str, allow_used: bool = False
 
 def _request_page(request: Request, token: str, join: accounts.JoinRequest, status: int = 200,
                   **context: Any) -> Response:
-    application = _app(request)
+    application = app_of(request)
     names = _names(application)
     now = application.clock()
     return sec.page(request, "aanvraag.html", status, join=join,
@@ -188,11 +192,13 @@ def request_page(request: Request, token: str) -> Response:
 
 @router.post("/aanvraag/{token}")
 async def request_decide(request: Request, token: str) -> Response:
-    application = _app(request)
+    application = app_of(request)
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     found = _coordinator(request, token, allow_used=True)
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if found is None or not sec.check_csrf(_secret(request), token, text(form.get("csrf"))):
         return invalid_link(request)
     grant, join = found
@@ -290,7 +296,7 @@ async def preferences_save(request: Request, token: str) -> Response:
 
 
 def _email_grant(request: Request, token: str) -> links.ActionGrant | None:
-    application = _app(request)
+    application = app_of(request)
     with application.engine.connect() as conn:
         try:
             return links.resolve_action(conn, token, links.PURPOSE_EMAIL, application.clock())
@@ -309,11 +315,13 @@ def email_confirm_page(request: Request, token: str) -> Response:
 
 @router.post("/adres/{token}")
 async def email_confirm(request: Request, token: str) -> Response:
-    application = _app(request)
+    application = app_of(request)
     if not sec.same_origin(request, application.config.web.base_url):
         return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
     grant = _email_grant(request, token)
-    form = await request.form()
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
     if grant is None or not sec.check_csrf(_secret(request), token, text(form.get("csrf"))):
         return invalid_link(request)
     try:

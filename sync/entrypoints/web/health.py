@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,7 +23,7 @@ from sync.bootstrap import App
 from sync.entrypoints.web.admin import require_admin
 from sync.entrypoints.web.problems import problem_responses
 from sync.service.metrics_query import figures
-from sync.service.run_queries import last_completed_at
+from sync.service.run_queries import last_completed_at, ping
 
 log = structlog.get_logger()
 
@@ -39,7 +38,7 @@ def health(application: App) -> tuple[int, dict[str, Any]]:
                            "database": {"reachable": True}, "sources": []}
     try:
         with application.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+            ping(conn)
             last = last_completed_at(conn)
     except Exception as exc:
         log.warning("health: database unreachable", error=repr(exc))

@@ -1,21 +1,17 @@
-"""Moderation pages: an e-mail link shows (GET), a button decides (POST, then a redirect)."""
+"""Moderation routes: an e-mail link shows (GET), a button decides (POST, then a redirect)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import Any
-from urllib.parse import urlencode
+from dataclasses import replace
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from sync.bootstrap import App
-from sync.domain import catalogue as cat
+from sync.entrypoints.web import moderation_pages as pages
 from sync.entrypoints.web import security as sec
 from sync.entrypoints.web.problems import http_problem
 from sync.service import links, notify
@@ -26,383 +22,39 @@ from sync.service import review_view as view
 log = structlog.get_logger()
 router = APIRouter(prefix="/moderatie", include_in_schema=False)
 
-INVALID = 403  # one status for unknown, tampered, expired, used and revoked links
-DECISIONS = {"goedkeuren": rv.APPROVE, "corrigeren": rv.APPROVE, "afkeuren": rv.REJECT,
-             "bevestigen": rv.CONFIRM}
-DONE_NL = {rv.APPROVE: "goedgekeurd", rv.REJECT: "afgekeurd",
-           rv.CONFIRM: "bevestigd als ingetrokken"}
-
-
-@dataclass
-class Ctx:
-    """One request's link: who it acts for and where its forms post."""
-
-    request: Request
-    application: App
-    token: str
-    grant: links.LinkGrant
-    entitled: rv.Entitlement
-    base_path: str  # the link's own path, forms post there
-
-    @property
-    def names(self) -> dict[str, str]:
-        return {m.nis: m.name for m in self.application.region.municipalities}
-
-    @property
-    def via(self) -> str:
-        return rv.VIA_LINK if self.grant.scope == links.SCOPE_ITEM else rv.VIA_PAGE
-
-    @property
-    def link_path(self) -> str:
-        """The link itself: the item link, or the queue link."""
-        return (links.ITEM_PATH if self.grant.scope == links.SCOPE_ITEM
-                else links.QUEUE_PATH) + self.token
-
-    def actor(self) -> rv.Actor:
-        r = self.request
-        return rv.Actor(email=self.entitled.email, moderator_id=self.entitled.moderator_id,
-                        via=self.via, token_id=self.grant.token_id,
-                        scope_used=rv.SCOPE_OWN,  # replaced by the scope checked per item
-                        ip=sec.client_ip(r),
-                        user_agent=r.headers.get("user-agent"))
-
-    def queue_home(self) -> str:
-        return f"{links.QUEUE_PATH}{self.token}" if self.grant.scope == links.SCOPE_QUEUE else ""
-
-    def render(self, name: str, status: int = 200, **context: Any) -> Response:
-        secret: bytes = self.request.app.state.moderation_secret
-        queue_path = self.queue_home() or None
-        return sec.page(self.request, name, status, moderator=self.entitled,
-                        csrf=sec.csrf_value(secret, self.token), base=self.base_path,
-                        queue_path=queue_path, link_path=self.link_path,
-                        prefs_path=(links.PREFERENCES_PATH + self.token if queue_path else None),
-                        insight_path=(links.INSIGHT_PATH + self.token if queue_path else None),
-                        undo_path=self.link_path + "/terugdraaien", **context)
-
-
-def _app(request: Request) -> App:
-    application: App = request.app.state.app
-    return application
-
-
-def see_other(path: str, **query: Any) -> Response:
-    """POST-redirect-GET: a reload shows the result again instead of posting again."""
-    params = {k: v for k, v in query.items() if v not in (None, "", [])}
-    return RedirectResponse(path + (f"?{urlencode(params, doseq=True)}" if params else ""),
-                            status_code=303)
-
-
-def invalid_link(request: Request) -> Response:
-    """The same page and status whatever was wrong with the link."""
-    return sec.page(request, "ongeldig.html", INVALID)
-
-
-def refused(request: Request, tekst: str, status: int = 403) -> Response:
-    return sec.page(request, "bericht.html", status, titel="Dat gaat niet", tekst=tekst)
-
-
-def link_context(request: Request, token: str, scope: str, allow_used: bool = False
-                 ) -> Ctx | Response:
-    """The context of a valid link of `scope`, or the one "link ongeldig" page."""
-    application = _app(request)
-    now = application.clock()
-    with application.engine.connect() as conn:
-        try:
-            grant: links.LinkGrant | None = links.resolve(conn, token, now, allow_used)
-        except links.InvalidLink:
-            grant = None
-        entitled = None
-        if grant is not None and grant.scope == scope:
-            entitled = rv.entitlement(conn, grant.moderator_id,
-                                      application.config.notifications.fallback_moderators,
-                                      [m.nis for m in application.region.municipalities],
-                                      now)
-    if grant is None or grant.scope != scope or entitled is None:
-        return invalid_link(request)
-    base = (links.ITEM_PATH if scope == links.SCOPE_ITEM else links.QUEUE_PATH) + token
-    return Ctx(request, application, token, grant, entitled, base)
-
-
-async def post_context(request: Request, token: str, scope: str
-                       ) -> tuple[Ctx, FormData] | Response:
-    """Like `link_context` for a POST: same origin and the link's CSRF value are required."""
-    application = _app(request)
-    if not sec.same_origin(request, application.config.web.base_url):
-        log.warning("cross-site post refused", path=sec.redact(request.url.path))
-        return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
-    ctx = link_context(request, token, scope, allow_used=True)
-    if isinstance(ctx, Response):
-        return ctx
-    form = await request.form()
-    secret: bytes = request.app.state.moderation_secret
-    if not sec.check_csrf(secret, token, text(form.get("csrf"))):
-        log.warning("csrf value mismatch", path=sec.redact(request.url.path))
-        return refused(request, "Deze pagina is verouderd. Open de link uit je e-mail opnieuw.")
-    return ctx, form
-
-
-def text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def number(value: Any) -> int | None:
-    try:
-        return int(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _ids(value: str | None) -> list[int]:
-    return [int(x) for x in (value or "").split(",") if x.isdigit()][:500]
-
-
-def _filter(ctx: Ctx) -> str | None:
-    """The queue's municipality filter (`?gemeente=NIS`), only one of the moderator's own."""
-    nis = text(ctx.request.query_params.get("gemeente"))
-    return nis if nis and nis in ctx.entitled.all else None
-
-
-def _queue_scope(ctx: Ctx, only: str | None) -> frozenset[str]:
-    return frozenset({only}) if only else ctx.entitled.all
-
-
-# ---------------------------------------------------------------- item pages
-
-
-def _show_item(ctx: Ctx, item_id: int, status: int = 200, **extra: Any) -> Response:
-    """The item, or the newest open item of its activity when a sync superseded it."""
-    only = _filter(ctx)
-    with ctx.application.engine.connect() as conn:
-        row = view.item_row(conn, item_id)
-        if row is None:
-            return invalid_link(ctx.request)
-        notice = extra.pop("notice", None)
-        if row.status == cat.ITEM_SUPERSEDED:
-            newest = view.newest_open(conn, row.activity_id)
-            if newest is None or ctx.entitled.scope_for(newest.municipality_nis) is None:
-                return refused(ctx.request, "Deze activiteit werd intussen gewijzigd en hoort "
-                               "niet meer bij een gemeente waarvoor jij beslist.")
-            notice = notice or ("Deze activiteit werd na je e-mail opnieuw gewijzigd in "
-                                "UiTdatabank. Je ziet hieronder de nieuwste versie: beslis "
-                                "daarover opnieuw.")
-            row = newest
-        if ctx.entitled.scope_for(row.municipality_nis) is None:
-            log.warning("item outside the moderator's municipalities",
-                        moderator=ctx.entitled.moderator_id, item=row.id)
-            return refused(ctx.request, "Deze activiteit hoort niet bij een gemeente waarvoor "
-                           "jij beslist.")
-        item = view.item_view(conn, row.id, ctx.names, ctx.application.clock())
-        following = None
-        if ctx.grant.scope == links.SCOPE_QUEUE:
-            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names,
-                                        ctx.application.clock()).next_after(row.id)
-    assert item is not None
-    return ctx.render("item.html", status, item=item, notice=notice,
-                      reasons=rv.REJECT_REASONS, following=following, gemeente=only,
-                      form=extra.pop("form", {}), open_form=extra.pop("open_form", None),
-                      **extra)
-
-
-def _allowed_item(ctx: Ctx, posted: int | None) -> bool:
-    """An item link decides its own item, or the item that superseded it (a token of item A
-    posted with item B's id is refused)."""
-    if posted is None:
-        return False
-    if ctx.grant.scope == links.SCOPE_QUEUE:
-        return True  # the scope check in `decide_review` applies
-    if posted == ctx.grant.review_item_id:
-        return True
-    with ctx.application.engine.connect() as conn:
-        own = view.item_row(conn, ctx.grant.review_item_id or 0)
-        other = view.item_row(conn, posted)
-    return own is not None and other is not None and own.activity_id == other.activity_id \
-        and own.status == cat.ITEM_SUPERSEDED
-
-
-def _corrections(form: FormData) -> rv.Corrections:
-    types = tuple(v for v in form.getlist("activity_types") if isinstance(v, str))
-    level = number(form.get("language_level"))
-    return rv.Corrections(types or None, level)
-
-
-def _typed(form: FormData) -> dict[str, Any]:
-    """What the moderator typed or chose, to fill the form again after an error."""
-    return {"reason_code": text(form.get("reason_code")) or "",
-            "reason_text": text(form.get("reason_text")) or "",
-            "activity_types": [v for v in form.getlist("activity_types") if isinstance(v, str)],
-            "language_level": number(form.get("language_level"))}
-
-
-def _decide(ctx: Ctx, form: FormData) -> Response:
-    application = ctx.application
-    item_id = number(form.get("item_id"))
-    lock = number(form.get("lock_version"))
-    action = text(form.get("action")) or ""
-    decision = DECISIONS.get(action)
-    if decision is None or lock is None:
-        return refused(ctx.request, "Er ontbreekt iets in het formulier.", 400)
-    if not _allowed_item(ctx, item_id):
-        log.warning("link used for another item", moderator=ctx.entitled.moderator_id,
-                    token_id=ctx.grant.token_id, posted_item=item_id)
-        return refused(ctx.request, "Deze link hoort bij een andere activiteit.")
-    assert item_id is not None
-    if ctx.grant.used:
-        # A replay on a used item link: only tell what was decided (6: no-op, 7: 409).
-        return _replay(ctx, item_id, decision)
-    corrections = _corrections(form) if action == "corrigeren" else None
-    now = application.clock()
-    try:
-        with application.uow() as uow:
-            outcome = rv.decide_review(
-                uow, item_id, decision, moderator=ctx.entitled.email, now=now,
-                expected_lock_version=lock, reason=text(form.get("reason_text")),
-                reason_code=text(form.get("reason_code")), corrections=corrections,
-                actor=ctx.actor(), entitled=ctx.entitled,
-                reason_max_length=application.config.moderation.reason_max_length)
-            if ctx.grant.scope == links.SCOPE_ITEM:
-                links.mark_used(uow.connection, ctx.grant.token_id, now)
-            uow.commit()
-    except rv.OutOfScope as exc:
-        log.warning("decision outside scope refused", moderator=ctx.entitled.moderator_id,
-                    item=item_id)
-        return refused(ctx.request, str(exc))
-    except rv.Conflict as exc:
-        return _conflict(ctx, item_id, exc)
-    except rv.ReviewError as exc:
-        # Not saved: the same page, with what was typed, and the form that was used open.
-        return _show_item(ctx, item_id, 400, error=str(exc), form=_typed(form),
-                          open_form=action)
-    log.info("review decided", item=item_id, decision=decision, via=ctx.via,
-             moderator=ctx.entitled.moderator_id)
-    return see_other(ctx.link_path + "/klaar", b=str(outcome.decision_id),
-                     gemeente=_filter(ctx), next=_next_param(ctx))
-
-
-def _next_param(ctx: Ctx) -> str | None:
-    wanted = text(ctx.request.query_params.get("next"))
-    return sec.safe_next(wanted, "") or None
-
-
-def _replay(ctx: Ctx, item_id: int, decision: str) -> Response:
-    with ctx.application.engine.connect() as conn:
-        row = view.item_row(conn, item_id)
-    if row is None or row.status == cat.ITEM_OPEN:
-        return invalid_link(ctx.request)
-    exc = rv.Conflict("replay", row.decided_by, row.decided_at, row.status,
-                      row.status == rv.ITEM_STATUS[decision]
-                      and row.decided_by == ctx.entitled.email)
-    return _conflict(ctx, item_id, exc)
-
-
-def _conflict(ctx: Ctx, item_id: int, exc: rv.Conflict) -> Response:
-    if exc.status in (cat.ITEM_SUPERSEDED, cat.ITEM_OPEN) or exc.decided_by is None:
-        # Stale: the item changed since the page was loaded; show the current version.
-        return _show_item(ctx, item_id, 409, notice=(
-            "Deze activiteit werd intussen gewijzigd. Bekijk de nieuwste versie en beslis "
-            "opnieuw."))
-    when = view.day_nl(exc.decided_at) if exc.decided_at else "onbekend"
-    status_nl = view.ITEM_STATUS_NL.get(exc.status or "", exc.status or "")
-    if exc.same_decision:
-        return ctx.render("bericht_link.html", 200, titel="Al beslist",
-                          tekst=f"Je had deze activiteit al beslist: {status_nl.lower()} door "
-                                f"{exc.decided_by} op {when}. Er is niets veranderd.")
-    return ctx.render("bericht_link.html", 409, titel="Iemand was je voor",
-                      tekst=f"Deze activiteit werd al beslist: {status_nl.lower()} door "
-                            f"{exc.decided_by} op {when}. Je beslissing is niet opgeslagen.")
-
-
-def _done_page(ctx: Ctx) -> Response:
-    """After a decision (GET, so a reload shows the same): what was decided, undo, next."""
-    q = ctx.request.query_params
-    only = _filter(ctx)
-    skipped_codes = [(int(i), code) for i, _, code in
-                     (part.partition(":") for part in (text(q.get("s")) or "").split(","))
-                     if i.isdigit()][:500]
-    with ctx.application.engine.connect() as conn:
-        done = view.decided(conn, _ids(text(q.get("b"))), ctx.entitled.moderator_id)
-        titles = view.titles(conn, [i for i, _ in skipped_codes])
-        deciders = view.decided_by(conn, [i for i, _ in skipped_codes])
-        following = None
-        if ctx.grant.scope == links.SCOPE_QUEUE:
-            following = view.queue_view(conn, _queue_scope(ctx, only), ctx.names,
-                                        ctx.application.clock()).next_after(0)
-    skipped = [(titles.get(i, "Activiteit"), rv.skip_text(code, deciders.get(i)))
-               for i, code in skipped_codes]
-    live = [d for d in done if not d.undone]
-    by_decision: dict[str, list[view.Decided]] = {}
-    for d in live:
-        by_decision.setdefault(d.decision, []).append(d)
-    back = _next_param(ctx) or ctx.queue_home()
-    if back and only and back == ctx.queue_home():
-        back += "?" + urlencode({"gemeente": only})
-    return ctx.render("klaar.html", 200, groups=[(DONE_NL[k], v) for k, v in
-                                                 by_decision.items()],
-                      live=live, skipped=skipped,
-                      undo_minutes=ctx.application.config.moderation.undo_minutes,
-                      next_path=back, following=following, gemeente=only,
-                      item_link=ctx.grant.scope == links.SCOPE_ITEM)
-
-
-def _undo(ctx: Ctx, form: FormData) -> Response:
-    ids = [i for i in (number(v) for v in form.getlist("decision_id")) if i is not None]
-    if not ids:
-        return refused(ctx.request, "Er ontbreekt iets in het formulier.", 400)
-    application = ctx.application
-    window = timedelta(minutes=application.config.moderation.undo_minutes)
-    now = application.clock()
-    try:
-        with application.uow() as uow:
-            outcomes = [rv.undo_decision(uow, i, actor=ctx.actor(), now=now, window=window,
-                                         entitled=ctx.entitled) for i in ids]
-            uow.commit()
-    except rv.UndoError as exc:
-        return ctx.render("bericht_link.html", 409, titel="Terugdraaien lukt niet",
-                          tekst=str(exc))
-    log.info("decision undone", decisions=ids, moderator=ctx.entitled.moderator_id)
-    if ctx.grant.scope == links.SCOPE_ITEM:
-        return see_other(ctx.link_path, teruggedraaid=1)
-    return see_other(ctx.link_path, teruggedraaid=len(outcomes), gemeente=_filter(ctx))
-
-
-def _undone_notice(ctx: Ctx) -> str | None:
-    n = number(ctx.request.query_params.get("teruggedraaid"))
-    if not n or n < 1:
-        return None
-    if ctx.grant.scope == links.SCOPE_ITEM:
-        return "Je beslissing is teruggedraaid. De activiteit staat weer open."
-    return ("1 beslissing teruggedraaid." if n == 1 else f"{n} beslissingen teruggedraaid.")
+FRESH_LINK_REQUESTS_PER_HOUR = 5  # per address, in this process
 
 
 @router.api_route("/item/{token}", methods=["GET", "HEAD"])
 def item_page(request: Request, token: str) -> Response:
-    ctx = link_context(request, token, links.SCOPE_ITEM)
+    ctx = pages.link_context(request, token, links.SCOPE_ITEM)
     if isinstance(ctx, Response):
         return ctx
-    return _show_item(ctx, ctx.grant.review_item_id or 0, notice=_undone_notice(ctx))
+    return pages.show_item(ctx, ctx.grant.review_item_id or 0, notice=pages.undone_notice(ctx))
 
 
 @router.post("/item/{token}")
 async def item_decide(request: Request, token: str) -> Response:
-    got = await post_context(request, token, links.SCOPE_ITEM)
+    got = await pages.post_context(request, token, links.SCOPE_ITEM)
     if isinstance(got, Response):
         return got
-    return _decide(*got)
+    return pages.decide(*got)
 
 
 @router.api_route("/item/{token}/klaar", methods=["GET", "HEAD"])
 def item_done(request: Request, token: str) -> Response:
     # The link is used up by its decision; its own result page still opens.
-    ctx = link_context(request, token, links.SCOPE_ITEM, allow_used=True)
+    ctx = pages.link_context(request, token, links.SCOPE_ITEM, allow_used=True)
     if isinstance(ctx, Response):
         return ctx
-    return _done_page(ctx)
+    return pages.done_page(ctx)
 
 
 @router.post("/item/{token}/wachtrij")
 async def item_to_queue(request: Request, token: str) -> Response:
     """From an item link to the whole queue (or its next item): the link proved who this is,
     so a fresh queue link is made; no decision ends on a dead end."""
-    got = await post_context(request, token, links.SCOPE_ITEM)
+    got = await pages.post_context(request, token, links.SCOPE_ITEM)
     if isinstance(got, Response):
         return got
     ctx, form = got
@@ -414,143 +66,82 @@ async def item_to_queue(request: Request, token: str) -> Response:
         following = view.queue_view(conn, ctx.entitled.all, ctx.names,
                                         ctx.application.clock()).next_after(0)
     home = links.QUEUE_PATH + queue_token
-    if text(form.get("ga")) == "volgende" and following is not None:
-        return see_other(f"{home}/item/{following.id}")
-    return see_other(home)
+    if pages.text(form.get("ga")) == "volgende" and following is not None:
+        return pages.see_other(f"{home}/item/{following.id}")
+    return pages.see_other(home)
 
 
 @router.post("/item/{token}/terugdraaien")
 async def item_undo(request: Request, token: str) -> Response:
-    got = await post_context(request, token, links.SCOPE_ITEM)
+    got = await pages.post_context(request, token, links.SCOPE_ITEM)
     if isinstance(got, Response):
         return got
     ctx, form = got
     ctx.grant = replace(ctx.grant, used=False)
-    return _undo(ctx, form)
+    return pages.undo(ctx, form)
 
 
 # ---------------------------------------------------------------- queue pages
 
 
-def _queue(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
-    only = _filter(ctx)
-    application = ctx.application
-    with application.engine.connect() as conn:
-        everything = view.queue_view(conn, ctx.entitled.all, ctx.names,
-                                         ctx.application.clock())
-        routing = mods.routing(conn, application.config.notifications.fallback_moderators,
-                               application.clock())
-    q = everything.only(only) if only else everything
-    per = everything.per_municipality()
-    names = ctx.names
-    own = sorted(ctx.entitled.own, key=lambda n: names.get(n, n))
-    fallback = sorted(ctx.entitled.fallback, key=lambda n: names.get(n, n))
-    away = {n: [f"{m.name} is afwezig tot {notify.day_month(m.away_until)}"
-                for m in routing.away.get(n, []) if m.away_until]
-            for n in ctx.entitled.fallback}
-    # Per municipality when there are several (the fallback has up to 17), else one list.
-    grouped = len(ctx.entitled.all) > 1 and only is None
-    return ctx.render(
-        "wachtrij.html", status, queue=q, groups=q.groups() if grouped else [],
-        municipalities=[names.get(n, n) for n in own],
-        fallback=[names.get(n, n) for n in fallback],
-        choices=[(n, names.get(n, n), per.get(n, 0)) for n in own + fallback]
-        if len(ctx.entitled.all) > 1 else [], all_total=everything.total, gemeente=only,
-        away=away,
-        all_checked=ctx.request.query_params.get("alles") == "1",
-        notice=extra.pop("notice", None) or _undone_notice(ctx), **extra)
-
-
 @router.api_route("/wachtrij/{token}", methods=["GET", "HEAD"])
 def queue_page(request: Request, token: str) -> Response:
-    ctx = link_context(request, token, links.SCOPE_QUEUE)
+    ctx = pages.link_context(request, token, links.SCOPE_QUEUE)
     if isinstance(ctx, Response):
         return ctx
-    return _queue(ctx)
+    return pages.show_queue(ctx)
 
 
 @router.api_route("/wachtrij/{token}/klaar", methods=["GET", "HEAD"])
 def queue_done(request: Request, token: str) -> Response:
-    ctx = link_context(request, token, links.SCOPE_QUEUE)
+    ctx = pages.link_context(request, token, links.SCOPE_QUEUE)
     if isinstance(ctx, Response):
         return ctx
-    return _done_page(ctx)
+    return pages.done_page(ctx)
 
 
 @router.api_route("/wachtrij/{token}/item/{item_id}", methods=["GET", "HEAD"])
 def queue_item_page(request: Request, token: str, item_id: str) -> Response:
-    ctx = link_context(request, token, links.SCOPE_QUEUE)
+    ctx = pages.link_context(request, token, links.SCOPE_QUEUE)
     if isinstance(ctx, Response):
         return ctx
-    item_number = number(item_id)
+    item_number = pages.number(item_id)
     if item_number is None:
-        return invalid_link(request)
+        return pages.invalid_link(request)
     ctx.base_path = f"{links.QUEUE_PATH}{token}/item/{item_number}"
-    return _show_item(ctx, item_number)
+    return pages.show_item(ctx, item_number)
 
 
 @router.post("/wachtrij/{token}/item/{item_id}")
 async def queue_item_decide(request: Request, token: str, item_id: str) -> Response:
-    got = await post_context(request, token, links.SCOPE_QUEUE)
+    got = await pages.post_context(request, token, links.SCOPE_QUEUE)
     if isinstance(got, Response):
         return got
     ctx, form = got
-    item_number = number(item_id)
+    item_number = pages.number(item_id)
     if item_number is None:
-        return invalid_link(request)
+        return pages.invalid_link(request)
     # The form's item may differ from the path's: a newer version was shown in its place.
     ctx.base_path = f"{links.QUEUE_PATH}{token}/item/{item_number}"
-    return _decide(ctx, form)
-
-
-def _picked(form: FormData) -> list[tuple[int, int]]:
-    picked: list[tuple[int, int]] = []
-    for value in form.getlist("item"):
-        item_id, _, lock = (value if isinstance(value, str) else "").partition(":")
-        if item_id.isdigit() and lock.isdigit():
-            picked.append((int(item_id), int(lock)))
-    return picked[:500]
-
-
-async def _bulk(request: Request, token: str, decision: str) -> Response:
-    got = await post_context(request, token, links.SCOPE_QUEUE)
-    if isinstance(got, Response):
-        return got
-    ctx, form = got
-    picked = _picked(form)
-    if not picked:
-        what = "goedkeuren" if decision == rv.APPROVE else "als ingetrokken bevestigen"
-        return _queue(ctx, 400, error=f"Duid eerst de activiteiten aan die je wil {what}.")
-    application = ctx.application
-    bulk = rv.bulk_approve if decision == rv.APPROVE else rv.bulk_confirm
-    with application.uow() as uow:
-        result = bulk(uow, picked, actor=ctx.actor(), now=application.clock(),
-                      entitled=ctx.entitled)
-        uow.commit()
-    log.info("bulk decision", decision=decision, done=len(result.done),
-             skipped=len(result.skipped), moderator=ctx.entitled.moderator_id)
-    return see_other(ctx.link_path + "/klaar",
-                     b=",".join(str(o.decision_id) for o in result.done),
-                     s=",".join(f"{i}:{code}" for i, code in result.skipped),
-                     gemeente=_filter(ctx))
+    return pages.decide(ctx, form)
 
 
 @router.post("/wachtrij/{token}/goedkeuren")
 async def queue_bulk_approve(request: Request, token: str) -> Response:
-    return await _bulk(request, token, rv.APPROVE)
+    return await pages.bulk(request, token, rv.APPROVE)
 
 
 @router.post("/wachtrij/{token}/bevestigen")
 async def queue_bulk_confirm(request: Request, token: str) -> Response:
-    return await _bulk(request, token, rv.CONFIRM)
+    return await pages.bulk(request, token, rv.CONFIRM)
 
 
 @router.post("/wachtrij/{token}/terugdraaien")
 async def queue_undo(request: Request, token: str) -> Response:
-    got = await post_context(request, token, links.SCOPE_QUEUE)
+    got = await pages.post_context(request, token, links.SCOPE_QUEUE)
     if isinstance(got, Response):
         return got
-    return _undo(*got)
+    return pages.undo(*got)
 
 
 # ---------------------------------------------------------------- unsubscribe
@@ -562,7 +153,7 @@ ONE_CLICK = b"List-Unsubscribe=One-Click"
 @router.api_route("/afmelden/{token}", methods=["GET", "HEAD"])
 def unsubscribe_page(request: Request, token: str) -> Response:
     """The mail's List-Unsubscribe link: a GET only asks; the button posts."""
-    ctx = link_context(request, token, links.SCOPE_QUEUE)
+    ctx = pages.link_context(request, token, pages.UNSUBSCRIBING)
     if isinstance(ctx, Response):
         return ctx
     ctx.base_path = links.UNSUBSCRIBE_PATH + token
@@ -577,11 +168,13 @@ async def unsubscribe(request: Request, token: str) -> Response:
     the exact one-click body because the token itself is the secret and the change only
     stops mail (the queue link keeps working, and the preferences page turns mail on again).
     """
-    body = await request.body()
+    body = await sec.read_body(request)
+    if body is None:
+        return sec.form_refused(request, 413, "Dit formulier is te groot.")
     if body.strip() == ONE_CLICK:
-        ctx = link_context(request, token, links.SCOPE_QUEUE)
+        ctx = pages.link_context(request, token, pages.UNSUBSCRIBING)
     else:
-        got = await post_context(request, token, links.SCOPE_QUEUE)
+        got = await pages.post_context(request, token, pages.UNSUBSCRIBING)
         ctx = got if isinstance(got, Response) else got[0]
     if isinstance(ctx, Response):
         return ctx
@@ -601,16 +194,22 @@ async def unsubscribe(request: Request, token: str) -> Response:
 async def fresh_link(request: Request) -> Response:
     """Always the same answer, known address or not; the mail is written after the response
     so the timing does not tell either."""
-    application = _app(request)
+    application = pages.app_of(request)
     if not sec.same_origin(request, application.config.web.base_url):
-        return refused(request, "Dit formulier kwam niet van onze eigen pagina.")
-    form = await request.form()
-    address = text(form.get("email")) or ""
+        return pages.refused(request, "Dit formulier kwam niet van onze eigen pagina.")
+    form = await sec.read_form(request)
+    if isinstance(form, Response):
+        return form
+    address = (pages.text(form.get("email")) or "")[:320]
     response = sec.page(request, "bericht.html", 200, titel="Bedankt",
                         tekst="Als dit adres bekend is, krijg je een nieuwe link in je "
                               "mailbox. Kijk ook even bij je ongewenste mail.")
+    limiter: sec.RateLimiter = request.app.state.fresh_link_limiter
+    if not limiter.allow(" ".join(address.split()).lower()):
+        log.warning("fresh link requests limited for an address")
+        return response  # the same answer: a limit must not tell whether the address is known
     response.background = BackgroundTask(notify.write_fresh_link, application.engine,
-                                         application.notify_settings(), address[:320],
+                                         application.notify_settings(), address,
                                          application.clock())
     return response
 
@@ -648,6 +247,8 @@ def register(web: FastAPI) -> None:
     web.state.moderation_secret = sec.load_secret(application.env.secret_key)
     m = application.config.moderation
     web.state.rate_limiter = sec.RateLimiter(m.rate_limit_per_minute, m.rate_limit_burst)
+    web.state.fresh_link_limiter = sec.RateLimiter(FRESH_LINK_REQUESTS_PER_HOUR / 60,
+                                                   FRESH_LINK_REQUESTS_PER_HOUR)
     sec.install(web, web.state.rate_limiter)
     web.add_exception_handler(StarletteHTTPException, not_found_page)  # type: ignore[arg-type]
     web.include_router(router)

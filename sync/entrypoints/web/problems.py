@@ -51,7 +51,9 @@ class Problem(BaseModel):
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     texts = {400: "Bad request", 401: "Missing or malformed bearer token",
              403: "Wrong bearer token", 404: "Not found", 409: "Conflict with the current state",
-             413: "Body too large", 422: "Invalid parameters", 503: "Not configured"}
+             413: "Body too large", 422: "Invalid parameters",
+             429: "Too many requests from this address (see Retry-After)",
+             503: "Not configured"}
     return {s: {"model": Problem, "description": texts[s],
                 "content": {"application/problem+json": {}}} for s in statuses}
 

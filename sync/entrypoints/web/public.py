@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
+import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.bootstrap import App
@@ -22,8 +28,15 @@ from sync.domain.activity import (
     Place,
     Price,
 )
+from sync.domain.search_text import MAX_QUERY_CHARS, MAX_QUERY_WORDS, QueryTooLong, query_words
 from sync.entrypoints.web import guards
-from sync.entrypoints.web.problems import ApiProblem, install_api_problems, problem_responses
+from sync.entrypoints.web.problems import (
+    ApiProblem,
+    install_api_problems,
+    problem,
+    problem_responses,
+)
+from sync.entrypoints.web.security import RateLimiter, client_ip
 from sync.entrypoints.web.templating import pages
 from sync.service import catalogue_query as cq
 from sync.service import stats as stats_service
@@ -147,10 +160,18 @@ def _filters(
             language_level=language_level,
             date_from=date_from,
             date_to=date_to,
-            q=q.strip() if q and q.strip() else None,
+            q=_checked_q(q),
         )
-    except cq.QueryError as exc:
+    except (cq.QueryError, QueryTooLong) as exc:
         raise ApiProblem(422, "Invalid request", str(exc)) from None
+
+
+def _checked_q(q: str | None) -> str | None:
+    """The search words, or None for none; QueryTooLong past the caps (before any search)."""
+    if not q or not q.strip():
+        return None
+    query_words(q)
+    return q.strip()
 
 
 def activity_out(application: App, p: cq.Published, lang: str, now: datetime) -> ActivityOut:
@@ -209,12 +230,15 @@ LevelQ = Annotated[int | None, Query(
                             "(taaliconen) is at or below this one.")]
 FromQ = Annotated[date | None, Query(description="Takes place on or after this day.")]
 ToQ = Annotated[date | None, Query(description="Takes place on or before this day.")]
-TextQ = Annotated[str | None, Query(max_length=200, description="Words in title or description.")]
+TextQ = Annotated[str | None, Query(
+    max_length=MAX_QUERY_CHARS,
+    description=f"Words in title or description, each the start of a word, all required; "
+                f"case and accents do not count. At most {MAX_QUERY_WORDS} words.")]
 LangQ = Annotated[Lang, Query(description="Language of the texts; Dutch when missing.")]
 
 
 @router.get("/api/activities", response_model=ActivityPage,
-            responses=problem_responses(422), summary="Published activities")
+            responses=problem_responses(422, 429), summary="Published activities")
 def list_activities(
     request: Request,
     municipality: MunicipalityQ = None,
@@ -233,15 +257,18 @@ def list_activities(
     filters = _filters(application, municipality, activity_type, language_level, date_from,
                        date_to, q)
     now = application.clock()
-    with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, per_page, now, _members(application))
+    with application.reading() as conn:
+        found = cq.search(conn, filters, page, per_page, now, _members(application),
+                          application.catalogue)
 
     def link(n: int) -> str:
         return guards.absolute_url(application.config.web.base_url, request, page=n,
                                    per_page=per_page)
 
     return ActivityPage(
-        items=[activity_out(application, p, lang, now) for p in found.items],
+        items=[_remembered(application, "api", p, now, lang,
+                           partial(activity_out, application, p, lang, now))
+               for p in found.items],
         total=found.total, page=page, per_page=per_page, pages=found.pages,
         links=Links.model_validate({
             "self": link(page), "first": link(1), "last": link(found.pages),
@@ -250,9 +277,23 @@ def list_activities(
     )
 
 
+def _remembered(application: App, kind: str, p: cq.Published, now: datetime, lang: str,
+                make: Callable[[], Any]) -> Any:
+    """A listing's rendering of one version, made once a minute: it changes with the clock
+    (the next date, "vandaag") only at that grain, and costs more than the search itself."""
+    if p.version_id is None:
+        return make()
+    key = (kind, p.id, p.version_id, lang, now.replace(second=0, microsecond=0))
+    found = application.catalogue.views.get(key)
+    if found is None:
+        found = make()
+        application.catalogue.views.put(key, found)
+    return found
+
+
 def _published(application: App, activity_id: int) -> cq.Published:
-    with application.uow() as uow:
-        found = cq.get_published(uow.connection, activity_id)
+    with application.reading() as conn:
+        found = cq.get_published(conn, activity_id)
     if found is None or not found.is_public(application.clock(), _members(application)):
         raise ApiProblem(404, "Not Found", f"activity {activity_id} is not in the catalogue")
     return found
@@ -269,7 +310,7 @@ _JSONLD_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/api/activities/{activity_id}.jsonld", response_class=JSONResponse,
-            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422)},
+            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422, 429)},
             summary="One activity as schema.org Event (JSON-LD)")
 def get_activity_jsonld(request: Request, activity_id: guards.IdPath,
                         lang: LangQ = "nl") -> JSONResponse:
@@ -277,7 +318,7 @@ def get_activity_jsonld(request: Request, activity_id: guards.IdPath,
 
 
 @router.get("/api/activities/{activity_id}", response_model=ActivityOut,
-            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422)},
+            responses={**_JSONLD_RESPONSE, **problem_responses(404, 422, 429)},
             summary="One published activity")
 def get_activity(
     request: Request, activity_id: guards.IdPath, lang: LangQ = "nl",
@@ -295,8 +336,8 @@ def get_activity(
             summary="Statistics of the catalogue and of moderation")
 def get_stats(request: Request) -> Any:
     application = _app(request)
-    with application.uow() as uow:
-        return stats_service.compute(uow.connection, application.region,
+    with application.reading() as conn:
+        return stats_service.compute(conn, application.region,
                                      application.clock()).to_json()
 
 
@@ -352,12 +393,18 @@ def activities_page(
         page = min(guards.MAX_PAGE, max(1, int(pagina or "1")))
     except ValueError:
         page = 1
-    filters = cq.Filters(nis, kind, level, lo, hi, values["q"][:200] if values["q"] else None)
+    try:
+        text = _checked_q(values["q"])
+    except QueryTooLong:
+        return _too_long(values)
+    filters = cq.Filters(nis, kind, level, lo, hi, text)
     now = application.clock()
-    with application.uow() as uow:
-        found = cq.search(uow.connection, filters, page, 20, now, _members(application))
+    with application.reading() as conn:
+        found = cq.search(conn, filters, page, 20, now, _members(application),
+                          application.catalogue)
     names = {m.nis: m.name for m in application.region.municipalities}
-    items = [public_view(p, now, names) for p in found.items]
+    items = [_remembered(application, "page", p, now, "nl", partial(public_view, p, now, names))
+             for p in found.items]
 
     def page_link(n: int) -> str:
         return guards.absolute_url(application.config.web.base_url, request, pagina=n)
@@ -374,6 +421,18 @@ def activities_page(
     return HTMLResponse(html, status_code=200)
 
 
+def _too_long(values: dict[str, str | None]) -> HTMLResponse:
+    """422 for a search text past the caps: say why, and go back with the other choices."""
+    kept = urlencode({k: v for k, v in values.items() if v and k != "q"})
+    html = pages.get_template("public/fout.html").render(
+        title="Je zoekopdracht is te lang",
+        message=f"Zoek met hoogstens {MAX_QUERY_WORDS} woorden en {MAX_QUERY_CHARS} tekens. "
+                "Een of twee woorden volstaan meestal, bijvoorbeeld ‘praatcafé Ieper’.",
+        back="/activiteiten" + (f"?{kept}" if kept else ""),
+        back_text="Opnieuw zoeken")
+    return HTMLResponse(html, status_code=422)
+
+
 def _found_text(total: int) -> str:
     if total == 0:
         return "We vonden geen activiteiten. Probeer minder keuzes."
@@ -387,8 +446,8 @@ def activity_page(request: Request, activity_id: str) -> HTMLResponse:
     now = application.clock()
     found = None
     if activity_id.isascii() and activity_id.isdigit() and len(activity_id) <= 12:
-        with application.uow() as uow:
-            found = cq.get_published(uow.connection, int(activity_id))
+        with application.reading() as conn:
+            found = cq.get_published(conn, int(activity_id))
     if found is None or not found.is_public(now, _members(application)):
         html = pages.get_template("public/niet_gevonden.html").render()
         return HTMLResponse(html, status_code=404)
@@ -411,6 +470,58 @@ def _level(value: str) -> int:
     return level
 
 
+def start_warm_up(application: App) -> threading.Thread:
+    """Read the published set into memory in the background when a server starts: the
+    first visitor should not wait seconds for 10 000 activities to be parsed."""
+
+    def warm() -> None:
+        try:
+            with application.reading() as conn:
+                cq.search(conn, cq.Filters(), 1, 20, application.clock(),
+                          _members(application), application.catalogue)
+        except Exception as exc:  # noqa: BLE001 - the first request will try again and say why
+            structlog.get_logger().warning("public catalogue warm-up failed", error=repr(exc))
+
+    thread = threading.Thread(target=warm, name="catalogue-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+PUBLIC_PREFIXES = ("/activiteiten", "/api/activities")
+
+
+def _limit_public(web: FastAPI, per_minute: int, burst: int) -> None:
+    """429 past the per-address budget on the public catalogue (pages and API); the client
+    address is the socket's, or a forwarded one only from `[web] forwarded_allow_ips`."""
+    limiter = RateLimiter(per_minute, burst)
+    web.state.public_limiter = limiter
+    # Refused with less than one token left: the next one is at most this far away.
+    retry_after = str(max(1, math.ceil(60 / per_minute)))
+
+    @web.middleware("http")
+    async def _public_limit(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path
+        if not path.startswith(PUBLIC_PREFIXES) or limiter.allow(client_ip(request)):
+            return await call_next(request)
+        if path.startswith("/api/"):
+            resp: Response = problem(429, "Too Many Requests",
+                                     f"At most {per_minute} requests a minute per address; "
+                                     f"try again in {retry_after} s.")
+        else:
+            again = path + (f"?{request.url.query}" if request.url.query else "")
+            resp = HTMLResponse(pages.get_template("public/fout.html").render(
+                title="Even geduld",
+                message="Je hebt op korte tijd heel veel pagina’s opgevraagd. Wacht even en "
+                        "probeer het dan opnieuw.",
+                back=again, back_text="Opnieuw proberen"), status_code=429)
+        resp.headers["Retry-After"] = retry_after
+        return resp
+
+
 def register(web: FastAPI) -> None:
     install_api_problems(web)
     web.include_router(router)
+    config = web.state.app.config.web
+    if config.public_rate_limit_per_minute:
+        _limit_public(web, config.public_rate_limit_per_minute, config.public_rate_limit_burst)

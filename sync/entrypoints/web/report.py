@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from markupsafe import Markup
 
 from sync.bootstrap import App
+from sync.domain import dutch
 from sync.domain.calendar import local_day
 from sync.domain.region import Region
 from sync.entrypoints.web import charts
@@ -30,21 +31,21 @@ NBSP = "\u00a0"
 
 def _pct(value: float) -> str:
     # A no-break space: "54,26 %" never wraps between number and sign.
-    return report.nl_percent(value).replace(" ", NBSP)
+    return dutch.percent(value).replace(" ", NBSP)
 
 
 def _common() -> dict[str, Any]:
-    return {"n": report.nl_number, "pct": _pct, "d": report.nl_date, "level": report.level_label}
+    return {"n": dutch.number, "pct": _pct, "d": report.nl_date, "level": report.level_label}
 
 
 def _type_chart(shares: list[Share], title: str) -> Markup:
-    return charts.hbars(title, [charts.Bar(s.label, s.count, f"{report.nl_number(s.count)} · "
+    return charts.hbars(title, [charts.Bar(s.label, s.count, f"{dutch.number(s.count)} · "
                                            f"{_pct(s.percentage)}") for s in shares])
 
 
 def _level_chart(shares: list[Share], title: str) -> Markup:
     return charts.hbars(title, [charts.Bar(report.level_label(s.key), s.count,
-                                           f"{report.nl_number(s.count)} · {_pct(s.percentage)}")
+                                           f"{dutch.number(s.count)} · {_pct(s.percentage)}")
                                 for s in shares])
 
 
@@ -63,16 +64,16 @@ def render_html(r: report.Report, *, keep: list[tuple[str, str]] | None = None,
         "types": _type_chart(r.types, "Activiteiten per type"),
         "levels": _level_chart(r.levels, "Activiteiten per taalniveau"),
         "municipalities": charts.hbars("Activiteiten per gemeente", [
-            charts.Bar(m.name, m.activities, report.nl_number(m.activities))
+            charts.Bar(m.name, m.activities, dutch.number(m.activities))
             for m in r.municipalities]),
         "months": charts.columns("Activiteiten per maand", [
-            charts.Bar(m.short, m.new, report.nl_number(m.active), whole=m.active)
+            charts.Bar(m.short, m.new, dutch.number(m.active), whole=m.active)
             for m in r.months]),
         "coverage": "" if c is None else charts.hbars(
             "Komende UiT-activiteiten met taalicoon per gemeente", [
                 charts.Bar(x.name, x.with_taalicoon,
-                           f"{report.nl_number(x.with_taalicoon)} van "
-                           f"{report.nl_number(x.upcoming_events)} · {_pct(x.percentage)}",
+                           f"{dutch.number(x.with_taalicoon)} van "
+                           f"{dutch.number(x.upcoming_events)} · {_pct(x.percentage)}",
                            whole=x.upcoming_events) for x in c.rows]),
     }
     csv_link = f"{base}/organisaties.csv" + (f"?{urlencode(keep)}" if keep else "")
@@ -212,7 +213,7 @@ def statistics_html(application: App, region: Region, now: datetime) -> str:
         "types": _type_chart(s.activity_types, "Activiteiten per soort"),
         "levels": _level_chart(s.language_levels, "Activiteiten per taalniveau"),
         "municipalities": charts.hbars("Activiteiten per gemeente", [
-            charts.Bar(m.label, m.count, report.nl_number(m.count)) for m in places]),
+            charts.Bar(m.label, m.count, dutch.number(m.count)) for m in places]),
     }
     return pages.get_template("report/statistieken.html").render(
         s=s, charts=chart_set, gemeenten=len(places), dag=local_day(now), **_common())

@@ -1,0 +1,84 @@
+"""The public search index: writes per activity, prefix-AND word matching per database."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.adapters import tables as t
+from sync.domain import catalogue as cat
+from sync.domain.search_text import body
+
+_DOCS = t.search_documents
+# Bumped by every index write in this process: a search here then rereads at once what is
+# published instead of trusting its last look (PublicCatalogue.snapshot).
+_local_writes = itertools.count(1)
+_last_write = 0
+
+
+def local_writes() -> int:
+    """How many index writes this process has made (a generation number)."""
+    return _last_write
+
+
+def text_of(data: dict[str, Any]) -> str:
+    """The indexed words of a stored version: titles and plain descriptions, all languages."""
+    return body([str(x) for key in ("title", "description_text")
+                 for x in (data.get(key) or {}).values() if x])
+
+
+def index_activities(conn: Connection, activity_ids: Iterable[int]) -> None:
+    """Bring the index rows of these activities in step with the catalogue, in the caller's
+    transaction: the approved version's words while published, no row otherwise.
+
+    Call it wherever an activity's state or approved version changes (approval, correction,
+    undo, quiet approval, expiry, withdrawal); a stale row never matches in the meantime."""
+    global _last_write
+    ids = sorted(set(activity_ids))
+    if not ids:
+        return
+    _last_write = next(_local_writes)
+    a, v = t.activities, t.activity_versions
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = conn.execute(
+            sa.select(a.c.id, a.c.approved_version_id, v.c.data)
+            .join(v, v.c.id == a.c.approved_version_id)
+            .where(a.c.id.in_(chunk), a.c.state == cat.PUBLISHED)).all()
+        conn.execute(_DOCS.delete().where(_DOCS.c.activity_id.in_(chunk)))
+        if rows:
+            conn.execute(_DOCS.insert(), [
+                {"activity_id": r.id, "version_id": r.approved_version_id,
+                 "body": text_of(dict(r.data))} for r in rows])
+
+
+def matching(conn: Connection, words: list[str]) -> set[int]:
+    """Ids of the activities whose index row holds every word as the start of a word. The
+    row may be stale when a write path forgot to index: `unindexed` names those."""
+    if not words:
+        raise ValueError("nothing to match")
+    if conn.dialect.name == "sqlite":
+        # Words are letters and digits only (search_text.words): quoting cannot break out.
+        expr = " ".join(f'"{w}"*' for w in words)
+        sql = f"SELECT rowid FROM {t.SQLITE_FTS} WHERE {t.SQLITE_FTS} MATCH ?"
+    else:
+        expr = " & ".join(f"{w}:*" for w in words)
+        sql = ("SELECT activity_id FROM search_documents "
+               "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple', %s)")
+    return set(conn.exec_driver_sql(sql, (expr,)).scalars())
+
+
+def unindexed(conn: Connection) -> list[int]:
+    """Published activities whose approved version has no index row, or a stale one (a write
+    path that did not call index_activities): the search matches these in Python, logged."""
+    a = t.activities
+    rows = conn.execute(
+        sa.select(a.c.id).select_from(a.outerjoin(
+            _DOCS, sa.and_(_DOCS.c.activity_id == a.c.id,
+                           _DOCS.c.version_id == a.c.approved_version_id)))
+        .where(a.c.state == cat.PUBLISHED, _DOCS.c.activity_id.is_(None)))
+    return [r[0] for r in rows]
