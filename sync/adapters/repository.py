@@ -378,6 +378,8 @@ class CatalogueRepository:
         # Over without review: what was still open for it closes (as `expire` does).
         self.expire([c.activity_id for c in changes
                      if c.review_kind is None and c.state == cat.EXPIRED], now)
+        # A quietly approved version is what the public sees now (as `approve_quietly`).
+        index_activities(self.conn, [c.activity_id for c in changes if c.approve])
         items = dict(zip((c.activity_id for c, _ in reviewed), item_ids, strict=True))
         return [(vid, items.get(c.activity_id)) for c, vid in zip(changes, version_ids,
                                                                    strict=True)]
