@@ -105,29 +105,29 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
         conn.execute(table.insert(), list(rows))
 
 
+def new_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
+    """Ids for `n` new rows of `table`, taken before the rows are written: rows of several
+    tables can then name each other, and COPY needs no RETURNING."""
+    if n <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                    "FROM generate_series(1, :n)"), {"t": table.name, "n": n}).scalars())
+    # SQLite: the ids SQLite would choose (after the highest). The transaction began
+    # IMMEDIATE, so it holds the write lock and no other writer can take them meanwhile.
+    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    return list(range(last + 1, last + 1 + n))
+
+
 def insert_returning_ids(conn: Connection, table: sa.Table,
                          rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert rows (all with the same keys) in one go; their new ids, in order."""
-    if not rows:
-        return []
-    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
-        # COPY returns nothing: the ids are drawn from the table's own sequence first.
-        ids = list(conn.execute(
-            sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
-                    "FROM generate_series(1, :n)"), {"t": table.name, "n": len(rows)}).scalars())
-        _copy(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
-        return ids
-    if conn.dialect.name == "sqlite":
-        # SQLite cannot say in which order a multi-row INSERT ... RETURNING made its ids, so
-        # SQLAlchemy would insert row by row. The ids are chosen here instead, as SQLite
-        # would (after the highest): the transaction began IMMEDIATE, so it holds the write
-        # lock and no other writer can take them meanwhile.
-        last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
-        ids = list(range(last + 1, last + 1 + len(rows)))
-        conn.execute(table.insert(), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
-        return ids
-    return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
-                             list(rows)).scalars())
+    """Insert rows (all with the same keys) in one go; their new ids, in order. (SQLite
+    cannot say in which order a multi-row INSERT ... RETURNING made its ids, so SQLAlchemy
+    would insert row by row: the ids are taken first instead.)"""
+    ids = new_ids(conn, table, len(rows))
+    insert_rows(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+    return ids
 
 
 def _copy(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -149,7 +149,8 @@ def _copy_value(column_type: Any) -> Any:
     if isinstance(column_type, t.UTCDateTime):
         return lambda v: None if v is None else v.astimezone(UTC).replace(tzinfo=None)
     if isinstance(column_type, sa.JSON):
-        return lambda v: None if v is None else json_text(v)  # COPY's text format: jsonb input
+        # COPY's text format is jsonb input; None is JSON null, as SQLAlchemy binds it.
+        return json_text
     return lambda v: v
 
 
@@ -283,25 +284,27 @@ class CatalogueRepository:
         in order. The bulk write path of new activities: what must happen for every new
         activity of a sync belongs here."""
         a, v, r = t.activities, t.activity_versions, t.review_items
-        activity_ids = insert_returning_ids(self.conn, a, [{
-            "source": source, "source_id": act.source_id, "state": state,
+        # Ids first, so an activity names its current version as it is written.
+        activity_ids, version_ids, item_ids = (new_ids(self.conn, table, len(new))
+                                               for table in (a, v, r))
+        insert_rows(self.conn, a, [{
+            "id": aid, "source": source, "source_id": act.source_id, "state": state,
             "municipality_nis": act.place.nis, "title": act.display_title,
             "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
-            "source_modified": act.modified, "created_at": now, "updated_at": now,
-            **prov.columns(),
-        } for act, _, digest, prov in new])
-        version_ids = insert_returning_ids(self.conn, v, [{
-            "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
+            "source_modified": act.modified, "current_version_id": vid, "created_at": now,
+            "updated_at": now, **prov.columns(),
+        } for aid, vid, (act, _, digest, prov) in zip(activity_ids, version_ids, new,
+                                                      strict=True)])
+        insert_rows(self.conn, v, [{
+            "id": vid, "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
             "source_modified": act.modified, "run_id": run_id, "created_at": now,
-        } for aid, (act, data, digest, _) in zip(activity_ids, new, strict=True)])
-        self.conn.execute(
-            _SET_CURRENT_VERSION,
-            [{"aid": aid, "vid": vid} for aid, vid in zip(activity_ids, version_ids, strict=True)],
-        )
-        item_ids = insert_returning_ids(self.conn, r, [{
-            "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
+        } for aid, vid, (act, data, digest, _) in zip(activity_ids, version_ids, new,
+                                                      strict=True)])
+        insert_rows(self.conn, r, [{
+            "id": iid, "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
             "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
-        } for aid, vid, (act, _, _, _) in zip(activity_ids, version_ids, new, strict=True)])
+        } for aid, vid, iid, (act, _, _, _) in zip(activity_ids, version_ids, item_ids, new,
+                                                   strict=True)])
         return list(zip(activity_ids, item_ids, strict=True))
 
     def update(
@@ -375,6 +378,8 @@ class CatalogueRepository:
         # Over without review: what was still open for it closes (as `expire` does).
         self.expire([c.activity_id for c in changes
                      if c.review_kind is None and c.state == cat.EXPIRED], now)
+        # A quietly approved version is what the public sees now (as `approve_quietly`).
+        index_activities(self.conn, [c.activity_id for c in changes if c.approve])
         items = dict(zip((c.activity_id for c, _ in reviewed), item_ids, strict=True))
         return [(vid, items.get(c.activity_id)) for c, vid in zip(changes, version_ids,
                                                                    strict=True)]

@@ -217,3 +217,6 @@ def test_a_new_mapping_of_an_unchanged_source_goes_in_quietly(world: World) -> N
                                      a.c.raw_document)).one()
     assert row.current_version_id == row.approved_version_id
     assert row.raw_document is not None
+    with world.app.engine.connect() as conn:  # the search index follows the approved version
+        indexed = conn.execute(sa.select(t.search_documents.c.version_id)).scalar_one()
+    assert indexed == row.approved_version_id
