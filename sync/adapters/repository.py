@@ -454,6 +454,14 @@ class CatalogueRepository:
             "mapping_version": mapping_version, "recorded_at": now,
         } for sid, s in last.items()])
 
+    def source_ids(self, source: str, live_only: bool = False) -> set[str]:
+        """Ids of the source's activities in the catalogue (`live_only`: not withdrawn)."""
+        a = t.activities
+        query = sa.select(a.c.source_id).where(a.c.source == source)
+        if live_only:
+            query = query.where(a.c.state != cat.WITHDRAWN)
+        return set(self.conn.execute(query).scalars())
+
     def skipped_ids(self, source: str, mapping_version: str) -> set[str]:
         """Ids of the events this mapping version left out when it last read them."""
         k = t.skipped_events

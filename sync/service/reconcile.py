@@ -8,12 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import sqlalchemy as sa
 import structlog
 
 from connectors.base import Connector, ConnectorError, Cursor, FatalSourceError, Page
-from sync.adapters import tables as t
-from sync.domain import catalogue as cat
 from sync.domain.activity import MappingError, MappingOutcome, Skipped
 from sync.service.sync_source import RunResult, SyncService, raw_source_id, sync_source
 from sync.service.unit_of_work import UnitOfWork
@@ -109,13 +106,11 @@ def reconcile_source(
     document is re-read (unchanged ones are not mapped again); only this catches a place or
     organizer that changed without a new `modified` (SAPI3 does not bump it), so it runs weekly.
     """
-    a = t.activities
     recording: _Recording | _NewOnly
     if not full and hasattr(connector, "ids") and hasattr(connector, "fetch_many"):
         with uow_factory() as uow:
             start = Cursor.from_json(uow.runs.cursor(service.source))
-            known = set(uow.connection.execute(
-                sa.select(a.c.source_id).where(a.c.source == service.source)).scalars())
+            known = uow.catalogue.source_ids(service.source)
             if service.mapping_version is not None:
                 # Events this mapping left out: a change at the source reaches the incremental
                 # sync (a new `modified`), which decides again; the weekly full read catches
@@ -132,9 +127,7 @@ def reconcile_source(
                     run_id=run.run_id, error=run.error)
         return ReconcileResult(run, 0, 0)
     with uow_factory() as uow:
-        live = set(uow.connection.execute(
-            sa.select(a.c.source_id).where(a.c.source == service.source,
-                                           a.c.state != cat.WITHDRAWN)).scalars())
+        live = uow.catalogue.source_ids(service.source, live_only=True)
         # Skipped events the source no longer returns need not be remembered.
         uow.catalogue.forget_skipped(service.source, recording.seen)
         uow.commit()
