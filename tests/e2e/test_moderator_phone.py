@@ -21,18 +21,16 @@ from sync.service import moderators as mods
 from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
 from tests.builders import Clock, StaticConnector, changed, make_event
-from tests.e2e.test_moderation_browser import (
+from tests.support.apps import ROOT
+from tests.support.mail import SmtpSink, html_body
+from tests.support.web import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
-    SmtpSink,
     WebServer,
-    _browser_or_skip,
     free_port,
-    html_body,
+    playwright_or_skip,
 )
-from tests.e2e.test_moderation_browser import smtp as smtp  # noqa: F401 - the fixture
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -163,7 +161,7 @@ def browser_pages(pw: Any, width: dict[str, int]) -> tuple[Any, Any]:
 
 
 def test_a_queue_of_20_is_cleared_in_2_taps_and_one_by_one_in_2_taps_each(site: Site) -> None:
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     from playwright.sync_api import expect
     site.sync(*[ieper(n) for n in range(1, 21)])
     ann = site.moderator("Ann Peeters", "ann@ieper.test", IEPER)
@@ -300,7 +298,7 @@ def _all_page_kinds(site: Site, page: Any, expect: Any) -> None:
 
 
 def test_every_moderator_page_fits_a_phone_and_a_desktop(site: Site) -> None:
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     from playwright.sync_api import expect
     site.moderator("Ann Peeters", "ann@ieper.test", IEPER)
     with site.engine.begin() as conn:
@@ -335,7 +333,7 @@ def test_every_moderator_page_fits_a_phone_and_a_desktop(site: Site) -> None:
 
 
 def test_joining_end_to_end_then_preferences_on_a_phone(site: Site) -> None:
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     from playwright.sync_api import expect
     with site.engine.begin() as conn:
         mods.ensure_fallback(conn, [FALLBACK], site.clock())
