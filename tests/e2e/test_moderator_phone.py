@@ -14,14 +14,13 @@ from sqlalchemy.engine import Engine
 from sync.adapters import tables as t
 from sync.adapters.database import make_engine
 from sync.adapters.mailer import SmtpMailer
-from sync.bootstrap import App, map_uitdatabank
+from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.service import links, notify
 from sync.service import moderators as mods
-from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
-from tests.builders import Clock, StaticConnector, changed, make_event
-from tests.support.apps import ROOT
+from tests.builders import Clock, changed, make_event
+from tests.support.apps import ROOT, AppWorld
 from tests.support.mail import SmtpSink, html_body
 from tests.support.web import (
     ARTIFACTS,
@@ -43,27 +42,14 @@ LONG_URL = "https://www.ieper.be/activiteiten/praatcafe-nederlands/" + "inschrij
 
 
 @dataclass
-class Site:
-    app: App
-    clock: Clock
-    region: Region
+class Site(AppWorld):
     smtp: SmtpSink
     base: str
     taps: int = 0
     widths: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
     def sync(self, *docs: dict[str, Any]) -> None:
-        service = SyncService("uitdatabank", self.region, map_uitdatabank, self.clock)
-        sync_source(self.app.uow, StaticConnector([list(docs)]), service)
-
-    def moderator(self, name: str, email: str, *nis: str) -> int:
-        with self.engine.begin() as conn:
-            return mods.add(conn, name=name, email=email, municipalities=nis,
-                            now=self.clock()).id
+        self.sync_pages(list(docs))
 
     def queue_link(self, moderator_id: int) -> str:
         with self.engine.begin() as conn:

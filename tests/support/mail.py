@@ -15,14 +15,12 @@ from sqlalchemy.engine import Engine
 
 from sync.adapters.database import make_engine
 from sync.adapters.mailer import SmtpMailer
-from sync.bootstrap import App, map_uitdatabank
+from sync.bootstrap import App
 from sync.domain.region import Region
-from sync.service import moderators as mods
 from sync.service import notify
-from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
-from tests.builders import Clock, StaticConnector
-from tests.support.apps import ROOT
+from tests.builders import Clock
+from tests.support.apps import ROOT, AppWorld
 from tests.support.web import free_port
 
 BASE_URL = "https://moderatie.ikdoemee.test"
@@ -76,26 +74,13 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 
 @dataclass
-class World:
+class World(AppWorld):
     """An App wired to the test database and the SMTP sink, with a settable clock."""
 
-    app: App
-    clock: Clock
-    region: Region
     feed: list[list[dict[str, Any]]] = field(default_factory=list)
 
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
     def sync(self, *pages: list[dict[str, Any]]) -> Any:
-        service = SyncService("uitdatabank", self.region, map_uitdatabank, self.clock)
-        return sync_source(self.app.uow, StaticConnector(list(pages)), service)
-
-    def moderator(self, name: str, email_: str, *nis: str, notify_: str = "daily") -> int:
-        with self.engine.begin() as conn:
-            return mods.add(conn, name=name, email=email_, municipalities=nis, notify=notify_,
-                            now=self.clock()).id
+        return self.sync_pages(*pages)
 
     def relay(self) -> Any:
         return self.app.relay().run_once()

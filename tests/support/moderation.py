@@ -15,15 +15,14 @@ from sqlalchemy.engine import Engine
 
 from sync.adapters import tables as t
 from sync.adapters.database import make_engine
-from sync.bootstrap import App, map_uitdatabank
+from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
 from sync.service import links
 from sync.service import moderators as mods
-from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
-from tests.builders import Clock, StaticConnector
-from tests.support.apps import ROOT
+from tests.builders import Clock
+from tests.support.apps import ROOT, AppWorld
 
 BASE_URL = "http://testserver"  # TestClient's own origin, so same-origin checks pass
 FALLBACK = "regio@ikdoemee.test"
@@ -41,24 +40,13 @@ def make_config(**moderation: Any) -> AppConfig:
 
 
 @dataclass
-class World:
-    app: App
-    clock: Clock
-    region: Region
+class World(AppWorld):
+    """An App on the test database behind TestClient, with a settable clock."""
+
     client: TestClient
 
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
     def sync(self, *docs: dict[str, Any]) -> None:
-        service = SyncService("uitdatabank", self.region, map_uitdatabank, self.clock)
-        sync_source(self.app.uow, StaticConnector([list(docs)]), service)
-
-    def moderator(self, name: str, email: str, *nis: str) -> int:
-        with self.engine.begin() as conn:
-            return mods.add(conn, name=name, email=email, municipalities=nis,
-                            now=self.clock()).id
+        self.sync_pages(list(docs))
 
     def fallback(self) -> int:
         with self.engine.begin() as conn:
