@@ -18,6 +18,7 @@ from sync.adapters import migrate
 from sync.adapters.database import make_engine
 from sync.adapters.region_file import load_region
 from sync.domain.region import Region
+from tests.support.mail import SmtpSink, smtp_sink
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -63,6 +64,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def region() -> Region:
     return load_region(ROOT / "config" / "westhoek_municipalities.json")
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback that keeps every message it receives."""
+    yield from smtp_sink()
 
 
 @pytest.fixture(scope="session")

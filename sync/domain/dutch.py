@@ -17,6 +17,7 @@ from sync.domain.calendar import (
 )
 
 WEEKDAYS_NL = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+WEEKDAYS_SHORT_NL = ("ma", "di", "wo", "do", "vr", "za", "zo")
 MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
              "september", "oktober", "november", "december")
 
@@ -41,6 +42,12 @@ def day(value: datetime | date, *, weekday: bool = True, year: bool = True) -> s
     if year:
         text += f" {d.year}"
     return f"{WEEKDAYS_NL[d.weekday()]} {text}" if weekday else text
+
+
+def short_day(moment: datetime) -> str:
+    """"za 5 dec 2026": a date in a list, where a line is short (the moderators' digest)."""
+    d = local(moment)
+    return f"{WEEKDAYS_SHORT_NL[d.weekday()]} {d.day} {MONTHS_SHORT_NL[d.month - 1]} {d.year}"
 
 
 def clock(moment: datetime) -> str:

@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 
 from sync.adapters.queries import moderation
 from sync.domain.activity import ACTIVITY_TYPES, LANGUAGE_LEVELS
-from sync.domain.dutch import duration as duration_nl  # noqa: F401 - the pages' name
 from sync.service.review_view import day_nl, pick
 
 COMING_DAYS = 28

@@ -15,7 +15,7 @@ from sync.adapters.mailer import clean_header
 from sync.adapters.moderation import MailOutbox, ModeratorRepository, ReviewRepository
 from sync.domain import catalogue as cat
 from sync.domain import dutch
-from sync.domain.calendar import BRUSSELS, is_whole_day, local_day
+from sync.domain.calendar import is_whole_day, local_day
 from sync.service import links, mail
 from sync.service import moderators as mods
 
@@ -43,10 +43,6 @@ WITHDRAWN_REASON_NL = {
     "draft": "Teruggezet naar een kladversie in UiTdatabank.",
     "vanished": "Niet meer te vinden in UiTdatabank.",
 }
-_DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
-_FULL_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-                "september", "oktober", "november", "december")
-_MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +91,7 @@ def when_nl(dt: datetime | None) -> str:
     a whole day (00.00) without a time."""
     if dt is None:
         return "Doorlopend of datum onbekend"
-    local = dt.astimezone(BRUSSELS)
-    day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
+    day = dutch.short_day(dt)
     return day if is_whole_day(dt, None) else f"{day}, {dutch.clock(dt)} uur"
 
 
@@ -139,8 +134,9 @@ def _item_context(s: NotifySettings, item: OpenItem, token: str) -> dict[str, An
     }
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+def _waiting(n: int) -> str:
+    """"1 activiteit wacht", "3 activiteiten wachten"."""
+    return dutch.count(n, "activiteit wacht", "activiteiten wachten")
 
 
 def _summary(items: Sequence[OpenItem]) -> str:
@@ -149,11 +145,11 @@ def _summary(items: Sequence[OpenItem]) -> str:
     gone = sum(1 for i in items if i.kind == cat.KIND_WITHDRAWN)
     parts = []
     if new:
-        parts.append(_plural(new, "nieuwe activiteit", "nieuwe activiteiten"))
+        parts.append(dutch.count(new, "nieuwe activiteit", "nieuwe activiteiten"))
     if changed:
-        parts.append(_plural(changed, "gewijzigde activiteit", "gewijzigde activiteiten"))
+        parts.append(dutch.count(changed, "gewijzigde activiteit", "gewijzigde activiteiten"))
     if gone:
-        parts.append(_plural(gone, "ingetrokken activiteit", "ingetrokken activiteiten"))
+        parts.append(dutch.count(gone, "ingetrokken activiteit", "ingetrokken activiteiten"))
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " en " + parts[-1]
     return f"In je wachtrij {'staat' if len(items) == 1 else 'staan'} {listed} om na te kijken."
 
@@ -187,13 +183,13 @@ def write_mail(
         "subject": subject,
         "items": [_item_context(s, i, tok) for i, tok in zip(listed, tokens, strict=True)],
         "meer": more,
-        "meer_tekst": (_plural(more, "activiteit", "activiteiten") if more else ""),
+        "meer_tekst": (dutch.count(more, "activiteit", "activiteiten") if more else ""),
         "queue_url": links.queue_url(s.base_url, queue_token),
         "voorkeuren_url": links.preferences_url(s.base_url, queue_token),
         "inzicht_url": links.insight_url(s.base_url, queue_token),
         "afmelden_url": unsubscribe_url,
         "open_totaal": open_total,
-        "open_tekst": _plural(open_total, "activiteit wacht", "activiteiten wachten"),
+        "open_tekst": _waiting(open_total),
         "geldig_dagen": s.link_valid_days,
         "samenvatting": _summary(items),
         **(extra or {}),
@@ -262,7 +258,7 @@ def _per_moderator(
 
 
 def digest_subject(n: int) -> str:
-    return f"ikdoemee: {_plural(n, 'activiteit', 'activiteiten')} te valideren"
+    return f"ikdoemee: {dutch.count(n, 'activiteit', 'activiteiten')} te valideren"
 
 
 def build_digests(engine: Engine, s: NotifySettings, now: datetime) -> Report:
@@ -291,7 +287,8 @@ def _away_lines(routing: mods.Routing, s: NotifySettings, m: mods.Moderator,
 
 
 def day_month(d: date) -> str:
-    return f"{d.day} {_FULL_MONTHS[d.month - 1]} {d.year}"
+    """"5 december 2026" (the moderation pages word an absence the same way)."""
+    return dutch.day(d, weekday=False)
 
 
 def build_reminders(engine: Engine, s: NotifySettings, now: datetime) -> Report:
@@ -301,7 +298,7 @@ def build_reminders(engine: Engine, s: NotifySettings, now: datetime) -> Report:
     def pick(routing: mods.Routing, m: mods.Moderator, mine: list[OpenItem],
              done: set[tuple[int, int]]) -> tuple[list[OpenItem], str, dict[str, Any]]:
         due = [i for i in mine if i.created_at <= cutoff and (m.id, i.id) not in done]
-        subject = (f"Herinnering: {_plural(len(due), 'activiteit wacht', 'activiteiten wachten')}"
+        subject = (f"Herinnering: {_waiting(len(due))}"
                    f" al meer dan {s.reminder_after_days} dagen")
         return due, subject, {"dagen": s.reminder_after_days}
 
@@ -325,7 +322,7 @@ def build_escalations(engine: Engine, s: NotifySettings, now: datetime) -> Repor
                and (m.id, i.id) not in done]
         names = sorted({s.municipality_names.get(i.municipality_nis, i.municipality_nis)
                         for i in due})
-        subject = (f"Escalatie: {_plural(len(due), 'activiteit wacht', 'activiteiten wachten')}"
+        subject = (f"Escalatie: {_waiting(len(due))}"
                    f" al meer dan {s.escalate_after_days} dagen")
         return due, subject, {"dagen": s.escalate_after_days, "gemeenten": ", ".join(names)}
 

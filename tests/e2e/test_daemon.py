@@ -1,5 +1,4 @@
 """`ikdoemee-sync run` as a subprocess: SIGTERM and restart, digests over SMTP, two instances."""
-# ruff: noqa: F811 - pytest fixtures imported from test_notify are used as parameters
 
 from __future__ import annotations
 
@@ -18,8 +17,8 @@ import sqlalchemy as sa
 
 from samplefeed.generator import generate_events
 from samplefeed.server import FakeSapi3
-from tests.integration.test_notify import SmtpSink, free_port, smtp  # noqa: F401 - fixture
 from tests.support.cli_process import Cli, events, snapshot
+from tests.support.web import free_port
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -144,7 +143,7 @@ def test_sigterm_during_a_sync_then_restart_loses_and_doubles_nothing(tmp_path, 
 
 
 def test_run_against_the_sample_feed_sends_digests_with_links_to_the_base_url(
-        tmp_path, database_url, smtp):  # noqa: F811
+        tmp_path, database_url, smtp):
     web_port, metrics_port = free_port(), free_port()
     with FakeSapi3(generate_events(300, seed=1), client_ids={"test-client"}) as fake:
         cli = Cli(write_daemon_config(tmp_path, fake.base_url, smtp_port=smtp.port,
@@ -186,7 +185,7 @@ def _get(url: str) -> Any:
 
 
 def test_two_daemons_sync_once_per_tick_and_send_each_message_once(
-        tmp_path, database_url, smtp):  # noqa: F811
+        tmp_path, database_url, smtp):
     if not database_url.startswith("postgresql"):
         pytest.skip("two daemons need PostgreSQL (advisory locks, SKIP LOCKED); on SQLite the "
                     "daemon runs as a single instance")

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
 from samplefeed.server import FakeSapi3
@@ -27,82 +15,26 @@ from sync.adapters.database import make_engine
 from sync.adapters.mailer import SmtpMailer
 from sync.bootstrap import App
 from sync.domain.region import Region
-from sync.entrypoints.web.app import create_app
 from sync.service import moderators as mods
 from sync.service import notify
 from sync.service.sync_source import sync_source
 from sync.settings import AppConfig, EnvSettings
 from tests.builders import make_event
+from tests.support.apps import ROOT
+from tests.support.mail import SmtpSink, html_body
+from tests.support.web import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WebServer,
+    free_port,
+    playwright_or_skip,
+)
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 IEPER = "33011"
-
-
-def _browser_or_skip() -> Any:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright Python package is not installed")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium and chromium-driver")
-    return sync_playwright
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class SmtpSink:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        msg = email.message_from_bytes(envelope.original_content or envelope.content,
-                                       policy=email.policy.default)
-        self.messages.append(msg)  # type: ignore[arg-type]
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.controller.start()
-    yield sink
-    sink.controller.stop()
-
-
-class WebServer:
-    """uvicorn serving `create_app` in a thread, as the daemon does."""
-
-    def __init__(self, app: App, port: int) -> None:
-        config = uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_config=None,
-                                access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> WebServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def config(feed_url: str, web_port: int, smtp_port: int) -> AppConfig:
@@ -119,12 +51,6 @@ def config(feed_url: str, web_port: int, smtp_port: int) -> AppConfig:
     })
 
 
-def html_body(msg: EmailMessage) -> str:
-    part = msg.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
-
-
 def states(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
         return dict(conn.execute(sa.select(t.activities.c.title, t.activities.c.state))
@@ -135,7 +61,7 @@ def test_moderator_clears_the_queue_from_the_digest_in_chromium(
     database_url: str, engine: Engine, region: Region, smtp: SmtpSink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     from playwright.sync_api import expect
     monkeypatch.setenv("TEST_SAPI_CLIENT_ID", "test-client")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

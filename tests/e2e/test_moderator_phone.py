@@ -14,25 +14,22 @@ from sqlalchemy.engine import Engine
 from sync.adapters import tables as t
 from sync.adapters.database import make_engine
 from sync.adapters.mailer import SmtpMailer
-from sync.bootstrap import App, map_uitdatabank
+from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.service import links, notify
 from sync.service import moderators as mods
-from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig, EnvSettings
-from tests.builders import Clock, StaticConnector, changed, make_event
-from tests.e2e.test_moderation_browser import (
+from tests.builders import Clock, changed, make_event
+from tests.support.apps import ROOT, AppWorld
+from tests.support.mail import SmtpSink, html_body
+from tests.support.web import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
-    SmtpSink,
     WebServer,
-    _browser_or_skip,
     free_port,
-    html_body,
+    playwright_or_skip,
 )
-from tests.e2e.test_moderation_browser import smtp as smtp  # noqa: F401 - the fixture
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -45,27 +42,14 @@ LONG_URL = "https://www.ieper.be/activiteiten/praatcafe-nederlands/" + "inschrij
 
 
 @dataclass
-class Site:
-    app: App
-    clock: Clock
-    region: Region
+class Site(AppWorld):
     smtp: SmtpSink
     base: str
     taps: int = 0
     widths: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
     def sync(self, *docs: dict[str, Any]) -> None:
-        service = SyncService("uitdatabank", self.region, map_uitdatabank, self.clock)
-        sync_source(self.app.uow, StaticConnector([list(docs)]), service)
-
-    def moderator(self, name: str, email: str, *nis: str) -> int:
-        with self.engine.begin() as conn:
-            return mods.add(conn, name=name, email=email, municipalities=nis,
-                            now=self.clock()).id
+        self.sync_pages(list(docs))
 
     def queue_link(self, moderator_id: int) -> str:
         with self.engine.begin() as conn:
@@ -163,7 +147,7 @@ def browser_pages(pw: Any, width: dict[str, int]) -> tuple[Any, Any]:
 
 
 def test_a_queue_of_20_is_cleared_in_2_taps_and_one_by_one_in_2_taps_each(site: Site) -> None:
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     from playwright.sync_api import expect
     site.sync(*[ieper(n) for n in range(1, 21)])
     ann = site.moderator("Ann Peeters", "ann@ieper.test", IEPER)
@@ -300,7 +284,7 @@ def _all_page_kinds(site: Site, page: Any, expect: Any) -> None:
 
 
 def test_every_moderator_page_fits_a_phone_and_a_desktop(site: Site) -> None:
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     from playwright.sync_api import expect
     site.moderator("Ann Peeters", "ann@ieper.test", IEPER)
     with site.engine.begin() as conn:
@@ -335,7 +319,7 @@ def test_every_moderator_page_fits_a_phone_and_a_desktop(site: Site) -> None:
 
 
 def test_joining_end_to_end_then_preferences_on_a_phone(site: Site) -> None:
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     from playwright.sync_api import expect
     with site.engine.begin() as conn:
         mods.ensure_fallback(conn, [FALLBACK], site.clock())

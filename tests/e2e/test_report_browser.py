@@ -17,16 +17,16 @@ from samplefeed.generator import generate_uit_offer
 from samplefeed.server import FakeSapi3
 from sync.domain.region import Region
 from sync.service import coverage, history
-from tests.e2e.test_moderation_browser import (
+from tests.support.apps import make_app
+from tests.support.history import annual_mentions, insert_published
+from tests.support.web import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     WebServer,
-    _browser_or_skip,
     free_port,
+    playwright_or_skip,
 )
-from tests.support.apps import make_app
-from tests.support.history import annual_mentions, insert_published
 
 # End to end (subprocesses, browsers, servers): outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def overflow(page) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_report_at_360_px_and_on_a4_paper(catalogue: Engine, region: Region, tmp_path: Path):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = playwright_or_skip()
     app = make_app(tmp_path, catalogue, region, admin_token=TOKEN, now=lambda: NOW)
     port = free_port()
     url = f"http://127.0.0.1:{port}/rapport?van=2026-01-01&tot=2026-12-31&token={TOKEN}"

@@ -1,5 +1,5 @@
 """The daemon's parts: job registration, the stop flag, reconciliation, the source lock."""
-# ruff: noqa: F811 - pytest fixtures imported from test_notify are used as parameters
+# ruff: noqa: F811 - the `world` fixture imported from tests.support.mail is used as a parameter
 
 from __future__ import annotations
 
@@ -23,14 +23,9 @@ from sync.service.reconcile import reconcile_source
 from sync.service.sync_source import SyncService, sync_source
 from sync.settings import AppConfig
 from tests.builders import StaticConnector, changed, event_id
-from tests.integration.test_notify import (  # noqa: F401 - fixtures
-    ROOT,
-    ieper,
-    poperinge,
-    smtp,
-    world,
-)
-from tests.support.apps import feed_app
+from tests.support.apps import ROOT, feed_app
+from tests.support.mail import world as world  # noqa: F401 - the fixture
+from tests.support.places import ieper, poperinge
 
 
 def test_jobs_are_registered_from_the_config(world):

@@ -1,5 +1,5 @@
 """`/healthz` and `/metrics` against a real database."""
-# ruff: noqa: F811 - pytest fixtures imported from test_notify are used as parameters
+# ruff: noqa: F811 - the `world` fixture imported from tests.support.mail is used as a parameter
 
 from __future__ import annotations
 
@@ -13,14 +13,9 @@ from sync.bootstrap import App
 from sync.entrypoints.web.app import create_app
 from sync.entrypoints.web.health import serve_metrics
 from sync.settings import EnvSettings
-from tests.integration.test_notify import (  # noqa: F401 - fixtures
-    IEPER,
-    free_port,
-    ieper,
-    poperinge,
-    smtp,
-    world,
-)
+from tests.support.mail import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, ieper, poperinge
+from tests.support.web import free_port
 
 TOKEN = "metrics-scraper-token-0123456789abcdef"
 

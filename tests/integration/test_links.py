@@ -1,5 +1,5 @@
 """Link tokens: random, hashed at rest, scoped, expiring, single use, revocable."""
-# ruff: noqa: F811 - pytest fixtures imported from test_notify are used as parameters
+# ruff: noqa: F811 - the `world` fixture imported from tests.support.mail is used as a parameter
 
 from __future__ import annotations
 
@@ -11,14 +11,8 @@ import sqlalchemy as sa
 from sync.adapters import tables as t
 from sync.service import links
 from sync.service import moderators as mods
-from tests.integration.test_notify import (  # noqa: F401 - fixtures
-    IEPER,
-    POPERINGE,
-    ieper,
-    poperinge,
-    smtp,
-    world,
-)
+from tests.support.mail import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, POPERINGE, ieper, poperinge
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 

@@ -7,17 +7,9 @@ from datetime import timedelta
 
 from sync.service import moderators as mods
 from tests.builders import changed
-from tests.integration.test_moderation_web import (
-    IEPER,
-    POPERINGE,
-    World,
-    hidden,
-    ieper,
-    item_path,
-    poperinge,
-    queue_path,
-)
-from tests.integration.test_moderation_web import world as world  # noqa: F401 - the fixture
+from tests.support.moderation import World, hidden, item_path, queue_path
+from tests.support.moderation import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, POPERINGE, ieper, poperinge
 
 
 def test_rows_show_level_type_organizer_and_what_changed(world: World) -> None:

@@ -14,17 +14,10 @@ from sync.adapters import tables as t
 from sync.entrypoints.cli import app as cli_app
 from sync.service import accounts
 from sync.service import moderators as mods
-from tests.integration.test_moderation_web import (
-    FALLBACK,
-    IEPER,
-    POPERINGE,
-    ROOT,
-    World,
-    hidden,
-    ieper,
-    queue_path,
-)
-from tests.integration.test_moderation_web import world as world  # noqa: F401 - the fixture
+from tests.support.apps import ROOT
+from tests.support.moderation import FALLBACK, World, hidden, queue_path
+from tests.support.moderation import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, POPERINGE, ieper
 
 JOIN = {"name": "Lotte Vermeulen", "email": "lotte@poperinge.test",
         "municipality": [POPERINGE, IEPER], "organisation": "Bibliotheek Poperinge",

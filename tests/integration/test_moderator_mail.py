@@ -7,18 +7,9 @@ from typing import Any
 
 from sync.service import moderators as mods
 from sync.service import notify
-from tests.integration.test_notify import (
-    BASE_URL,
-    IEPER,
-    POPERINGE,
-    SmtpSink,
-    World,
-    bodies,
-    ieper,
-    poperinge,
-)
-from tests.integration.test_notify import smtp as smtp  # noqa: F401 - the fixture
-from tests.integration.test_notify import world as world  # noqa: F401 - the fixture
+from tests.support.mail import BASE_URL, SmtpSink, World, bodies
+from tests.support.mail import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, POPERINGE, ieper, poperinge
 
 
 def events(n: int, **kw: Any) -> list[dict[str, Any]]:

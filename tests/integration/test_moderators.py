@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from sync.entrypoints.cli import app as cli_app
 from sync.service import moderators as mods
-from tests.integration.test_notify import IEPER, POPERINGE, ROOT
+from tests.support.apps import ROOT
+from tests.support.places import IEPER, POPERINGE
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 

@@ -2,147 +2,20 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
 from sync.adapters import tables as t
-from sync.adapters.database import make_engine
-from sync.adapters.mailer import SmtpMailer
-from sync.bootstrap import App, map_uitdatabank
-from sync.domain.region import Region
 from sync.service import links, notify
 from sync.service import moderators as mods
-from sync.service.sync_source import SyncService, sync_source
-from sync.settings import AppConfig, EnvSettings
-from tests.builders import Clock, StaticConnector, changed, make_event
-
-ROOT = Path(__file__).resolve().parents[2]
-BASE_URL = "https://moderatie.ikdoemee.test"
-START = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
-IEPER, POPERINGE, DIKSMUIDE = "33011", "33021", "32003"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-
-
-class SmtpSink:
-    """aiosmtpd on a fixed loopback port, so it can be stopped and started again (an outage)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: list[Received] = []
-        self._controller: Controller | None = None
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        msg = email.message_from_bytes(envelope.original_content or envelope.content,
-                                       policy=email.policy.default)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
-        return "250 Message accepted"
-
-    def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [r.message for r in self.received if address in r.rcpt_tos]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-@dataclass
-class World:
-    """An App wired to the test database and the SMTP sink, with a settable clock."""
-
-    app: App
-    clock: Clock
-    region: Region
-    feed: list[list[dict[str, Any]]] = field(default_factory=list)
-
-    @property
-    def engine(self) -> Engine:
-        return self.app.engine
-
-    def sync(self, *pages: list[dict[str, Any]]) -> Any:
-        service = SyncService("uitdatabank", self.region, map_uitdatabank, self.clock)
-        return sync_source(self.app.uow, StaticConnector(list(pages)), service)
-
-    def moderator(self, name: str, email_: str, *nis: str, notify_: str = "daily") -> int:
-        with self.engine.begin() as conn:
-            return mods.add(conn, name=name, email=email_, municipalities=nis, notify=notify_,
-                            now=self.clock()).id
-
-    def relay(self) -> Any:
-        return self.app.relay().run_once()
-
-    def digest(self) -> notify.Report:
-        return notify.build_digests(self.engine, self.app.notify_settings(), self.clock())
-
-
-def make_config(smtp_port: int, **notifications: Any) -> AppConfig:
-    return AppConfig.model_validate({
-        "region_file": str(ROOT / "config" / "westhoek_municipalities.json"),
-        "sources": [{"name": "uitdatabank", "connector": "uitdatabank",
-                     "base_url": "http://127.0.0.1:9"}],
-        "web": {"base_url": BASE_URL},
-        "smtp": {"host": "127.0.0.1", "port": smtp_port,
-                 "sender": "ikdoemee Westhoek <noreply@ikdoemee.test>", "timeout_seconds": 5},
-        "notifications": {"fallback_moderators": ["regio@ikdoemee.test"],
-                          "reminder_after_days": 3, "escalate_after_days": 7, **notifications},
-        "daemon": {"outbox_backoff_initial_seconds": 60, "outbox_backoff_max_seconds": 600},
-    })
-
-
-@pytest.fixture
-def world(database_url: str, engine: Engine, region: Region, smtp: SmtpSink) -> Iterator[World]:
-    config = make_config(smtp.port)
-    clock = Clock()
-    app = App(config=config, env=EnvSettings(database_url=database_url),
-              engine=make_engine(database_url), region=region, clock=clock,
-              mailer=SmtpMailer(config.smtp, env={}))
-    yield World(app, clock, region)
-    app.engine.dispose()
-
-
-def ieper(n: int, **kw: Any) -> dict[str, Any]:
-    return make_event(n, postal_code="8900", locality="Ieper", **kw)
-
-
-def poperinge(n: int, **kw: Any) -> dict[str, Any]:
-    return make_event(n, postal_code="8970", locality="Poperinge", **kw)
+from tests.builders import changed, make_event
+from tests.support.mail import BASE_URL, bodies
+from tests.support.mail import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, POPERINGE, ieper, poperinge
 
 
 def links_in(text: str) -> list[str]:
@@ -151,14 +24,6 @@ def links_in(text: str) -> list[str]:
 
 def token_of(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
-
-
-def bodies(msg: EmailMessage) -> tuple[str, str]:
-    text = msg.get_body(("plain",))
-    html = msg.get_body(("html",))
-    assert text is not None and html is not None, "multipart text + HTML"
-    return (text.get_content().replace("\r\n", "\n"),
-            html.get_content().replace("\r\n", "\n"))
 
 
 # ---------------------------------------------------------------------------------- tests

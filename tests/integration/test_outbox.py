@@ -1,5 +1,5 @@
 """The outbox relay: delivery, retry with backoff through an SMTP outage, giving up, claiming."""
-# ruff: noqa: F811 - pytest fixtures imported from test_notify are used as parameters
+# ruff: noqa: F811 - the `world` fixture imported from tests.support.mail is used as a parameter
 
 from __future__ import annotations
 
@@ -13,14 +13,8 @@ from sync.adapters import tables as t
 from sync.service import outbox_admin
 from sync.service.outbox import Delivery, OutboxRelay, backoff_seconds
 from sync.service.outbox_admin import OUTBOX_MAX_ATTEMPTS
-from tests.integration.test_notify import (  # noqa: F401 - fixtures
-    IEPER,
-    free_port,
-    ieper,
-    poperinge,
-    smtp,
-    world,
-)
+from tests.support.mail import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, ieper, poperinge
 
 
 def outbox_rows(engine, topic="email.send"):

@@ -1,6 +1,6 @@
 """/rapport behind the admin token or a coordinator link, /statistieken public, the daemon's
 history jobs (both databases)."""
-# ruff: noqa: F811 - pytest fixtures imported from test_notify are used as parameters
+# ruff: noqa: F811 - the `world` fixture imported from tests.support.mail is used as a parameter
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from sync.service import coordinator_links as links
 from sync.service import history
 from sync.settings import EnvSettings
 from tests.builders import make_event
-from tests.integration.test_notify import ROOT, smtp, world  # noqa: F401 - fixtures
 from tests.support.apps import approve_open, feed_app, make_app, sync_docs
 from tests.support.clock import NOW
+from tests.support.mail import world as world  # noqa: F401 - the fixture
 
 TOKEN = "admin-token-for-tests-0123456789"
 SECRET = "a-long-random-secret-for-the-tests"

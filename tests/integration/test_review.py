@@ -14,8 +14,9 @@ import pytest
 from sync.service import links
 from sync.service import review as rv
 from tests.builders import changed
-from tests.integration.test_moderation_web import IEPER, World, ieper
-from tests.integration.test_moderation_web import world as world  # noqa: F401 - fixture
+from tests.support.moderation import World
+from tests.support.moderation import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, ieper
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW = timedelta(minutes=10)

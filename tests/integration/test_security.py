@@ -25,21 +25,10 @@ from sync.service import moderators as mods
 from sync.service import review as rv
 from sync.service import review_view as view
 from sync.settings import EnvSettings
-from tests.builders import changed
-from tests.integration.test_moderation_web import (
-    BASE_URL,
-    IEPER,
-    POPERINGE,
-    Clock,
-    World,
-    hidden,
-    ieper,
-    item_path,
-    make_config,
-    poperinge,
-    queue_path,
-)
-from tests.integration.test_moderation_web import world as world  # noqa: F401 - fixture
+from tests.builders import Clock, changed
+from tests.support.moderation import BASE_URL, World, hidden, item_path, make_config, queue_path
+from tests.support.moderation import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER, POPERINGE, ieper, poperinge
 
 HEADLESS_UA = "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0 Safari/537.36"
 

@@ -7,8 +7,9 @@ import sqlalchemy as sa
 from sync.adapters import tables as t
 from sync.service import links, notify
 from tests.builders import make_event
-from tests.integration.test_moderation_web import IEPER, World, hidden
-from tests.integration.test_moderation_web import world as world  # noqa: F401 - the fixture
+from tests.support.moderation import World, hidden
+from tests.support.moderation import world as world  # noqa: F401 - the fixture
+from tests.support.places import IEPER
 
 
 def notify_mode(w: World, moderator_id: int) -> str:

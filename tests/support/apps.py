@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ from sync.adapters import tables as t
 from sync.bootstrap import App, map_uitdatabank
 from sync.domain.activity import MappingError
 from sync.domain.region import Region
+from sync.service import moderators as mods
 from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import Mapper, SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from sync.settings import EnvSettings, load_config
-from tests.builders import StaticConnector, event_id
+from tests.builders import Clock, StaticConnector, event_id
 from tests.support.clock import NOW, clock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,28 @@ def make_app(tmp_path: Path, engine: Engine, region: Region, *, base_url: str = 
     return App(config=load_config(path),
                env=EnvSettings(database_url=str(engine.url), admin_token=admin_token),
                engine=engine, region=region, clock=now)
+
+
+@dataclass
+class AppWorld:
+    """An App on the test database with a settable clock: what the mail and page worlds share."""
+
+    app: App
+    clock: Clock
+    region: Region
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    def sync_pages(self, *pages: list[dict[str, Any]]) -> Any:
+        service = SyncService(SOURCE, self.region, map_uitdatabank, self.clock)
+        return sync_source(self.app.uow, StaticConnector(list(pages)), service)
+
+    def moderator(self, name: str, email: str, *nis: str, notify_: str = mods.DAILY) -> int:
+        with self.engine.begin() as conn:
+            return mods.add(conn, name=name, email=email, municipalities=nis, notify=notify_,
+                            now=self.clock()).id
 
 
 def failing_for(*numbers: int) -> Any:

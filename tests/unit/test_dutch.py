@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -31,6 +31,12 @@ def test_months_and_days_without_weekday():
     assert dutch.month(date(2026, 11, 5)) == "november 2026"
     assert dutch.MONTHS_SHORT_NL[2] == "mrt"
     assert dutch.day(date(2026, 12, 5), weekday=False) == "5 december 2026"
+
+
+def test_short_day_abbreviates_weekday_and_month_in_brussels_time():
+    # 23.30 UTC on Friday 4 December is already Saturday in Brussels.
+    assert dutch.short_day(datetime(2026, 12, 4, 23, 30, tzinfo=UTC)) == "za 5 dec 2026"
+    assert dutch.short_day(datetime(2027, 3, 1, 9, 0, tzinfo=UTC)) == "ma 1 mrt 2027"
 
 
 @pytest.mark.parametrize(("hours", "text"), [

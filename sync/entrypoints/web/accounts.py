@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from sync.bootstrap import App
+from sync.domain import dutch
 from sync.domain.calendar import local_day
 from sync.entrypoints.web import security as sec
 from sync.entrypoints.web.moderation_pages import (
@@ -348,8 +349,8 @@ def insight_page(request: Request, token: str) -> Response:
     ctx.base_path = links.INSIGHT_PATH + token
     return ctx.render("inzicht.html", seen=seen,
                       gemeenten=sorted(names.get(n, n) for n in ctx.entitled.all),
-                      wacht=insight.duration_nl(seen.wait_median_hours),
-                      langst=insight.duration_nl(seen.wait_longest_hours),
+                      wacht=dutch.duration(seen.wait_median_hours),
+                      langst=dutch.duration(seen.wait_longest_hours),
                       dagen=insight.COMING_DAYS // 7)
 
 
