@@ -69,7 +69,14 @@ def matching(conn: Connection, words: list[str]) -> set[int]:
         expr = " & ".join(f"{w}:*" for w in words)
         sql = ("SELECT activity_id FROM search_documents "
                "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple', %s)")
-    return set(conn.exec_driver_sql(sql, (expr,)).scalars())
+    # A common prefix matches thousands of rows: the driver's own cursor hands them over
+    # several times faster than a SQLAlchemy result (same connection, same transaction).
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, (expr,))
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        cursor.close()
 
 
 def unindexed(conn: Connection) -> list[int]:
