@@ -198,12 +198,32 @@ def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot,
     if not found_words:
         return [x for x in ordered if _keeps(x, f)]
     # An index row of an activity in `unindexed` may be stale: its words decide instead.
-    wanted = {aid for aid in search_index.matching(conn, found_words)
+    wanted = {aid for aid in _matching(conn, catalogue, snap, found_words)
               if aid not in snap.unindexed}
     wanted.update(aid for aid, text in snap.unindexed.items()
                   if text_matches(found_words, text))
     return [ordered[n] for n in sorted(rank[aid] for aid in wanted if aid in rank)
             if _keeps(ordered[n], f)]
+
+
+def _matching(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot,
+              found_words: list[str]) -> set[int]:
+    """The index's matches for all the words: each word's matches (kept for this snapshot),
+    intersected, the smallest first. Equal to one AND query of the index: a word matches
+    an activity whatever the other words are."""
+    sets: list[frozenset[int]] = []
+    for word in found_words:
+        key = (snap.stamp, word)
+        hit: frozenset[int] | None = catalogue.words.get(key)
+        if hit is None:
+            hit = frozenset(search_index.matching(conn, [word]))
+            catalogue.words.put(key, hit)
+        sets.append(hit)
+    sets.sort(key=len)
+    found = set(sets[0])
+    for other in sets[1:]:
+        found &= other
+    return found
 
 
 def _load(conn: sa.Connection, catalogue: PublicCatalogue, chosen: list[Facts]

@@ -33,6 +33,10 @@ NOTHING_AHEAD_RECHECK = timedelta(hours=1)
 # process's own writes at once (search_index.local_writes).
 RECHECK_SECONDS = 0.25
 RESULTS_KEPT = 256  # searches remembered (words and filters, at one stamp and minute)
+# Index matches per word, at one stamp: a common word ("samen", "nederlands") matches most of
+# the catalogue and costs the index several milliseconds; people search the same few words.
+# At most ~10 000 ids (~0.5 MB) each.
+WORDS_KEPT = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,7 @@ class PublicCatalogue:
         self._next: dict[Key, tuple[datetime, datetime, Upcoming | None]] = {}
         self._parsed = _Lru(PARSED_KEPT)
         self.results = _Lru(RESULTS_KEPT)
+        self.words = _Lru(WORDS_KEPT)
         # What the pages and the API make of a version at a minute (dates in words, JSON).
         self.views = _Lru(PARSED_KEPT)
 
