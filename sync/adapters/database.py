@@ -41,6 +41,9 @@ def json_value(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+POOL_SIZE = 16
+
+
 def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engine:
     """The engine for IKDOEMEE_DATABASE_URL; a URL that cannot work is refused with a hint.
 
@@ -52,6 +55,11 @@ def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engi
         raise DatabaseUrlError(f"IKDOEMEE_DATABASE_URL: not a database URL: {url!r}; {HINT}"
                                ) from exc
     kwargs.setdefault("json_serializer", json_text)
+    # The web part answers from a pool of threads: with SQLAlchemy's default 5 kept
+    # connections, a burst of 8 public requests opens and closes extra ones on every request
+    # (a new PostgreSQL backend each time; on SQLite a cold page cache), which shows as
+    # the slowest answers. Connections are opened only as many as are used at once.
+    kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("json_deserializer", json_value)
     backend = parsed.get_backend_name()
     if backend == "postgres":
