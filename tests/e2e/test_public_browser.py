@@ -54,6 +54,15 @@ def rich_event() -> dict[str, Any]:
     return doc
 
 
+def _publish(app: Any, docs: list[dict[str, Any]], clock: Clock) -> None:
+    """Sync `docs` through the app and approve every item, at the app's clock."""
+    sync_source(app.uow, StaticConnector([docs]), app.sync_service(app.config.sources[0]))
+    with app.uow() as uow:
+        for item_id in uow.connection.execute(sa.select(t.review_items.c.id)).scalars().all():
+            decide_review(uow, item_id, APPROVE, moderator="mod@westhoek.be", now=clock())
+        uow.commit()
+
+
 def test_listing_and_detail_in_chromium(engine: Engine, region: Region,
                                         tmp_path: Path) -> None:
     sync_playwright = playwright_or_skip()
@@ -66,12 +75,7 @@ def test_listing_and_detail_in_chromium(engine: Engine, region: Region,
         make_event(3, title="Wekelijkse wandeling", start="2026-12-02T10:00:00+01:00",
                    end="2026-12-02T12:00:00+01:00", event_type="0.17.0.0.0"),
     ]
-    sync_source(app.uow, StaticConnector([docs]), app.sync_service(app.config.sources[0]))
-    with app.uow() as uow:
-        items = uow.connection.execute(sa.select(t.review_items.c.id)).scalars().all()
-        for item_id in items:
-            decide_review(uow, item_id, APPROVE, moderator="mod@westhoek.be", now=clock())
-        uow.commit()
+    _publish(app, docs, clock)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with WebServer(app) as web, sync_playwright() as p:
@@ -136,11 +140,7 @@ def test_search_and_a_too_long_search_in_chromium(engine: Engine, region: Region
                        end="2026-12-12T16:00:00+01:00"),
             make_event(2, title="Kookcafé", start="2026-12-13T14:00:00+01:00",
                        end="2026-12-13T16:00:00+01:00")]
-    sync_source(app.uow, StaticConnector([docs]), app.sync_service(app.config.sources[0]))
-    with app.uow() as uow:
-        for item_id in uow.connection.execute(sa.select(t.review_items.c.id)).scalars().all():
-            decide_review(uow, item_id, APPROVE, moderator="mod@westhoek.be", now=clock())
-        uow.commit()
+    _publish(app, docs, clock)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with WebServer(app) as web, sync_playwright() as p:
