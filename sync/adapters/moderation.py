@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from sync.adapters import tables as t
-from sync.adapters.repository import new_id, open_soonest_first
+from sync.adapters.repository import new_id, open_soonest_first, read_version_data
 from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
 from sync.domain.events import TOPIC_EMAIL
@@ -215,9 +215,10 @@ class ReviewRepository:
                                  .where(a.c.id == activity_id)).one()
 
     def version_data(self, version_id: int) -> dict[str, Any]:
-        v = t.activity_versions
-        return dict(self.conn.execute(sa.select(v.c.data).where(v.c.id == version_id))
-                    .scalar_one())
+        found = read_version_data(self.conn, version_id)
+        if found is None:
+            raise LookupError(f"no activity version {version_id}")
+        return found
 
     def add_version_like(self, version_id: int, data: dict[str, Any], content_hash: str,
                          now: datetime) -> int:
@@ -262,12 +263,7 @@ class ReviewRepository:
         index_activities(self.conn, [activity_id])
 
     def version_data_or_none(self, version_id: int | None) -> dict[str, Any] | None:
-        if version_id is None:
-            return None
-        v = t.activity_versions
-        data = self.conn.execute(sa.select(v.c.data).where(v.c.id == version_id)
-                                 ).scalar_one_or_none()
-        return None if data is None else dict(data)
+        return read_version_data(self.conn, version_id)
 
     def versions_data(self, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         v = t.activity_versions

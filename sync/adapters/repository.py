@@ -20,6 +20,15 @@ from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
 
 
+def read_version_data(conn: Connection, version_id: int | None) -> dict[str, Any] | None:
+    """The stored data of one activity version; None when there is no such version."""
+    if version_id is None:
+        return None
+    v = t.activity_versions
+    data = conn.execute(sa.select(v.c.data).where(v.c.id == version_id)).scalar_one_or_none()
+    return None if data is None else dict(data)
+
+
 def new_id(result: sa.CursorResult[Any]) -> int:
     """The primary key of the row an INSERT just made."""
     key = result.inserted_primary_key
@@ -505,13 +514,10 @@ class CatalogueRepository:
         return list(self.conn.execute(q))
 
     def version_data(self, version_id: int) -> dict[str, Any]:
-        v = t.activity_versions
-        return dict(self.conn.execute(sa.select(v.c.data).where(v.c.id == version_id)).scalar_one())
-
-    def counts_by_state(self) -> dict[str, int]:
-        a = t.activities
-        rows = self.conn.execute(sa.select(a.c.state, sa.func.count()).group_by(a.c.state))
-        return {state: n for state, n in rows}
+        found = read_version_data(self.conn, version_id)
+        if found is None:
+            raise LookupError(f"no activity version {version_id}")
+        return found
 
 
 class OutboxRepository:

@@ -28,7 +28,6 @@ from sync.domain.visibility import PUBLIC, visibility
 from sync.service.public_catalogue import Facts, PublicCatalogue, Snapshot
 
 DEFAULT_LANGUAGE = "nl"
-LANGUAGES = ("nl", "fr", "en", "de")
 MAX_PER_PAGE = 100
 
 
