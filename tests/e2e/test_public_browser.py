@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -169,5 +170,39 @@ def test_search_and_a_too_long_search_in_chromium(engine: Engine, region: Region
                 page.wait_for_url("**/activiteiten?gemeente=Ieper")
                 assert "We vonden 2 activiteiten." in page.inner_text("main")
                 page.close()
+        finally:
+            browser.close()
+
+
+def test_a_newcomer_over_the_rate_limit_gets_a_dutch_page_in_chromium(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    sync_playwright = playwright_or_skip()
+    clock = Clock()
+    app = make_app(tmp_path, engine, region, now=clock)
+    _publish(app, [make_event(1, title="Praatcafé", start="2026-12-12T14:00:00+01:00",
+                              end="2026-12-12T16:00:00+01:00")], clock)
+    # A burst of 4, refilled once a minute: nothing comes back while the test runs.
+    web_config = app.config.web.model_copy(update={"public_rate_limit_per_minute": 1,
+                                                   "public_rate_limit_burst": 4})
+    app = replace(app, config=app.config.model_copy(update={"web": web_config}))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    with WebServer(app) as web, sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(locale="nl-BE")
+            for _ in range(4):
+                resp = page.goto(f"{web.url}/activiteiten?q=praat")
+                assert resp is not None and resp.status == 200
+            resp = page.goto(f"{web.url}/activiteiten?q=praat")
+            assert resp is not None and resp.status == 429
+            for name, viewport in VIEWPORTS.items():
+                page.set_viewport_size(viewport)
+                assert "Even geduld" in page.inner_text("h1")
+                assert page.get_by_role("link", name="Opnieuw proberen").is_visible()
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= viewport["width"], f"429 page is {width}px wide at {name}"
+                page.screenshot(path=str(ARTIFACTS / f"public-te-veel-vragen-{name}.png"),
+                                full_page=True)
         finally:
             browser.close()
