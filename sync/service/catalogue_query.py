@@ -185,9 +185,13 @@ def _shown(candidates: list[Facts], now: datetime, include_members_only: bool
     """The candidates shown at `now`, and the span of time in which that stays so: until the
     first of them leaves (or another arrives) by its availability dates."""
     found = [x for x in candidates if x.is_public(now, include_members_only)]
-    changes = [at for x in candidates for at in (x.shown_from, x.shown_until)
-               if at is not None and at > now]
-    return now, min(changes, default=datetime.max.replace(tzinfo=UTC)), found
+    # Two generator passes, no tuple per candidate: a common word has thousands of them.
+    far = datetime.max.replace(tzinfo=UTC)
+    until = min((at for at in (x.shown_until for x in candidates)
+                 if at is not None and at > now), default=far)
+    start = min((at for at in (x.shown_from for x in candidates)
+                 if at is not None and at > now), default=far)
+    return now, min(until, start), found
 
 
 def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot, f: Filters,
@@ -196,17 +200,17 @@ def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot,
     ordered, rank = catalogue.ordered(snap, now)
     if not found_words:
         return [x for x in ordered if _keeps(x, f)]
-    # An index row of an activity in `unindexed` may be stale: its words decide instead.
-    wanted = {aid for aid in _matching(conn, catalogue, snap, found_words)
-              if aid not in snap.unindexed}
-    wanted.update(aid for aid, text in snap.unindexed.items()
-                  if text_matches(found_words, text))
-    return [ordered[n] for n in sorted(rank[aid] for aid in wanted if aid in rank)
-            if _keeps(ordered[n], f)]
+    wanted = _matching(conn, catalogue, snap, found_words)
+    if snap.unindexed:  # an index row of one of these may be stale: its words decide instead
+        wanted = frozenset({aid for aid in wanted if aid not in snap.unindexed}.union(
+            aid for aid, text in snap.unindexed.items() if text_matches(found_words, text)))
+    # Set, map and sort in C: a common word matches thousands of activities.
+    chosen = list(map(ordered.__getitem__, sorted(map(rank.__getitem__, wanted & rank.keys()))))
+    return chosen if f == Filters(q=f.q) else [x for x in chosen if _keeps(x, f)]
 
 
 def _matching(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot,
-              found_words: list[str]) -> set[int]:
+              found_words: list[str]) -> frozenset[int]:
     """The index's matches for all the words: each word's matches (kept for this snapshot),
     intersected, the smallest first. Equal to one AND query of the index: a word matches
     an activity whatever the other words are."""
@@ -219,10 +223,7 @@ def _matching(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot,
             catalogue.words.put(key, hit)
         sets.append(hit)
     sets.sort(key=len)
-    found = set(sets[0])
-    for other in sets[1:]:
-        found &= other
-    return found
+    return sets[0].intersection(*sets[1:]) if len(sets) > 1 else sets[0]
 
 
 def _load(conn: sa.Connection, catalogue: PublicCatalogue, chosen: list[Facts]

@@ -267,3 +267,17 @@ def test_forwarded_for_counts_only_from_forwarded_allow_ips(application, trusted
     with served(None, server_config(app, echo_client, lifespan="off")) as port:
         got = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
     assert got.text == seen
+
+
+def test_a_bug_on_a_moderation_page_is_a_dutch_page_that_is_not_stored(application):
+    def broken_clock() -> Any:
+        raise RuntimeError("a bug")
+
+    application.clock = broken_clock
+    with TestClient(create_app(application), raise_server_exceptions=False) as c:
+        resp = c.get("/moderatie/wachtrij/" + "x" * 43)
+    assert resp.status_code == 500
+    assert "Er ging bij ons iets mis" in resp.text
+    assert resp.headers["cache-control"] == "no-store"
+    assert resp.headers["x-frame-options"] == "DENY"
+    assert "default-src 'none'" in resp.headers["content-security-policy"]

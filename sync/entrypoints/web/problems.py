@@ -6,7 +6,6 @@ handlers that render every error as `application/problem+json`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -15,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger()
 
@@ -107,15 +106,34 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.error("unhandled error", path=request.url.path, error=repr(exc))
         return problem(500, "Internal Server Error", "Something went wrong on our side.")
 
-    @app.middleware("http")
-    async def _contain(request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Starlette answers an unhandled error and then raises it again for the server, and
-        # uvicorn then drops the keep-alive connection: the client's next request is reset.
-        # Answered here, the error stops here. The moderation pages render their own.
+    app.add_middleware(ContainErrors)
+
+
+class ContainErrors:
+    """Starlette answers an unhandled error and then raises it again for the server, and
+    uvicorn then drops the keep-alive connection: the client's next request is reset.
+    Answered here (a 500 problem), the error stops here. The moderation pages render their
+    own (security.SecurityMiddleware). Plain ASGI: see there why."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/moderatie/"):
+            await self.app(scope, receive, send)
+            return
+        begun = False
+
+        async def watch(message: Message) -> None:
+            nonlocal begun
+            begun = begun or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            return await call_next(request)
+            await self.app(scope, receive, watch)
         except Exception as exc:
-            if request.url.path.startswith("/moderatie/"):
+            if begun:
                 raise
-            return await _crash(request, exc)
+            log.error("unhandled error", path=scope["path"], error=repr(exc))
+            await problem(500, "Internal Server Error", "Something went wrong on our side."
+                          )(scope, receive, send)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -15,6 +15,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync.bootstrap import App
 from sync.domain import dutch
@@ -503,19 +504,30 @@ def _limit_public(web: FastAPI, per_minute: int, burst: int) -> None:
     address is the socket's, or a forwarded one only from `[web] forwarded_allow_ips`."""
     limiter = RateLimiter(per_minute, burst)
     web.state.public_limiter = limiter
-    # Refused with less than one token left: the next one is at most this far away.
-    retry_after = str(max(1, math.ceil(60 / per_minute)))
+    web.add_middleware(PublicLimit, limiter=limiter, per_minute=per_minute)
 
-    @web.middleware("http")
-    async def _public_limit(request: Request,
-                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        path = request.url.path
-        if not path.startswith(PUBLIC_PREFIXES) or limiter.allow(client_ip(request)):
-            return await call_next(request)
+
+class PublicLimit:
+    """The public routes' rate limit, as plain ASGI (see security.SecurityMiddleware)."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, per_minute: int) -> None:
+        self.app, self.limiter, self.per_minute = app, limiter, per_minute
+        # Refused with less than one token left: the next one is at most this far away.
+        self.retry_after = str(max(1, math.ceil(60 / per_minute)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(PUBLIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self.limiter.allow(client_ip(request)):
+            await self.app(scope, receive, send)
+            return
         if path.startswith("/api/"):
             resp: Response = problem(429, "Too Many Requests",
-                                     f"At most {per_minute} requests a minute per address; "
-                                     f"try again in {retry_after} s.")
+                                     f"At most {self.per_minute} requests a minute per "
+                                     f"address; try again in {self.retry_after} s.")
         else:
             again = path + (f"?{request.url.query}" if request.url.query else "")
             resp = HTMLResponse(pages.get_template("public/fout.html").render(
@@ -523,8 +535,8 @@ def _limit_public(web: FastAPI, per_minute: int, burst: int) -> None:
                 message="Je hebt op korte tijd heel veel pagina’s opgevraagd. Wacht even en "
                         "probeer het dan opnieuw.",
                 back=again, back_text="Opnieuw proberen"), status_code=429)
-        resp.headers["Retry-After"] = retry_after
-        return resp
+        resp.headers["Retry-After"] = self.retry_after
+        await resp(scope, receive, send)
 
 
 def register(web: FastAPI) -> None:

@@ -10,14 +10,15 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import structlog
 from fastapi import FastAPI, Request
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.entrypoints.web.templating import responses
 
@@ -210,39 +211,62 @@ def page(request: Request, name: str, status: int, **context: Any) -> Response:
 def install(web: FastAPI, limiter: RateLimiter) -> None:
     """Headers on every response; rate limit, no-store and a Dutch error page on /moderatie."""
     protect_uvicorn_logs()
-    access = structlog.get_logger("access")
+    web.add_middleware(SecurityMiddleware, limiter=limiter)
 
-    @web.middleware("http")
-    async def _security(request: Request,
-                        call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+
+class SecurityMiddleware:
+    """Headers on every response, the access log (redacted), and on /moderatie the rate limit,
+    no-store and a Dutch page for an unhandled error.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette runs each of those in a task
+    of its own with a stream between them, a fifth of the CPU of a public search."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app, self.limiter = app, limiter
+        self.access = structlog.get_logger("access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        path = request.url.path
+        path: str = scope["path"]
         moderation = path.startswith(MODERATION_PREFIX)
-        if moderation and not limiter.allow(client_ip(request)):
+        status = 500
+        begun = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, begun
+            if message["type"] == "http.response.start":
+                status, begun = message["status"], True
+                headers = MutableHeaders(scope=message)
+                if not path.startswith(NO_CSP_PREFIXES):
+                    headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if moderation:
+                    headers["Cache-Control"] = "no-store"
+                    headers["Pragma"] = "no-cache"
+            await send(message)
+
+        request = Request(scope, receive)
+        if moderation and not self.limiter.allow(client_ip(request)):
             response = page(request, "bericht.html", 429, titel="Even geduld",
                             tekst="Je hebt op korte tijd te veel pagina's geopend. Wacht een "
                                   "minuutje en probeer het dan opnieuw.")
             response.headers["Retry-After"] = "60"
+            await response(scope, receive, send_with_headers)
         else:
             try:
-                response = await call_next(request)
+                await self.app(scope, receive, send_with_headers)
             except Exception as exc:  # noqa: BLE001 - logged without the token, then a page
-                if not moderation:
+                if not moderation or begun:
                     raise
                 log.error("unhandled error", path=redact(path), error=redact(repr(exc)))
-                response = page(request, "bericht.html", 500, titel="Er ging iets mis",
-                                tekst="Er ging bij ons iets mis. Probeer het later opnieuw; "
-                                      "je beslissing is niet opgeslagen.")
-        headers = response.headers
-        if not path.startswith(NO_CSP_PREFIXES):
-            headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        if moderation:
-            headers["Cache-Control"] = "no-store"
-            headers["Pragma"] = "no-cache"
-        access.info("request", method=request.method, path=redact(path),
-                    status=response.status_code,
-                    ms=round((time.perf_counter() - started) * 1000, 1))
-        return response
+                await page(request, "bericht.html", 500, titel="Er ging iets mis",
+                           tekst="Er ging bij ons iets mis. Probeer het later opnieuw; "
+                                 "je beslissing is niet opgeslagen.",
+                           )(scope, receive, send_with_headers)
+        self.access.info("request", method=scope["method"], path=redact(path), status=status,
+                         ms=round((time.perf_counter() - started) * 1000, 1))
