@@ -147,12 +147,14 @@ def _age(act: NormalisedActivity) -> str | None:
 def _when(act: NormalisedActivity, now: datetime) -> tuple[str, list[str], int]:
     """The next moment, the dates after it (dated calendars), and how many dates follow."""
     cal = act.calendar
-    ahead = upcoming(cal, now, limit=MAX_DATES)
+    # Dated: every date ahead at once (the first MAX_DATES shown, all counted); otherwise
+    # only the next slot is shown, and opening hours cost a walk through the days per slot.
+    ahead = upcoming(cal, now, limit=len(cal.occurrences) if cal.occurrences else 1)
     if ahead:
         if not cal.occurrences:
             return dutch.when(ahead[0], now), [], 0
-        following = len(upcoming(cal, now, limit=len(cal.occurrences))) - 1
-        return dutch.when(ahead[0], now), [dutch.when(u, now) for u in ahead[1:]], following
+        return (dutch.when(ahead[0], now), [dutch.when(u, now) for u in ahead[1:MAX_DATES]],
+                len(ahead) - 1)
     if cal.type == "permanent":
         return ("Altijd, op de openingsuren" if cal.opening_hours else "Doorlopend"), [], 0
     if act.status == STATUS_POSTPONED or any(

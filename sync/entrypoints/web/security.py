@@ -250,8 +250,8 @@ class SecurityMiddleware:
                     headers["Pragma"] = "no-cache"
             await send(message)
 
-        request = Request(scope, receive)
-        if moderation and not self.limiter.allow(client_ip(request)):
+        request = Request(scope, receive) if moderation else None
+        if request is not None and not self.limiter.allow(client_ip(request)):
             response = page(request, "bericht.html", 429, titel="Even geduld",
                             tekst="Je hebt op korte tijd te veel pagina's geopend. Wacht een "
                                   "minuutje en probeer het dan opnieuw.")
@@ -261,7 +261,7 @@ class SecurityMiddleware:
             try:
                 await self.app(scope, receive, send_with_headers)
             except Exception as exc:  # noqa: BLE001 - logged without the token, then a page
-                if not moderation or begun:
+                if request is None or begun:
                     raise
                 log.error("unhandled error", path=redact(path), error=redact(repr(exc)))
                 await page(request, "bericht.html", 500, titel="Er ging iets mis",
