@@ -210,3 +210,26 @@ def test_the_listing_json_is_what_the_response_model_makes(client):
     assert body["links"]["prev"].startswith("https://ikdoemee.example/api/activities?")
     one = client.get(f"/api/activities/{body['items'][0]['id']}").json()
     assert one == body["items"][0]
+
+
+def test_the_warm_up_loads_the_catalogue_and_takes_it_out_of_the_collectors_way(
+        engine, region, tmp_path):
+    import gc
+
+    from sync.entrypoints.web.public import start_warm_up
+
+    sync_docs(engine, region, events())
+    approve_open(engine)
+    app = make_app(tmp_path, engine, region)
+    gc.unfreeze()
+    try:
+        start_warm_up(app).join(timeout=60)
+        snap = app.catalogue._snapshot
+        assert snap is not None and len(snap.facts) == 3
+        # Frozen: a full collection no longer walks the facts (nor anything loaded before).
+        fact = next(iter(snap.facts.values()))
+        assert gc.is_tracked(fact) and gc.get_freeze_count() > 0
+        assert id(fact) not in {id(x) for x in gc.get_objects()}
+    finally:
+        gc.unfreeze()
+        app.close()
