@@ -119,6 +119,10 @@ def dlt_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, A
                 "--destination", destination, "--postal-codes", postal_codes(),
                 "--client-id", CLIENT_ID]
         env = {**os.environ, "RUNTIME__LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore"}
+        if kind == "sqlite":
+            # SQLite has one writer: dlt's parallel load jobs (20 by default) end in "database
+            # is locked" at 100 000 events. One load worker is how dlt is run against SQLite.
+            env["LOAD__WORKERS"] = "1"
         m = measured(argv, env)
         if m.rc != 0:
             raise RuntimeError(f"dlt failed: {m.stdout[-1000:]} {m.stderr[-3000:]}")
@@ -269,13 +273,19 @@ def main() -> int:
             for i in range(repeat):
                 print(f"[{key}] ours run {i + 1}/{repeat}", file=sys.stderr, flush=True)
                 ours.append(one_round(kind, events, size))
+                results["runs"][key] = {"ours": ours, "dlt": peers}
                 save()
                 if not args.no_dlt:
                     print(f"[{key}] dlt run {i + 1}/{repeat}", file=sys.stderr, flush=True)
-                    peer = dlt_round(kind, events, size)
+                    try:
+                        peer = dlt_round(kind, events, size)
+                    except RuntimeError as exc:  # the peer's failure is a result, not ours
+                        print(f"[{key}] {exc}", file=sys.stderr, flush=True)
+                        results["runs"][key]["dlt_error"] = str(exc)[-2000:]
+                        peer = None
                     if peer is not None:
                         peers.append(peer)
-                results["runs"][key] = {"ours": ours, "dlt": peers}
+                results["runs"][key]["dlt"] = peers
                 save()
             med = {
                 "initial_wall": summarise(ours, "initial.wall"),
