@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sync.domain.activity import (
@@ -48,6 +49,10 @@ def cap(text: str, limit: int) -> str:
 
 def one_line(text: str) -> str:
     """Control characters dropped, line breaks and tabs as spaces, capped."""
+    if text.isprintable():
+        # Control characters, tabs and line breaks are all unprintable: nothing to drop or
+        # replace here (most texts), so the two substitutions can be skipped.
+        return cap(text.strip(), MAX_LINE)
     return cap(_LINE_BREAKS.sub(" ", _CONTROL.sub("", text)).strip(), MAX_LINE)
 
 
@@ -58,6 +63,8 @@ def multi_line(text: str) -> str:
 
 def as_object(value: Any, path: str) -> Mapping[str, Any]:
     """An object; None and [] (PHP's empty object) count as empty."""
+    if type(value) is dict:  # the usual case, before the slower abstract-class checks
+        return value
     if value is None or (isinstance(value, list) and not value):
         return {}
     if isinstance(value, Mapping):
@@ -67,6 +74,8 @@ def as_object(value: Any, path: str) -> Mapping[str, Any]:
 
 def as_list(value: Any, path: str) -> list[Any]:
     """A list; PHP-style objects with numeric keys ({"0": …, "2": …}) are read as lists."""
+    if type(value) is list:
+        return value
     if value is None:
         return []
     if isinstance(value, list):
@@ -114,7 +123,7 @@ def lang_map(value: Any, path: str, main_language: str, *,
         return {main_language: text} if text else {}
     if isinstance(value, list) and not value:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise MappingError(path, f"expected a language map or a string, got {kind(value)}")
     out: dict[str, str] = {}
     for lang, text in value.items():
@@ -122,14 +131,23 @@ def lang_map(value: Any, path: str, main_language: str, *,
         if isinstance(lang, str) and lang.strip() and isinstance(text, str):
             cleaned = clean(text).strip()
             if cleaned:
-                out[one_line(lang)[:8]] = cleaned
+                out[_language(lang)] = cleaned
     return out
 
 
+@lru_cache(maxsize=256)
+def _language(key: str) -> str:
+    # A handful of language codes make up every map: each is cleaned once.
+    return one_line(key)[:8]
+
+
 def last_segment(url: str) -> str | None:
-    cut = re.split(r"[?#]", url, maxsplit=1)[0]
-    segments = [s for s in cut.split("/") if s.strip()]
-    return segments[-1].strip() if segments else None
+    # The part before the first `?` or `#`, then its last non-blank path segment.
+    cut = url.split("?", 1)[0].split("#", 1)[0]
+    for segment in reversed(cut.split("/")):
+        if segment.strip():
+            return segment.strip()
+    return None
 
 
 def as_datetime(value: Any, path: str) -> datetime:
