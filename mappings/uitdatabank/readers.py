@@ -150,28 +150,62 @@ def last_segment(url: str) -> str | None:
     return None
 
 
-def as_datetime(value: Any, path: str) -> datetime:
-    """An ISO 8601 date-time (or date) as an aware UTC datetime; no offset means Brussels."""
+# A moment: the aware UTC datetime, and its text as `iso` writes it.
+Moment = tuple[datetime, str]
+
+
+def _utc(text: str) -> datetime:
+    """A stripped ISO 8601 text as an aware UTC datetime; raises ValueError or OverflowError."""
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        parsed = datetime(day.year, day.month, day.day, tzinfo=BRUSSELS)
+    else:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=BRUSSELS)
+    return parsed.astimezone(UTC)
+
+
+@lru_cache(maxsize=2048)
+def _moment(text: str) -> Moment | None:
+    # Dates repeat: a single event's date again as its sub-event, its end as `availableTo`,
+    # the same evening in many events. Parsing and writing one costs microseconds.
+    try:
+        moment = _utc(text)
+    except (ValueError, OverflowError):
+        return None
+    return moment, iso(moment)
+
+
+def as_moment(value: Any, path: str) -> Moment:
+    """An ISO 8601 date-time (or date) as a Moment; no offset means Brussels."""
     if not isinstance(value, str) or not value.strip():
         raise MappingError(path, f"expected an ISO 8601 date-time, got {show(value)}")
     text = value.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            parsed = datetime(day.year, day.month, day.day, tzinfo=BRUSSELS)
-        else:
-            parsed = datetime.fromisoformat(text)
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=BRUSSELS)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise MappingError(path, f"not a valid date-time: {show(value)}") from exc
+    found = _moment(text)
+    if found is None:
+        try:
+            _utc(text)  # again, for the error to chain
+        except (ValueError, OverflowError) as exc:
+            raise MappingError(path, f"not a valid date-time: {show(value)}") from exc
+        raise AssertionError("unreachable: _moment found no date where _utc does")
+    return found
+
+
+def as_datetime(value: Any, path: str) -> datetime:
+    """An ISO 8601 date-time (or date) as an aware UTC datetime; no offset means Brussels."""
+    return as_moment(value, path)[0]
+
+
+def opt_moment(value: Any, path: str) -> Moment | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return as_moment(value, path)
 
 
 def opt_datetime(value: Any, path: str) -> datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return as_datetime(value, path)
+    found = opt_moment(value, path)
+    return None if found is None else found[0]
 
 
 def iso(moment: datetime) -> str:
@@ -179,8 +213,8 @@ def iso(moment: datetime) -> str:
 
 
 def opt_iso(value: Any, path: str) -> str | None:
-    moment = opt_datetime(value, path)
-    return None if moment is None else iso(moment)
+    found = opt_moment(value, path)
+    return None if found is None else found[1]
 
 
 def hhmm(value: Any, path: str) -> str:
