@@ -10,7 +10,7 @@ from mappings.activity_types import TypeTable
 from mappings.taaliconen import taalicoon_level
 from mappings.uitdatabank import calendar as cal
 from mappings.uitdatabank import offer
-from mappings.uitdatabank.html import plain_text, sanitise_html
+from mappings.uitdatabank.html import describe
 from mappings.uitdatabank.place import (
     DEFAULT_LANGUAGE,
     NoPostalCode,
@@ -184,7 +184,7 @@ class Mapper:
         description_html: dict[str, str] = {}
         description_text: dict[str, str] = {}
         for lang, raw in descriptions.items():
-            cleaned, text = sanitise_html(raw), plain_text(raw)
+            cleaned, text = describe(raw)
             if cleaned and text:
                 description_html[lang], description_text[lang] = cleaned, text
 
