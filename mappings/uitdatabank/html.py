@@ -71,9 +71,9 @@ def _is_plain(text: str) -> bool:
     return _LOOKS_LIKE_HTML.search(text) is None and _SURROGATE.search(text) is None
 
 
-def describe(raw: str) -> tuple[str, str]:
-    """A description's sanitised HTML and its plain text (`sanitise_html`, `plain_text`)."""
-    text = multi_line(raw)
+def describe(text: str) -> tuple[str, str]:
+    """The sanitised HTML and the plain text (`sanitise_html`, `plain_text`) of a description
+    that is through `multi_line` (as `lang_map(..., multiline=True)` gives it)."""
     return _sanitised(text), _plain(text)
 
 

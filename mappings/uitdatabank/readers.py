@@ -167,7 +167,7 @@ def _utc(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=4096)
 def _moment(text: str) -> Moment | None:
     # Dates repeat: a single event's date again as its sub-event, its end as `availableTo`,
     # the same evening in many events. Parsing and writing one costs microseconds.
@@ -175,7 +175,7 @@ def _moment(text: str) -> Moment | None:
         moment = _utc(text)
     except (ValueError, OverflowError):
         return None
-    return moment, iso(moment)
+    return moment, moment.isoformat(timespec="seconds")  # `iso`: the moment is in UTC
 
 
 def as_moment(value: Any, path: str) -> Moment:
