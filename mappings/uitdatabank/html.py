@@ -31,6 +31,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # a no-break space as an entity. Every `&` that `html.escape` leaves is its own escape, so
 # these replacements cannot touch anything else.
 _AS_NH3_WRITES = (("&#x27;", "'"), ("&quot;", '"'), ("\xa0", "&nbsp;"))
+# Both cleanings parse the same HTML into the same tree and differ only in the elements they
+# keep. Without a start or end tag of a block the pages drop (div, h1, table, …; none of them
+# is ever made up by the parser without its own tag or a table's), the text-block cleaning
+# is the page cleaning with its inline elements (strong, a, …) unwrapped. nh3 writes every
+# attribute as ` name="value"` with `"` escaped, so the pattern finds each tag whole.
+_BLOCK_ONLY_TAG = re.compile(
+    r"</?(?:" + "|".join(sorted(_TEXT_BLOCK_TAGS - HTML_TAGS)) + r")(?![^\s/>])", re.IGNORECASE)
+_INLINE_TAG = re.compile(
+    r"<(?:" + "|".join(sorted(HTML_TAGS - _TEXT_BLOCK_TAGS)) + r')(?: [\w:-]+="[^"]*")*>'
+    r"|</(?:" + "|".join(sorted(HTML_TAGS - _TEXT_BLOCK_TAGS)) + r")>")
 
 
 def _cleaner(**options: Any) -> Callable[[str], str]:
@@ -74,6 +84,11 @@ def _is_plain(text: str) -> bool:
 def describe(text: str) -> tuple[str, str]:
     """The sanitised HTML and the plain text (`sanitise_html`, `plain_text`) of a description
     that is through `multi_line` (as `lang_map(..., multiline=True)` gives it)."""
+    if (_LOOKS_LIKE_HTML.search(text) and len(text) <= 2 * MAX_TEXT
+            and _BLOCK_ONLY_TAG.search(text) is None):
+        # One nh3 pass for both (see _BLOCK_ONLY_TAG); the cap would not cut this text.
+        cleaned = _SANITISE(text)
+        return cleaned.strip(), _plain_of_blocks(_INLINE_TAG.sub("", cleaned))
     return _sanitised(text), _plain(text)
 
 
@@ -105,7 +120,11 @@ def _sanitised(text: str) -> str:
 def _plain(text: str) -> str:
     if _is_plain(text):
         return _plain_of_text(text)
-    blocks = _BLOCKS_ONLY(_as_html(text))
+    return _plain_of_blocks(_BLOCKS_ONLY(_as_html(text)))
+
+
+def _plain_of_blocks(blocks: str) -> str:
+    """The plain text of a description cleaned down to its text blocks."""
     # Source newlines are HTML whitespace; only the tags decide where lines break.
     blocks = _one_space(blocks)
     blocks = _PARAGRAPH_TAG.sub("\n\n", blocks)
