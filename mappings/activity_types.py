@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 from sync.domain.activity import ACTIVITY_TYPES
 
 FALLBACK_ACTIVITY_TYPE = "Andere"
+_KNOWN_MAX = 4096  # remembered combinations of event type and themes, per table
 DEFAULT_FILE = "activity_types.toml"
 
 
@@ -38,6 +39,10 @@ class TypeTable:
     themes: Mapping[str, TermRow]
     facilities: Mapping[str, str]
     version: str  # changes whenever the table's content changes
+    # Answers of `activity_types` by its arguments: a feed has few combinations of event type
+    # and themes, and the table never changes.
+    _known: dict[tuple[str | None, tuple[str, ...]], tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def activity_types(self, event_type_id: str | None,
                        theme_ids: Iterable[str]) -> tuple[str, ...]:
@@ -46,6 +51,16 @@ class TypeTable:
         Themes add a type only to a generic event type (or to an event without one): a
         lecture about creativity is no workshop.
         """
+        key = (event_type_id, tuple(theme_ids))
+        found = self._known.get(key)
+        if found is None:
+            found = self._activity_types(*key)
+            if len(self._known) < _KNOWN_MAX:
+                self._known[key] = found
+        return found
+
+    def _activity_types(self, event_type_id: str | None,
+                        theme_ids: tuple[str, ...]) -> tuple[str, ...]:
         row = self.event_types.get(event_type_id) if event_type_id else None
         found = set(row.types) if row else set()
         if row is None or row.generic:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from itertools import product
 
 # The current labels are `één taalicoon` … `vier taaliconen`. Older data writes `een` or
@@ -40,4 +41,10 @@ def taalicoon_level(label: object) -> int | None:
     """The language level (1–4) a label stands for, or None when it is no taalicoon label."""
     if not isinstance(label, str):
         return None
+    return _level(label)
+
+
+@lru_cache(maxsize=1024)
+def _level(label: str) -> int | None:
+    # A few hundred distinct labels make up a feed: each is normalised once.
     return SPELLINGS.get(_key(label))

@@ -10,13 +10,13 @@ from mappings.activity_types import TypeTable
 from mappings.taaliconen import taalicoon_level
 from mappings.uitdatabank import calendar as cal
 from mappings.uitdatabank import offer
-from mappings.uitdatabank.html import plain_text, sanitise_html
+from mappings.uitdatabank.html import describe
 from mappings.uitdatabank.place import (
     DEFAULT_LANGUAGE,
     NoPostalCode,
     is_education_dummy,
-    is_online_only,
     locate,
+    online_only,
 )
 from mappings.uitdatabank.readers import (
     as_list,
@@ -110,7 +110,8 @@ class Mapper:
             return skip(SKIP_EDUCATION)
 
         self.at = "attendanceMode"
-        if is_online_only(doc):
+        online, default_address = online_only(doc)
+        if online:
             return skip(SKIP_ONLINE_ONLY)
 
         self.at = "mainLanguage"
@@ -118,7 +119,7 @@ class Mapper:
 
         self.at = "location"
         try:
-            located = locate(doc.get("location"), main_language, self.region)
+            located = locate(doc.get("location"), main_language, self.region, default_address)
         except NoPostalCode:
             return skip(SKIP_NO_POSTAL_CODE)
         if located.place is None:
@@ -184,7 +185,7 @@ class Mapper:
         description_html: dict[str, str] = {}
         description_text: dict[str, str] = {}
         for lang, raw in descriptions.items():
-            cleaned, text = sanitise_html(raw), plain_text(raw)
+            cleaned, text = describe(raw)  # raw is through multi_line already
             if cleaned and text:
                 description_html[lang], description_text[lang] = cleaned, text
 
@@ -282,7 +283,7 @@ class Mapper:
         event_type_id: str | None = None
         themes: set[str] = set()
         for i, term in enumerate(as_list(doc.get("terms"), "terms")):
-            entry = as_object(term, f"terms[{i}]")
+            entry = term if type(term) is dict else as_object(term, f"terms[{i}]")
             domain = entry.get("domain")
             if domain not in ("eventtype", "theme"):
                 continue

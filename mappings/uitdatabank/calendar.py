@@ -8,16 +8,18 @@ from typing import Any
 
 from mappings.uitdatabank.readers import (
     MAX_TEXT,
+    Moment,
     as_datetime,
     as_list,
+    as_moment,
     as_object,
     as_str,
     cap,
     hhmm,
-    iso,
     last_segment,
     multi_line,
     opt_datetime,
+    opt_moment,
     show,
     status,
     unavailable,
@@ -68,15 +70,15 @@ def summary(doc: Mapping[str, Any]) -> str | None:
 
 def read_calendar(doc: Mapping[str, Any], event_status: str, sold_out: bool) -> Calendar:
     kind = calendar_type(doc)
-    start = opt_datetime(doc.get("startDate"), "startDate")
-    end = opt_datetime(doc.get("endDate"), "endDate")
+    start = opt_moment(doc.get("startDate"), "startDate")
+    end = opt_moment(doc.get("endDate"), "endDate")
 
     if kind in ("single", "multiple"):
         dated = _occurrences(doc, kind, start, end, event_status, sold_out)
         return Calendar(
             type=kind,
-            start=iso(start) if start else dated[0].start,
-            end=iso(end) if end else _last_end(dated),
+            start=start[1] if start else dated[0].start,
+            end=end[1] if end else _last_end(dated),
             occurrences=tuple(dated),
             summary=summary(doc),
         )
@@ -87,7 +89,7 @@ def read_calendar(doc: Mapping[str, Any], event_status: str, sold_out: bool) -> 
     if kind == "periodic":
         if start is None:
             raise MappingError("startDate", "missing on a periodic calendar")
-        return Calendar(type="periodic", start=iso(start), end=iso(end) if end else None,
+        return Calendar(type="periodic", start=start[1], end=end[1] if end else None,
                         opening_hours=hours, closed_days=closed, adjusted_days=adjusted,
                         summary=summary(doc))
     # Permanent: dates, if any, are noise from older data.
@@ -101,7 +103,7 @@ def _last_end(dated: list[Occurrence]) -> str | None:
 
 
 def _occurrences(
-    doc: Mapping[str, Any], kind: str, start: datetime | None, end: datetime | None,
+    doc: Mapping[str, Any], kind: str, start: Moment | None, end: Moment | None,
     event_status: str, sold_out: bool,
 ) -> list[Occurrence]:
     # A `single` event normally repeats its date as subEvent[0] (with its own status and
@@ -116,19 +118,20 @@ def _occurrences(
             raise MappingError("startDate", "missing on a single calendar")
         # Legacy `multiple` documents carry only the overall span (and a calendarSummary
         # text); the span is the best occurrence we can offer.
-        return [Occurrence(iso(start), iso(end) if end else None, event_status, sold_out,
-                           all_day=is_whole_day(start, end))]
+        return [Occurrence(start[1], end[1] if end else None, event_status, sold_out,
+                           all_day=is_whole_day(start[0], end[0] if end else None))]
     dated: list[tuple[datetime, datetime | None, Occurrence]] = []
     for i, raw in enumerate(sub_events):
         path = f"subEvent[{i}]"
         sub = as_object(raw, path)
-        sub_start = as_datetime(sub.get("startDate"), f"{path}.startDate")
-        sub_end = opt_datetime(sub.get("endDate"), f"{path}.endDate")
+        sub_start, sub_start_text = as_moment(sub.get("startDate"), f"{path}.startDate")
+        sub_end_moment = opt_moment(sub.get("endDate"), f"{path}.endDate")
+        sub_end = sub_end_moment[0] if sub_end_moment else None
         # A sub-event without its own status shares the event's.
         sub_status = status(sub.get("status"), f"{path}.status", event_status)
         sub_sold_out = unavailable(sub.get("bookingAvailability"),
                                    f"{path}.bookingAvailability")
-        occurrence = Occurrence(iso(sub_start), iso(sub_end) if sub_end else None,
+        occurrence = Occurrence(sub_start_text, sub_end_moment[1] if sub_end_moment else None,
                                 sub_status, sub_sold_out,
                                 all_day=is_whole_day(sub_start, sub_end))
         dated.append((sub_start, sub_end, occurrence))

@@ -98,25 +98,29 @@ def price(value: Any, labels: tuple[str, ...], main_language: str) -> Price | No
 
 def booking(value: Any, main_language: str) -> Booking | None:
     info = as_object(value, "bookingInfo")
-    found = Booking(
-        url=as_str(info.get("url"), "bookingInfo.url"),
-        url_label=lang_map(info.get("urlLabel"), "bookingInfo.urlLabel", main_language),
-        phone=as_str(info.get("phone"), "bookingInfo.phone"),
-        email=as_str(info.get("email"), "bookingInfo.email"),
-        opens=opt_iso(info.get("availabilityStarts"), "bookingInfo.availabilityStarts"),
-        closes=opt_iso(info.get("availabilityEnds"), "bookingInfo.availabilityEnds"),
-    )
-    return found if (found.url or found.phone or found.email) else None
+    if not info:
+        return None
+    # Every field is read (and may fail) before deciding there is nothing to book with.
+    url = as_str(info.get("url"), "bookingInfo.url")
+    url_label = lang_map(info.get("urlLabel"), "bookingInfo.urlLabel", main_language)
+    phone = as_str(info.get("phone"), "bookingInfo.phone")
+    email = as_str(info.get("email"), "bookingInfo.email")
+    opens = opt_iso(info.get("availabilityStarts"), "bookingInfo.availabilityStarts")
+    closes = opt_iso(info.get("availabilityEnds"), "bookingInfo.availabilityEnds")
+    if not (url or phone or email):
+        return None
+    return Booking(url=url, url_label=url_label, phone=phone, email=email, opens=opens,
+                   closes=closes)
 
 
 def contact(value: Any, path: str = "contactPoint") -> Contact | None:
     point = as_object(value, path)
-    found = Contact(
-        urls=as_str_tuple(point.get("url"), f"{path}.url"),
-        phones=as_str_tuple(point.get("phone"), f"{path}.phone"),
-        emails=as_str_tuple(point.get("email"), f"{path}.email"),
-    )
-    return found if (found.urls or found.phones or found.emails) else None
+    if not point:
+        return None
+    urls = as_str_tuple(point.get("url"), f"{path}.url")
+    phones = as_str_tuple(point.get("phone"), f"{path}.phone")
+    emails = as_str_tuple(point.get("email"), f"{path}.email")
+    return Contact(urls=urls, phones=phones, emails=emails) if (urls or phones or emails) else None
 
 
 def organizer(value: Any, main_language: str) -> Organizer | None:
@@ -129,13 +133,10 @@ def organizer(value: Any, main_language: str) -> Organizer | None:
         return None
     point = contact(entry.get("contactPoint"), "organizer.contactPoint")
     # Older organizers carry flat `email`/`phone` lists instead of a contactPoint.
-    legacy = Contact(
-        urls=(),
-        phones=as_str_tuple(entry.get("phone"), "organizer.phone"),
-        emails=as_str_tuple(entry.get("email"), "organizer.email"),
-    )
-    if point is None and (legacy.phones or legacy.emails):
-        point = legacy
+    phones = as_str_tuple(entry.get("phone"), "organizer.phone")
+    emails = as_str_tuple(entry.get("email"), "organizer.email")
+    if point is None and (phones or emails):
+        point = Contact(urls=(), phones=phones, emails=emails)
     return Organizer(id=None if ref is None else last_segment(ref), name=name,
                      url=as_str(entry.get("url"), "organizer.url"), contact=point)
 
@@ -184,7 +185,8 @@ def facilities(doc: Mapping[str, Any], table: TypeTable) -> tuple[Facility, ...]
     """Accessibility facilities (`terms[]` with domain `facility`), named as in our table."""
     out: dict[str, Facility] = {}
     for i, raw in enumerate(as_list(doc.get("terms"), "terms")):
-        term = as_object(raw, f"terms[{i}]")
+        # A term is an object: its path is written only when it is not.
+        term = raw if type(raw) is dict else as_object(raw, f"terms[{i}]")
         if term.get("domain") != "facility":
             continue
         term_id = as_str(term.get("id"), f"terms[{i}].id")

@@ -15,6 +15,10 @@ ONLINE_POSTAL_CODE = "0000"
 DEFAULT_LANGUAGE = "nl"
 
 
+# The address to use, its path and its postal code.
+Address = tuple[Mapping[str, Any], str, str]
+
+
 class NoPostalCode(Exception):
     """The place has an address but no postal code: its municipality cannot be known."""
 
@@ -25,7 +29,7 @@ class Located:
     postal_code: str
 
 
-def address(location: Any, main_language: str) -> tuple[Mapping[str, Any], str, str]:
+def address(location: Any, main_language: str) -> Address:
     """The address to use, its path and its postal code (language map or legacy flat)."""
     if location is None:
         raise MappingError("location", "missing")
@@ -53,21 +57,23 @@ def address(location: Any, main_language: str) -> tuple[Mapping[str, Any], str, 
     return chosen, path, postal_code
 
 
-def is_online_only(doc: Mapping[str, Any]) -> bool:
+def online_only(doc: Mapping[str, Any]) -> tuple[bool, Address | None]:
+    """Whether the event is online only, and its address in the default language when that
+    was read on the way (for `locate`, so that it is read once)."""
     mode = doc.get("attendanceMode")
     if isinstance(mode, str) and mode.strip().casefold() == "online":
-        return True
+        return True, None
     location = doc.get("location")
     ref = location if isinstance(location, str) else None
     if isinstance(location, Mapping):
         ref = location.get("@id") if isinstance(location.get("@id"), str) else None
     if ref is not None and last_segment(ref) == NIL_PLACE_ID:
-        return True
+        return True, None
     try:
-        _, _, postal_code = address(location, DEFAULT_LANGUAGE)
+        found = address(location, DEFAULT_LANGUAGE)
     except (MappingError, NoPostalCode):
-        return False  # reported properly, with its path, when the place is mapped
-    return postal_code == ONLINE_POSTAL_CODE
+        return False, None  # reported properly, with its path, when the place is mapped
+    return found[2] == ONLINE_POSTAL_CODE, found
 
 
 def is_education_dummy(doc: Mapping[str, Any]) -> bool:
@@ -76,8 +82,14 @@ def is_education_dummy(doc: Mapping[str, Any]) -> bool:
     return isinstance(location, Mapping) and location.get("isDummyPlaceForEducationEvents") is True
 
 
-def locate(location: Any, main_language: str, region: Region) -> Located:
-    found, path, postal_code = address(location, main_language)
+def locate(location: Any, main_language: str, region: Region,
+           default_address: Address | None = None) -> Located:
+    """The place in the region; `default_address` is `address(location, DEFAULT_LANGUAGE)`
+    when it was read already."""
+    if default_address is not None and main_language == DEFAULT_LANGUAGE:
+        found, path, postal_code = default_address  # the same call, the same answer
+    else:
+        found, path, postal_code = address(location, main_language)
     municipality = region.by_postal_code(postal_code)
     if municipality is None:
         return Located(None, postal_code)

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sync.domain.activity import (
@@ -48,6 +49,10 @@ def cap(text: str, limit: int) -> str:
 
 def one_line(text: str) -> str:
     """Control characters dropped, line breaks and tabs as spaces, capped."""
+    if text.isprintable():
+        # Control characters, tabs and line breaks are all unprintable: nothing to drop or
+        # replace here (most texts), so the two substitutions can be skipped.
+        return cap(text.strip(), MAX_LINE)
     return cap(_LINE_BREAKS.sub(" ", _CONTROL.sub("", text)).strip(), MAX_LINE)
 
 
@@ -58,6 +63,8 @@ def multi_line(text: str) -> str:
 
 def as_object(value: Any, path: str) -> Mapping[str, Any]:
     """An object; None and [] (PHP's empty object) count as empty."""
+    if type(value) is dict:  # the usual case, before the slower abstract-class checks
+        return value
     if value is None or (isinstance(value, list) and not value):
         return {}
     if isinstance(value, Mapping):
@@ -67,6 +74,8 @@ def as_object(value: Any, path: str) -> Mapping[str, Any]:
 
 def as_list(value: Any, path: str) -> list[Any]:
     """A list; PHP-style objects with numeric keys ({"0": …, "2": …}) are read as lists."""
+    if type(value) is list:
+        return value
     if value is None:
         return []
     if isinstance(value, list):
@@ -97,7 +106,8 @@ def as_str_tuple(value: Any, path: str) -> tuple[str, ...]:
         items = as_list(value, path)
     out: list[str] = []
     for i, item in enumerate(items):
-        text = as_str(item, f"{path}[{i}]")
+        # A string is what as_str reads without complaint: no path to write for it.
+        text = (one_line(item) or None) if type(item) is str else as_str(item, f"{path}[{i}]")
         if text is not None and text not in out:
             out.append(text)
     return tuple(out)
@@ -114,7 +124,7 @@ def lang_map(value: Any, path: str, main_language: str, *,
         return {main_language: text} if text else {}
     if isinstance(value, list) and not value:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise MappingError(path, f"expected a language map or a string, got {kind(value)}")
     out: dict[str, str] = {}
     for lang, text in value.items():
@@ -122,38 +132,81 @@ def lang_map(value: Any, path: str, main_language: str, *,
         if isinstance(lang, str) and lang.strip() and isinstance(text, str):
             cleaned = clean(text).strip()
             if cleaned:
-                out[one_line(lang)[:8]] = cleaned
+                out[_language(lang)] = cleaned
     return out
 
 
+@lru_cache(maxsize=256)
+def _language(key: str) -> str:
+    # A handful of language codes make up every map: each is cleaned once.
+    return one_line(key)[:8]
+
+
 def last_segment(url: str) -> str | None:
-    cut = re.split(r"[?#]", url, maxsplit=1)[0]
-    segments = [s for s in cut.split("/") if s.strip()]
-    return segments[-1].strip() if segments else None
+    # The part before the first `?` or `#`, then its last non-blank path segment.
+    cut = url.split("?", 1)[0].split("#", 1)[0]
+    for segment in reversed(cut.split("/")):
+        if segment.strip():
+            return segment.strip()
+    return None
+
+
+# A moment: the aware UTC datetime, and its text as `iso` writes it.
+Moment = tuple[datetime, str]
+
+
+def _utc(text: str) -> datetime:
+    """A stripped ISO 8601 text as an aware UTC datetime; raises ValueError or OverflowError."""
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        parsed = datetime(day.year, day.month, day.day, tzinfo=BRUSSELS)
+    else:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=BRUSSELS)
+    return parsed.astimezone(UTC)
+
+
+@lru_cache(maxsize=4096)
+def _moment(text: str) -> Moment | None:
+    # Dates repeat: a single event's date again as its sub-event, its end as `availableTo`,
+    # the same evening in many events. Parsing and writing one costs microseconds.
+    try:
+        moment = _utc(text)
+    except (ValueError, OverflowError):
+        return None
+    return moment, moment.isoformat(timespec="seconds")  # `iso`: the moment is in UTC
+
+
+def as_moment(value: Any, path: str) -> Moment:
+    """An ISO 8601 date-time (or date) as a Moment; no offset means Brussels."""
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(path, f"expected an ISO 8601 date-time, got {show(value)}")
+    text = value.strip()
+    found = _moment(text)
+    if found is None:
+        try:
+            _utc(text)  # again, for the error to chain
+        except (ValueError, OverflowError) as exc:
+            raise MappingError(path, f"not a valid date-time: {show(value)}") from exc
+        raise AssertionError("unreachable: _moment found no date where _utc does")
+    return found
 
 
 def as_datetime(value: Any, path: str) -> datetime:
     """An ISO 8601 date-time (or date) as an aware UTC datetime; no offset means Brussels."""
-    if not isinstance(value, str) or not value.strip():
-        raise MappingError(path, f"expected an ISO 8601 date-time, got {show(value)}")
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            parsed = datetime(day.year, day.month, day.day, tzinfo=BRUSSELS)
-        else:
-            parsed = datetime.fromisoformat(text)
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=BRUSSELS)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise MappingError(path, f"not a valid date-time: {show(value)}") from exc
+    return as_moment(value, path)[0]
+
+
+def opt_moment(value: Any, path: str) -> Moment | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return as_moment(value, path)
 
 
 def opt_datetime(value: Any, path: str) -> datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return as_datetime(value, path)
+    found = opt_moment(value, path)
+    return None if found is None else found[0]
 
 
 def iso(moment: datetime) -> str:
@@ -161,8 +214,8 @@ def iso(moment: datetime) -> str:
 
 
 def opt_iso(value: Any, path: str) -> str | None:
-    moment = opt_datetime(value, path)
-    return None if moment is None else iso(moment)
+    found = opt_moment(value, path)
+    return None if found is None else found[1]
 
 
 def hhmm(value: Any, path: str) -> str:
