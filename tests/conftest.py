@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from sync.adapters import migrate
 from sync.adapters.database import make_engine
 from sync.adapters.region_file import load_region
 from sync.domain.region import Region
-from tests.support.mail import SmtpSink, smtp_sink
+
+if TYPE_CHECKING:
+    from tests.support.mail import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -69,6 +72,10 @@ def region() -> Region:
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
     """A real SMTP server on loopback that keeps every message it receives."""
+    # Imported here: xdist's controller loads this file too but runs no test, and the mail
+    # support (aiosmtpd, the App) costs it ~1 s of CPU.
+    from tests.support.mail import smtp_sink
+
     yield from smtp_sink()
 
 
