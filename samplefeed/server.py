@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import copy
 import functools
 import json
 import re
@@ -17,6 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from samplefeed.json_copy import json_copy
 
 HYDRA_CONTEXT = "http://www.w3.org/ns/hydra/context.jsonld"
 DEFAULT_WORKFLOW_STATUSES = ("APPROVED", "READY_FOR_VALIDATION")
@@ -274,7 +275,7 @@ class FakeSapi3:
         with self._lock:
             for event in events:
                 eid = event_id(event)
-                self._events[eid] = copy.deepcopy(event)
+                self._events[eid] = json_copy(event)
                 self._seq[eid] = self._next_seq
                 self._next_seq += 1
                 self._changed(eid)
@@ -287,11 +288,11 @@ class FakeSapi3:
 
     def get(self, event_id_: str) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._events[self._key(event_id_)])
+            return json_copy(self._events[self._key(event_id_)])
 
     def events(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [copy.deepcopy(e) for e in self._sorted(list(self._events.values()), "asc")]
+            return [json_copy(e) for e in self._sorted(list(self._events.values()), "asc")]
 
     def update(
         self, event_id_: str, *, modified: str | datetime | None = None, **changes: Any
@@ -300,7 +301,7 @@ class FakeSapi3:
         with self._lock:
             eid = self._key(event_id_)
             event = self._events[eid]
-            event.update(copy.deepcopy(changes))
+            event.update(json_copy(changes))
             if isinstance(modified, datetime):
                 event["modified"] = modified.astimezone(UTC).isoformat()
             elif isinstance(modified, str):
@@ -311,7 +312,7 @@ class FakeSapi3:
             self._seq[eid] = self._next_seq
             self._next_seq += 1
             self._changed(eid)
-            return copy.deepcopy(event)
+            return json_copy(event)
 
     def delete(self, event_id_: str, *, modified: str | datetime | None = None) -> dict[str, Any]:
         """Soft delete, as UiTdatabank does: workflowStatus DELETED and a new `modified`."""
@@ -668,7 +669,7 @@ def _with_members(collection: dict[str, Any], members: list[bytes]) -> bytes:
 
 def _embedded(event: dict[str, Any], uitpas_prices: bool) -> dict[str, Any]:
     """The full document; like SAPI3, UiTPAS prices only with `embedUitpasPrices=true`."""
-    doc = copy.deepcopy(event)
+    doc = json_copy(event)
     prices = doc.get("priceInfo")
     if not uitpas_prices and isinstance(prices, list):
         doc["priceInfo"] = [p for p in prices

@@ -21,6 +21,7 @@ from sync.adapters.database import READ_ONLY, DatabaseUrlError, make_engine
 from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.adapters.mailer import Mailer, SmtpMailer
 from sync.adapters.region_file import RegionFileError, load_region
+from sync.adapters.tls import tls_context
 from sync.domain.activity import MappingOutcome
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
@@ -145,6 +146,7 @@ class App:
                 source.timeout_seconds, connect=min(10.0, source.timeout_seconds)
             ),
             transport=self.transport,
+            verify=tls_context(),
         )
         self._clients.append(client)
         return client

@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from sync.adapters import migrate
 from sync.adapters.database import make_engine
 from sync.adapters.region_file import load_region
 from sync.domain.region import Region
-from tests.support.mail import SmtpSink, smtp_sink
+
+if TYPE_CHECKING:
+    from tests.support.mail import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -69,6 +72,10 @@ def region() -> Region:
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
     """A real SMTP server on loopback that keeps every message it receives."""
+    # Imported here: xdist's controller loads this file too but runs no test, and the mail
+    # support (aiosmtpd, the App) costs it ~1 s of CPU.
+    from tests.support.mail import smtp_sink
+
     yield from smtp_sink()
 
 
@@ -92,15 +99,38 @@ def migrated_sqlite(sqlite_folder: Path) -> Path:
     return path
 
 
+def _sqlite_files(path: Path) -> tuple[Path, Path, Path]:
+    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+@pytest.fixture(scope="session")
+def sqlite_path(sqlite_folder: Path) -> Path:
+    """Where each SQLite test's database lives, one test after the other (per worker)."""
+    return sqlite_folder / "test.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(sqlite_path: Path) -> Iterator[Engine]:
+    """One engine for every SQLite test of the session (per worker), disposed after each test.
+
+    A fresh engine has a fresh dialect, and SQLAlchemy keeps its compiled statements and type
+    processors per dialect: every test would compile its SQL again (about a tenth of the fast
+    lane's CPU). The database file under it is still new for each test (`engine`).
+    """
+    eng = make_engine(f"sqlite:///{sqlite_path}")
+    yield eng
+    eng.dispose()
+
+
 @pytest.fixture
-def database_url(sqlite_folder: Path) -> Iterator[str]:
+def database_url(sqlite_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or its own schema on the PostgreSQL server."""
     pg = os.environ.get(PG_URL_ENV)
     if not pg:
-        path = sqlite_folder / f"{uuid.uuid4().hex}.sqlite3"
-        yield f"sqlite:///{path}"
-        for leftover in (path, path.with_name(path.name + "-wal"),
-                         path.with_name(path.name + "-shm")):
+        for leftover in _sqlite_files(sqlite_path):
+            leftover.unlink(missing_ok=True)
+        yield f"sqlite:///{sqlite_path}"
+        for leftover in _sqlite_files(sqlite_path):
             leftover.unlink(missing_ok=True)
         return
     schema = f"t_{uuid.uuid4().hex[:16]}"
@@ -118,13 +148,14 @@ def database_url(sqlite_folder: Path) -> Iterator[str]:
 
 @pytest.fixture
 def engine(database_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A migrated database (on SQLite a copy of the session's migrated file: same schema)."""
+    """A migrated database (on SQLite a copy of the session's migrated file under the shared
+    engine: same schema)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         shutil.copyfile(request.getfixturevalue("migrated_sqlite"), url.database)
-        eng = make_engine(database_url)
+        eng: Engine = request.getfixturevalue("sqlite_engine")
     else:
         eng = make_engine(database_url)
         migrate.upgrade(eng)
     yield eng
-    eng.dispose()
+    eng.dispose()  # the shared SQLite engine keeps its caches, not its connections to this file

@@ -14,6 +14,7 @@ from connectors.uitdatabank import UitdatabankConnector
 from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import POSTAL_CODES, generate_events
 from samplefeed.server import FakeSapi3, Fault
+from sync.adapters.tls import tls_context
 
 EVENTS = generate_events(12, seed=21, ties=3)
 
@@ -28,7 +29,8 @@ def connector(
     fake: FakeSapi3, sleeps: list[float], *, timeout: float = 5.0, **kwargs: Any
 ) -> UitdatabankConnector:
     client = httpx.Client(
-        base_url=fake.base_url, timeout=timeout, headers=kwargs.pop("headers", {})
+        base_url=fake.base_url, timeout=timeout, headers=kwargs.pop("headers", {}),
+        verify=tls_context(),
     )
     return UitdatabankConnector(
         client,

@@ -17,6 +17,7 @@ from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import generate_uit_offer
 from samplefeed.server import FakeSapi3, Fault
 from sync.adapters import tables as t
+from sync.adapters.tls import tls_context
 from sync.domain.region import Region
 from sync.service import coverage as cov
 from sync.service import report
@@ -33,7 +34,7 @@ def fake() -> Iterator[FakeSapi3]:
 
 @pytest.fixture
 def connector(fake: FakeSapi3, region: Region) -> Iterator[UitdatabankConnector]:
-    with httpx.Client(base_url=fake.base_url, timeout=5) as client:
+    with httpx.Client(base_url=fake.base_url, timeout=5, verify=tls_context()) as client:
         yield UitdatabankConnector(client, name="uitdatabank", postal_codes=region.postal_codes,
                                    labels=QUERY_LABELS, limit=50, sleep=lambda s: None,
                                    backoff_initial=0, backoff_max=0)

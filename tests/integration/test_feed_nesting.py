@@ -16,6 +16,7 @@ from connectors.uitdatabank import MAX_JSON_DEPTH, UitdatabankConnector, nested_
 from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import POSTAL_CODES
 from samplefeed.server import FakeSapi3, Fault
+from sync.adapters.tls import tls_context
 from sync.bootstrap import map_uitdatabank
 from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
@@ -55,7 +56,8 @@ def feed() -> Iterator[FakeSapi3]:
 
 
 def connector(feed: FakeSapi3, sleeps: list[float]) -> UitdatabankConnector:
-    return UitdatabankConnector(httpx.Client(base_url=feed.base_url), name="uitdatabank",
+    client = httpx.Client(base_url=feed.base_url, verify=tls_context())
+    return UitdatabankConnector(client, name="uitdatabank",
                                 postal_codes=POSTAL_CODES, labels=QUERY_LABELS, limit=5,
                                 sleep=sleeps.append)
 

@@ -9,6 +9,7 @@ import httpx
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from sync.adapters.tls import tls_context
 from sync.bootstrap import App
 from sync.entrypoints.web.app import create_app
 from sync.entrypoints.web.health import serve_metrics
@@ -99,7 +100,7 @@ def test_metrics_on_their_own_port_leave_the_web_port(world):
     stop = serve_metrics(app)
     assert stop is not None
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", verify=tls_context()).text
         assert "ikdoemee_database_up 1.0" in text
     finally:
         stop()

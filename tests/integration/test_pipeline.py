@@ -14,6 +14,7 @@ from connectors.uitdatabank import UitdatabankConnector
 from mappings.taaliconen import QUERY_LABELS
 from samplefeed.server import FakeSapi3, Fault
 from sync.adapters import tables as t
+from sync.adapters.tls import tls_context
 from sync.bootstrap import map_uitdatabank
 from sync.domain.region import Region
 from sync.service.sync_source import RunResult, SyncService, sync_source
@@ -38,7 +39,7 @@ class Pipeline:
         self.sleeps: list[float] = []
 
     def run(self, limit: int = 5, window: int = 10000, **kw: Any) -> RunResult:
-        client = httpx.Client(base_url=self.fake.base_url, timeout=5)
+        client = httpx.Client(base_url=self.fake.base_url, timeout=5, verify=tls_context())
         connector = UitdatabankConnector(
             client, name="uitdatabank", postal_codes=self.region.postal_codes, limit=limit,
             labels=QUERY_LABELS,

@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from sync.adapters import tables as t
-from sync.adapters.database import make_engine
 from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.web import security as sec
@@ -397,7 +396,7 @@ def test_15_brute_force_is_rate_limited_on_get_and_post(database_url: str, engin
                                                         region: Region) -> None:
     app = App(config=make_config(rate_limit_burst=5, rate_limit_per_minute=5),
               env=EnvSettings(database_url=database_url, secret_key="k"),
-              engine=make_engine(database_url), region=region, clock=Clock())
+              engine=engine, region=region, clock=Clock())
     with TestClient(create_app(app)) as client:
         codes = [client.get(item_path(f"guess{n:040d}")).status_code for n in range(5)]
         assert codes == [403] * 5

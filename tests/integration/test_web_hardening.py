@@ -18,6 +18,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from sync.adapters.tls import tls_context
 from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app, server_config
@@ -265,7 +266,8 @@ def test_forwarded_for_counts_only_from_forwarded_allow_ips(application, trusted
     app = dataclasses.replace(application,
                               config=application.config.model_copy(update={"web": web}))
     with served(None, server_config(app, echo_client, lifespan="off")) as port:
-        got = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
+        got = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"},
+                        verify=tls_context())
     assert got.text == seen
 
 

@@ -13,7 +13,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
-from sync.adapters.database import make_engine
 from sync.adapters.mailer import SmtpMailer
 from sync.bootstrap import App
 from sync.domain.region import Region
@@ -109,10 +108,9 @@ def world(database_url: str, engine: Engine, region: Region, smtp: SmtpSink) -> 
     config = make_config(smtp.port)
     clock = Clock()
     app = App(config=config, env=EnvSettings(database_url=database_url),
-              engine=make_engine(database_url), region=region, clock=clock,
+              engine=engine, region=region, clock=clock,
               mailer=SmtpMailer(config.smtp, env={}))
     yield World(app, clock, region)
-    app.engine.dispose()
 
 
 def bodies(msg: EmailMessage) -> tuple[str, str]:

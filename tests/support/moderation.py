@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from sync.adapters import tables as t
-from sync.adapters.database import make_engine
 from sync.bootstrap import App
 from sync.domain.region import Region
 from sync.entrypoints.web.app import create_app
@@ -109,10 +108,9 @@ def world(database_url: str, engine: Engine, region: Region) -> Iterator[World]:
     clock = Clock()
     app = App(config=make_config(), env=EnvSettings(database_url=database_url,
                                                     secret_key="test-secret"),
-              engine=make_engine(database_url), region=region, clock=clock)
+              engine=engine, region=region, clock=clock)
     with TestClient(create_app(app)) as client:
         yield World(app, clock, region, client)
-    app.engine.dispose()
 
 
 def item_path(token: str) -> str:

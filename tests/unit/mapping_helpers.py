@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mappings.uitdatabank import to_activity
+from samplefeed.json_copy import json_copy
 from sync.adapters.region_file import load_region
 from sync.domain.activity import MappingError, NormalisedActivity, Skipped
 from sync.domain.region import Region
@@ -115,7 +116,7 @@ def robust_outcome(doc: Any) -> NormalisedActivity | Skipped | MappingError:
 
 
 def set_path(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    mangled = copy.deepcopy(doc)
+    mangled = json_copy(doc)
     target: Any = mangled
     for key in path[:-1]:
         target = target[key]

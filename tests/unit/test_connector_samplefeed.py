@@ -21,6 +21,7 @@ from samplefeed.generator import (
     generate_events,
 )
 from samplefeed.server import FakeSapi3, ProblemError
+from sync.adapters.tls import tls_context
 
 QUERY = build_query(QUERY_LABELS, POSTAL_CODES)
 
@@ -127,11 +128,13 @@ def test_server_rejects_bad_queries_with_problem_json(params: dict[str, str], st
 
 def test_server_over_http_returns_problem_json() -> None:
     with FakeSapi3(client_ids={"abc"}) as fake:
-        response = httpx.get(fake.base_url + "/events", params={"limit": "1"})
+        response = httpx.get(fake.base_url + "/events", params={"limit": "1"},
+                             verify=tls_context())
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["title"] == "Unauthorized"
-        ok = httpx.get(fake.base_url + "/events", headers={"x-client-id": "abc"})
+        ok = httpx.get(fake.base_url + "/events", headers={"x-client-id": "abc"},
+                       verify=tls_context())
         assert ok.status_code == 200 and ok.json()["member"] == []
         assert fake.requests == [{"limit": "1"}, {}]
 
@@ -147,7 +150,8 @@ def test_command_line_serves_generated_events() -> None:
         base_url = process.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:")
         body = httpx.get(
-            base_url + "/events", params={"q": QUERY, **DEFAULT_FILTER_OVERRIDES}, timeout=10
+            base_url + "/events", params={"q": QUERY, **DEFAULT_FILTER_OVERRIDES}, timeout=10,
+            verify=tls_context(),
         ).json()
         assert body["totalItems"] == 25
     finally:

@@ -22,6 +22,7 @@ from sync.entrypoints.web.moderation_pages import (
     see_other,
     text,
 )
+from sync.entrypoints.web.routers import add_router
 from sync.service import accounts, insight, links
 from sync.service import moderators as mods
 
@@ -356,5 +357,5 @@ def insight_page(request: Request, token: str) -> Response:
 
 def register(web: FastAPI) -> None:
     """After `moderation.register` (it installs the secret, the headers and the limits)."""
-    web.include_router(router)
+    add_router(web, router)
 

@@ -27,6 +27,7 @@ from sync.entrypoints.web.problems import (
     problem,
     problem_responses,
 )
+from sync.entrypoints.web.routers import add_router
 from sync.service import outbox_admin, replay
 from sync.service.errors import AdminError, NotFound, NotOpen
 from sync.settings import ConfigError
@@ -358,5 +359,5 @@ def retry_outbox(app: Admin, body: RetryRequest) -> Any:
 
 def register(web: FastAPI) -> None:
     install_api_problems(web)
-    web.include_router(router)
+    add_router(web, router)
     web.add_middleware(AdminGuard)

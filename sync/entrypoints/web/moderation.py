@@ -14,6 +14,7 @@ from sync.bootstrap import App
 from sync.entrypoints.web import moderation_pages as pages
 from sync.entrypoints.web import security as sec
 from sync.entrypoints.web.problems import http_problem
+from sync.entrypoints.web.routers import add_router
 from sync.service import links, notify
 from sync.service import moderators as mods
 from sync.service import review as rv
@@ -251,4 +252,4 @@ def register(web: FastAPI) -> None:
                                                    FRESH_LINK_REQUESTS_PER_HOUR)
     sec.install(web, web.state.rate_limiter)
     web.add_exception_handler(StarletteHTTPException, not_found_page)  # type: ignore[arg-type]
-    web.include_router(router)
+    add_router(web, router)

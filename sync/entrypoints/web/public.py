@@ -39,6 +39,7 @@ from sync.entrypoints.web.problems import (
     problem,
     problem_responses,
 )
+from sync.entrypoints.web.routers import add_router
 from sync.entrypoints.web.security import RateLimiter, client_ip
 from sync.entrypoints.web.templating import pages
 from sync.service import catalogue_query as cq
@@ -547,7 +548,7 @@ class PublicLimit:
 
 def register(web: FastAPI) -> None:
     install_api_problems(web)
-    web.include_router(router)
+    add_router(web, router)
     config = web.state.app.config.web
     if config.public_rate_limit_per_minute:
         _limit_public(web, config.public_rate_limit_per_minute, config.public_rate_limit_burst)

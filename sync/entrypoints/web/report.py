@@ -19,6 +19,7 @@ from sync.domain.calendar import local_day
 from sync.domain.region import Region
 from sync.entrypoints.web import charts
 from sync.entrypoints.web import security as sec
+from sync.entrypoints.web.routers import add_router
 from sync.entrypoints.web.templating import pages
 from sync.service import coordinator_links as links
 from sync.service import coverage as cov
@@ -229,4 +230,4 @@ def statistics_page(request: Request) -> HTMLResponse:
 def register(web: FastAPI) -> None:
     application: App = web.state.app
     web.state.report_secret = sec.load_secret(application.env.secret_key)
-    web.include_router(router)
+    add_router(web, router)
