@@ -198,6 +198,19 @@ def _parsed_q(q: str) -> tuple[Predicate, ...]:
     return tuple(parse_q(q))
 
 
+@functools.lru_cache(maxsize=256)
+def _postal_clause(q: str) -> frozenset[str] | None:
+    """The postal codes a `q` requires (a top-level AND clause), or None: every event."""
+    try:
+        for clause in _split_top_level(q, "AND"):
+            match = _CLAUSE.match(clause)
+            if match and match["field"] in (r"address.\*.postalCode", "address.*.postalCode"):
+                return frozenset(_values(match["value"]))
+    except ValueError:
+        return None  # parse_q says what is wrong with it
+    return None
+
+
 def parse_q(q: str) -> list[Predicate]:
     """The subset of SAPI3's Lucene `q` the connector sends: labels, postal code and id."""
     predicates: list[Predicate] = []
@@ -264,6 +277,7 @@ class FakeSapi3:
         self._encoded: dict[tuple[str, bool, bool], bytes] = {}
         self._selections: dict[tuple[tuple[str, str], ...],
                                tuple[tuple[int, int], list[dict[str, Any]], list[datetime]]] = {}
+        self._postal_index: tuple[tuple[int, int], dict[str, list[str]]] = ((-1, -1), {})
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -505,7 +519,9 @@ class FakeSapi3:
         cached = None if on_the_clock else self._selections.get(key)
         if cached is not None and cached[0] == state:
             return cached[1], cached[2]
-        matched = [e for e in self._events.values() if all(p(e) for p in predicates)]
+        codes = _postal_clause(base["q"]) if "q" in base else None
+        pool = self._events.values() if codes is None else self._with_postal_codes(codes, state)
+        matched = [e for e in pool if all(p(e) for p in predicates)]
         if "sort[modified]" in base:
             ordered = self._sorted(matched, direction)
         elif "sort[created]" in base:
@@ -516,6 +532,20 @@ class FakeSapi3:
         if not on_the_clock:
             self._selections = {key: (state, ordered, modified)}  # one query at a time
         return ordered, modified
+
+    def _with_postal_codes(self, codes: frozenset[str],
+                           state: tuple[int, int]) -> list[dict[str, Any]]:
+        """The events in these postal codes, through an index kept while the data does not
+        change: the connector's per-postal-code queries (ids beyond the window) would each
+        filter every event, ~0.5 s a query at 100 000 events, where SAPI3 answers in ms."""
+        if self._postal_index[0] != state:
+            index: dict[str, list[str]] = {}
+            for key, event in self._events.items():
+                for code in _postal_codes(event):
+                    index.setdefault(code, []).append(key)
+            self._postal_index = (state, index)
+        keys = {key for code in codes for key in self._postal_index[1].get(code, ())}
+        return [self._events[key] for key in keys if key in self._events]
 
     def _authorise(self, params: dict[str, str], headers: dict[str, str]) -> None:
         if self.client_ids is None:

@@ -76,6 +76,31 @@ def test_server_filters_like_sapi3() -> None:
     assert ids(only_deleted) == [edge["deleted"]["@id"]]
 
 
+def test_a_postal_code_query_finds_what_a_scan_finds_and_follows_moves() -> None:
+    events = generate_events(120, seed=4)
+    fake = FakeSapi3(events, now=datetime(2026, 11, 28, tzinfo=UTC))
+    codes = sorted({e["location"]["address"]["nl"]["postalCode"] for e in events})
+
+    def by_code(code: str) -> set[str]:
+        q = build_query(QUERY_LABELS, [code])
+        return set(ids(fake.search({"q": q, **DEFAULT_FILTER_OVERRIDES, "limit": "200"})))
+
+    def scanned(code: str) -> set[str]:
+        return {e["@id"] for e in fake.events()
+                if e["location"]["address"]["nl"]["postalCode"] == code}
+
+    assert len(codes) > 3
+    for code in codes:
+        assert by_code(code) == scanned(code)
+    moved = events[0]
+    location = json.loads(json.dumps(moved["location"]))
+    old = location["address"]["nl"]["postalCode"]
+    new = next(c for c in codes if c != old)
+    location["address"]["nl"]["postalCode"] = new
+    fake.update(moved["@id"], location=location)
+    assert moved["@id"] in by_code(new) and moved["@id"] not in by_code(old)
+
+
 def test_server_paging_sorting_and_embed() -> None:
     events = generate_events(30, seed=8)
     fake = FakeSapi3(events)
