@@ -24,6 +24,8 @@ _ANY_TAG = re.compile(r"<[^>]*>")
 _LOOKS_LIKE_HTML = re.compile(r"<[A-Za-z/!]")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _MANY_BREAKS = re.compile(r"\n{3,}")
+# What multi_line drops or rewrites (readers._CONTROL, and carriage returns).
+_CONTROL_OR_CR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\r]")
 # nh3 refuses text with lone surrogates (the sync records that as a failure): such text takes
 # the path through nh3, so it fails as before.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -132,10 +134,20 @@ def _plain(text: str) -> str:
 def _plain_of_blocks(blocks: str) -> str:
     """The plain text of a description cleaned down to its text blocks."""
     # Source newlines are HTML whitespace; only the tags decide where lines break.
-    blocks = _one_space(blocks)
+    if _CONTROL_OR_CR.search(blocks) is None:
+        # Nothing for multi_line to drop or turn into a line break, before or after unescaping
+        # (nh3 escapes only &, <, > and the no-break space): the line breaks are then the
+        # only whitespace whose collapsing matters, as the lines are normalised below.
+        blocks = blocks.replace("\n", " ")
+        clean = False
+    else:
+        blocks = _one_space(blocks)
+        clean = True
     blocks = _PARAGRAPH_TAG.sub("\n\n", blocks)
     blocks = _LINE_TAG.sub("\n", blocks)
-    text = multi_line(html_module.unescape(_ANY_TAG.sub(" ", blocks)))
+    text = html_module.unescape(_ANY_TAG.sub(" ", blocks))
+    if clean:
+        text = multi_line(text)
     lines = [" ".join(line.split()) for line in text.split("\n")]
     return cap(_MANY_BREAKS.sub("\n\n", "\n".join(lines)).strip(), MAX_TEXT)
 
