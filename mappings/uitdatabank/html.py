@@ -24,6 +24,8 @@ _ANY_TAG = re.compile(r"<[^>]*>")
 _LOOKS_LIKE_HTML = re.compile(r"<[A-Za-z/!]")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _MANY_BREAKS = re.compile(r"\n{3,}")
+# What multi_line drops or rewrites (readers._CONTROL, and carriage returns).
+_CONTROL_OR_CR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\r]")
 # nh3 refuses text with lone surrogates (the sync records that as a failure): such text takes
 # the path through nh3, so it fails as before.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -58,32 +60,12 @@ _SANITISE = _cleaner(tags=set(HTML_TAGS), attributes=HTML_ATTRIBUTES,
 _BLOCKS_ONLY = _cleaner(tags=_TEXT_BLOCK_TAGS, attributes={}, link_rel=None)
 
 
-def _paragraphs(text: str) -> list[str]:
-    return [p for p in _BLANK_LINE.split(text) if p.strip()]
-
-
-def _text_as_html(text: str) -> str:
-    # Plain-text descriptions: keep their paragraphs and line breaks visible once rendered.
-    return "".join(
-        "<p>" + "<br>".join(html_module.escape(line.strip()) for line in p.split("\n")) + "</p>"
-        for p in _paragraphs(text)
-    )
-
-
-def _as_html(text: str) -> str:
-    """The HTML of a description (after `multi_line`): as it is, or made from plain text."""
-    return text if _LOOKS_LIKE_HTML.search(text) else _text_as_html(text)
-
-
-def _is_plain(text: str) -> bool:
-    """No markup to parse (a lone `<` or `&` is text, escaped on the way in) and nothing nh3
-    would refuse: then the paths below give nh3's result without calling it."""
-    return _LOOKS_LIKE_HTML.search(text) is None and _SURROGATE.search(text) is None
-
-
 def describe(text: str) -> tuple[str, str]:
     """The sanitised HTML and the plain text (`sanitise_html`, `plain_text`) of a description
     that is through `multi_line` (as `lang_map(..., multiline=True)` gives it)."""
+    if _is_plain(text):
+        paragraphs = _paragraphs(text)
+        return _sanitised_paragraphs(paragraphs), _plain_of_paragraphs(paragraphs)
     if (_LOOKS_LIKE_HTML.search(text) and len(text) <= 2 * MAX_TEXT
             and _BLOCK_ONLY_TAG.search(text) is None):
         # One nh3 pass for both (see _BLOCK_ONLY_TAG); the cap would not cut this text.
@@ -102,34 +84,70 @@ def plain_text(raw: str) -> str:
     return _plain(multi_line(raw))
 
 
+def _is_plain(text: str) -> bool:
+    """No markup to parse (a lone `<` or `&` is text, escaped on the way in) and nothing nh3
+    would refuse: then nh3's result is known without calling it."""
+    return _LOOKS_LIKE_HTML.search(text) is None and _SURROGATE.search(text) is None
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in _BLANK_LINE.split(text) if p.strip()]
+
+
+def _html_of(paragraphs: list[str]) -> str:
+    # Plain-text descriptions: keep their paragraphs and line breaks visible once rendered.
+    return "".join(
+        "<p>" + "<br>".join(html_module.escape(line.strip()) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
+
+
+def _as_html(text: str) -> str:
+    """The HTML of a description (after `multi_line`): as it is, or made from plain text."""
+    return text if _LOOKS_LIKE_HTML.search(text) else _html_of(_paragraphs(text))
+
+
 def _sanitised(text: str) -> str:
     if _is_plain(text):
-        html = _text_as_html(text)
-        if len(html) <= 2 * MAX_TEXT:
-            # Paragraphs, line breaks and escaped text only: nh3 keeps all of it and writes
-            # it back with its own escapes.
-            for escaped, written in _AS_NH3_WRITES:
-                html = html.replace(escaped, written)
-            return html
-    else:
-        html = _as_html(text)
+        return _sanitised_paragraphs(_paragraphs(text))
     # Capped before cleaning, so nh3 closes whatever the cut left open.
-    return _SANITISE(cap(html, 2 * MAX_TEXT)).strip()
+    return _SANITISE(cap(_as_html(text), 2 * MAX_TEXT)).strip()
+
+
+def _sanitised_paragraphs(paragraphs: list[str]) -> str:
+    html = _html_of(paragraphs)
+    if len(html) > 2 * MAX_TEXT:
+        return _SANITISE(cap(html, 2 * MAX_TEXT)).strip()
+    # Paragraphs, line breaks and escaped text only: nh3 keeps all of it and writes it back
+    # with its own escapes.
+    for escaped, written in _AS_NH3_WRITES:
+        html = html.replace(escaped, written)
+    return html
 
 
 def _plain(text: str) -> str:
     if _is_plain(text):
-        return _plain_of_text(text)
+        return _plain_of_paragraphs(_paragraphs(text))
     return _plain_of_blocks(_BLOCKS_ONLY(_as_html(text)))
 
 
 def _plain_of_blocks(blocks: str) -> str:
     """The plain text of a description cleaned down to its text blocks."""
     # Source newlines are HTML whitespace; only the tags decide where lines break.
-    blocks = _one_space(blocks)
+    if _CONTROL_OR_CR.search(blocks) is None:
+        # Nothing for multi_line to drop or turn into a line break, before or after unescaping
+        # (nh3 escapes only &, <, > and the no-break space): the line breaks are then the
+        # only whitespace whose collapsing matters, as the lines are normalised below.
+        blocks = blocks.replace("\n", " ")
+        clean = False
+    else:
+        blocks = _one_space(blocks)
+        clean = True
     blocks = _PARAGRAPH_TAG.sub("\n\n", blocks)
     blocks = _LINE_TAG.sub("\n", blocks)
-    text = multi_line(html_module.unescape(_ANY_TAG.sub(" ", blocks)))
+    text = html_module.unescape(_ANY_TAG.sub(" ", blocks))
+    if clean:
+        text = multi_line(text)
     lines = [" ".join(line.split()) for line in text.split("\n")]
     return cap(_MANY_BREAKS.sub("\n\n", "\n".join(lines)).strip(), MAX_TEXT)
 
@@ -145,10 +163,10 @@ def _one_space(text: str) -> str:
     return words
 
 
-def _plain_of_text(text: str) -> str:
-    """The plain text of a description without markup, as `plain_text` makes it through nh3:
+def _plain_of_paragraphs(paragraphs: list[str]) -> str:
+    """The plain text of a description without markup, as the text-block cleaning makes it:
     the text is escaped, cleaned and unescaped back to itself, so what remains is its lines
     with whitespace collapsed, its paragraphs one blank line apart."""
-    paragraphs = ("\n".join(" ".join(line.split()) for line in p.split("\n"))
-                  for p in _paragraphs(text))
-    return cap(_MANY_BREAKS.sub("\n\n", "\n\n".join(paragraphs)).strip(), MAX_TEXT)
+    text = "\n\n".join("\n".join(" ".join(line.split()) for line in p.split("\n"))
+                       for p in paragraphs)
+    return cap(_MANY_BREAKS.sub("\n\n", text).strip(), MAX_TEXT)

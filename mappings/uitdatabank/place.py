@@ -41,6 +41,10 @@ def address(location: Any, main_language: str) -> Address:
         raise MappingError("location.address", "missing")
     if any(k in found for k in ("postalCode", "addressLocality", "streetAddress")):
         chosen, path = found, "location.address"
+    elif isinstance(first := found.get(main_language), Mapping) and \
+            first.get("postalCode") not in (None, ""):
+        # The main language's address with a postal code comes first in the order below.
+        chosen, path = first, f"location.address.{main_language}"
     else:
         order = [main_language, DEFAULT_LANGUAGE] + [k for k in found if isinstance(k, str)]
         candidates = [lang for lang in dict.fromkeys(order) if lang in found]

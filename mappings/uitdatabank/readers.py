@@ -142,7 +142,9 @@ def _language(key: str) -> str:
     return one_line(key)[:8]
 
 
+@lru_cache(maxsize=4096)
 def last_segment(url: str) -> str | None:
+    # Places, organizers and day names recur from event to event: each is cut once.
     # The part before the first `?` or `#`, then its last non-blank path segment.
     cut = url.split("?", 1)[0].split("#", 1)[0]
     for segment in reversed(cut.split("/")):
