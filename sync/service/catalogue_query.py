@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -163,49 +163,33 @@ def search(conn: sa.Connection, f: Filters, page: int, per_page: int, now: datet
     catalogue = catalogue or new_catalogue()
     snap = catalogue.snapshot(conn)
     found_words = tuple(query_words(f.q)) if f.q else ()
-    # The same words and filters at the same catalogue and minute give the same candidates;
-    # whether each is shown right now is checked per request below.
-    key = (snap.stamp, now.replace(second=0, microsecond=0), found_words, replace(f, q=None))
-    candidates: list[Facts] | None = catalogue.results.get(key)
-    if candidates is None:
-        candidates = _candidates(conn, catalogue, snap, f, list(found_words), now)
-        catalogue.results.put(key, candidates)
-    shown = catalogue.results.get((key, include_members_only))
-    if shown is None or not shown[0] <= now < shown[1]:
-        shown = _shown(candidates, now, include_members_only)
-        catalogue.results.put((key, include_members_only), shown)
-    found = shown[2]
+    # Who is shown now (availability, audience) holds for the whole published set until a
+    # date passes; the same words and filters at the same catalogue, minute (the order) and
+    # shown set give the same list.
+    public, since = catalogue.public_ids(snap, now, include_members_only)
+    key = (snap.stamp, now.replace(second=0, microsecond=0), since, include_members_only,
+           found_words, replace(f, q=None))
+    found: list[Facts] | None = catalogue.results.get(key)
+    if found is None:
+        found = _candidates(conn, catalogue, snap, f, list(found_words), now, public)
+        catalogue.results.put(key, found)
     offset = (page - 1) * per_page
     return PageOf(_load(conn, catalogue, found[offset:offset + per_page]), len(found), page,
                   per_page)
 
 
-def _shown(candidates: list[Facts], now: datetime, include_members_only: bool
-           ) -> tuple[datetime, datetime, list[Facts]]:
-    """The candidates shown at `now`, and the span of time in which that stays so: until the
-    first of them leaves (or another arrives) by its availability dates."""
-    found = [x for x in candidates if x.is_public(now, include_members_only)]
-    # Two generator passes, no tuple per candidate: a common word has thousands of them.
-    far = datetime.max.replace(tzinfo=UTC)
-    until = min((at for at in (x.shown_until for x in candidates)
-                 if at is not None and at > now), default=far)
-    start = min((at for at in (x.shown_from for x in candidates)
-                 if at is not None and at > now), default=far)
-    return now, min(until, start), found
-
-
 def _candidates(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot, f: Filters,
-                found_words: list[str], now: datetime) -> list[Facts]:
-    """Published activities with the words (index) and filters (facts), soonest first."""
+                found_words: list[str], now: datetime, public: frozenset[int]) -> list[Facts]:
+    """Shown activities with the words (index) and filters (facts), soonest first."""
     ordered, rank = catalogue.ordered(snap, now)
     if not found_words:
-        return [x for x in ordered if _keeps(x, f)]
+        return [x for x in ordered if x.id in public and _keeps(x, f)]
     wanted = _matching(conn, catalogue, snap, found_words)
     if snap.unindexed:  # an index row of one of these may be stale: its words decide instead
         wanted = frozenset({aid for aid in wanted if aid not in snap.unindexed}.union(
             aid for aid, text in snap.unindexed.items() if text_matches(found_words, text)))
     # Set, map and sort in C: a common word matches thousands of activities.
-    chosen = list(map(ordered.__getitem__, sorted(map(rank.__getitem__, wanted & rank.keys()))))
+    chosen = list(map(ordered.__getitem__, sorted(map(rank.__getitem__, wanted & public))))
     return chosen if f == Filters(q=f.q) else [x for x in chosen if _keeps(x, f)]
 
 

@@ -101,6 +101,8 @@ class PublicCatalogue:
         # stays the same until it ends, so ordering recomputes only the ones that ended.
         self._next: dict[Key, tuple[datetime, datetime, Upcoming | None]] = {}
         self._parsed = _Lru(PARSED_KEPT)
+        # Per audience (members too or not): (stamp, made at, valid until, ids shown).
+        self._public: dict[bool, tuple[tuple[Any, ...], datetime, datetime, frozenset[int]]] = {}
         self.results = _Lru(RESULTS_KEPT)
         self.words = _Lru(WORDS_KEPT)
         # What the pages and the API make of a version at a minute (dates in words, JSON).
@@ -193,6 +195,24 @@ class PublicCatalogue:
             until = nxt.end if nxt.end is not None and nxt.end > nxt.start else nxt.start
         self._next[key] = (at, until, nxt)
         return nxt
+
+    def public_ids(self, snap: Snapshot, now: datetime, include_members_only: bool
+                   ) -> tuple[frozenset[int], datetime]:
+        """The ids shown at `now` (Facts.is_public), and when that answer was made: it holds
+        until the first published activity arrives or leaves by its dates, for every search
+        until then (one pass over the set, not one per search over its candidates)."""
+        done = self._public.get(include_members_only)
+        if done is not None and done[0] == snap.stamp and done[1] <= now < done[2]:
+            return done[3], done[1]
+        facts = snap.facts.values()
+        ids = frozenset(x.id for x in facts if x.is_public(now, include_members_only))
+        leaves = min((at for at in (x.shown_until for x in facts) if at is not None and at > now),
+                     default=FAR)
+        arrives = min((at for at in (x.shown_from for x in facts) if at is not None and at > now),
+                      default=FAR)
+        until = min(leaves, arrives)
+        self._public[include_members_only] = (snap.stamp, now, until, ids)
+        return ids, now
 
     def parsed(self, key: Key) -> Any:
         """A parsed full activity by (id, version), or None: versions never change."""

@@ -233,3 +233,26 @@ def test_the_warm_up_loads_the_catalogue_and_takes_it_out_of_the_collectors_way(
     finally:
         gc.unfreeze()
         app.close()
+
+
+def test_who_is_shown_follows_availability_to_the_second(engine, region, tmp_path):
+    at = [NOW]
+    leaving = make_event(1, title="Taalcafé dat stopt",
+                         start=(NOW - timedelta(hours=1)).isoformat(),
+                         end=(NOW + timedelta(seconds=30)).isoformat())
+    arriving = changed(make_event(2, title="Taalcafé dat komt"),
+                       availableFrom=(NOW + timedelta(seconds=20)).isoformat())
+    sync_docs(engine, region, [leaving, arriving, make_event(3, title="Taalcafé altijd")])
+    approve_open(engine)
+    with TestClient(create_app(make_app(tmp_path, engine, region, now=lambda: at[0]))) as c:
+        def shown(q: str | None = None) -> set[str]:
+            items = c.get("/api/activities", params={"q": q} if q else {}).json()["items"]
+            return {item["title"] for item in items}
+
+        for q in ("taalcafe", None):  # through the index, and the whole listing
+            at[0] = NOW
+            assert shown(q) == {"Taalcafé dat stopt", "Taalcafé altijd"}
+            at[0] = NOW + timedelta(seconds=25)  # the same minute: both
+            assert shown(q) == {"Taalcafé dat stopt", "Taalcafé dat komt", "Taalcafé altijd"}
+            at[0] = NOW + timedelta(seconds=31)
+            assert shown(q) == {"Taalcafé dat komt", "Taalcafé altijd"}
