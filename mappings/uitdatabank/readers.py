@@ -170,29 +170,22 @@ def _utc(text: str) -> datetime:
 
 
 @lru_cache(maxsize=4096)
-def _moment(text: str) -> Moment | None:
+def _moment(text: str) -> Moment:
     # Dates repeat: a single event's date again as its sub-event, its end as `availableTo`,
-    # the same evening in many events. Parsing and writing one costs microseconds.
-    try:
-        moment = _utc(text)
-    except (ValueError, OverflowError):
-        return None
-    return moment, moment.isoformat(timespec="seconds")  # `iso`: the moment is in UTC
+    # the same evening in many events. Parsing and writing one costs microseconds. (A text
+    # that fails raises each time: lru_cache keeps no exceptions, and they are rare.)
+    moment = _utc(text)
+    return moment, iso(moment)
 
 
 def as_moment(value: Any, path: str) -> Moment:
     """An ISO 8601 date-time (or date) as a Moment; no offset means Brussels."""
     if not isinstance(value, str) or not value.strip():
         raise MappingError(path, f"expected an ISO 8601 date-time, got {show(value)}")
-    text = value.strip()
-    found = _moment(text)
-    if found is None:
-        try:
-            _utc(text)  # again, for the error to chain
-        except (ValueError, OverflowError) as exc:
-            raise MappingError(path, f"not a valid date-time: {show(value)}") from exc
-        raise AssertionError("unreachable: _moment found no date where _utc does")
-    return found
+    try:
+        return _moment(value.strip())
+    except (ValueError, OverflowError) as exc:
+        raise MappingError(path, f"not a valid date-time: {show(value)}") from exc
 
 
 def as_datetime(value: Any, path: str) -> datetime:
