@@ -56,29 +56,30 @@ def index_activities(conn: Connection, activity_ids: Iterable[int]) -> None:
                  "body": text_of(dict(r.data))} for r in rows])
 
 
-def matching(conn: Connection, words: list[str]) -> set[int]:
-    """Ids of the activities whose index row holds every word as the start of a word. The
-    row may be stale when a write path forgot to index: `unindexed` names those."""
-    if not words:
+def matching(conn: Connection, word: str) -> frozenset[int]:
+    """Ids of the activities whose index row holds `word` as the start of a word (several
+    words: intersect, as catalogue_query does with each word's matches kept). The row may be
+    stale when a write path forgot to index: `unindexed` names those."""
+    if not word:
         raise ValueError("nothing to match")
     if conn.dialect.name == "sqlite":
         # Words are letters and digits only (search_text.words): quoting cannot break out.
-        expr = " ".join(f'"{w}"*' for w in words)
+        expr = f'"{word}"*'
         # One row holding every id: Python's sqlite3 releases and retakes the GIL for each
         # row it steps through, and with eight requests in threads each retake can wait a
         # whole switch interval (5 ms) for the GIL; a common prefix matches thousands of rows.
         sql = f"SELECT group_concat(rowid) FROM {t.SQLITE_FTS} WHERE {t.SQLITE_FTS} MATCH ?"
         joined = conn.exec_driver_sql(sql, (expr,)).scalar()
-        return set(map(int, joined.split(","))) if joined else set()
+        return frozenset(map(int, joined.split(","))) if joined else frozenset()
     sql = ("SELECT activity_id FROM search_documents "
            "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple', %s)")
-    expr = " & ".join(f"{w}:*" for w in words)
+    expr = f"{word}:*"
     # A common prefix matches thousands of rows: the driver's own cursor hands them over
     # several times faster than a SQLAlchemy result (same connection, same transaction).
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, (expr,))
-        return {row[0] for row in cursor.fetchall()}
+        return frozenset(row[0] for row in cursor.fetchall())
     finally:
         cursor.close()
 

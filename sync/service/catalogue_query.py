@@ -203,7 +203,7 @@ def _matching(conn: sa.Connection, catalogue: PublicCatalogue, snap: Snapshot,
         key = (snap.stamp, word)
         hit: frozenset[int] | None = catalogue.words.get(key)
         if hit is None:
-            hit = frozenset(search_index.matching(conn, [word]))
+            hit = search_index.matching(conn, word)
             catalogue.words.put(key, hit)
         sets.append(hit)
     sets.sort(key=len)
