@@ -283,7 +283,7 @@ class Mapper:
         event_type_id: str | None = None
         themes: set[str] = set()
         for i, term in enumerate(as_list(doc.get("terms"), "terms")):
-            entry = term if type(term) is dict else as_object(term, f"terms[{i}]")
+            entry = as_object(term, f"terms[{i}]")
             domain = entry.get("domain")
             if domain not in ("eventtype", "theme"):
                 continue

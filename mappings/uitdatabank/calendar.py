@@ -155,8 +155,7 @@ def _one_opening(entry: Mapping[str, Any], path: str) -> OpeningHours:
     for j, raw_day in enumerate(raw_days):
         day = as_str(raw_day, f"{path}.dayOfWeek[{j}]")
         # schema.org also writes days as URLs (http://schema.org/Monday).
-        # A plain day name is its own last segment, already case-folded.
-        name = day if day in DAYS else (last_segment(day) or "").casefold() if day else ""
+        name = (last_segment(day) or "").casefold() if day else ""
         if name not in DAYS:
             raise MappingError(f"{path}.dayOfWeek[{j}]", f"unknown day {show(raw_day)}")
         days.add(name)

@@ -185,8 +185,7 @@ def facilities(doc: Mapping[str, Any], table: TypeTable) -> tuple[Facility, ...]
     """Accessibility facilities (`terms[]` with domain `facility`), named as in our table."""
     out: dict[str, Facility] = {}
     for i, raw in enumerate(as_list(doc.get("terms"), "terms")):
-        # A term is an object: its path is written only when it is not.
-        term = raw if type(raw) is dict else as_object(raw, f"terms[{i}]")
+        term = as_object(raw, f"terms[{i}]")
         if term.get("domain") != "facility":
             continue
         term_id = as_str(term.get("id"), f"terms[{i}].id")

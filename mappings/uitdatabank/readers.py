@@ -106,8 +106,7 @@ def as_str_tuple(value: Any, path: str) -> tuple[str, ...]:
         items = as_list(value, path)
     out: list[str] = []
     for i, item in enumerate(items):
-        # A string is what as_str reads without complaint: no path to write for it.
-        text = (one_line(item) or None) if type(item) is str else as_str(item, f"{path}[{i}]")
+        text = as_str(item, f"{path}[{i}]")
         if text is not None and text not in out:
             out.append(text)
     return tuple(out)
