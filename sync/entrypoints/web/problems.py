@@ -82,6 +82,12 @@ def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return resp
 
 
+def server_error(path: str, exc: Exception) -> JSONResponse:
+    """An unhandled error: logged, and a 500 problem that says no more than that."""
+    log.error("unhandled error", path=path, error=repr(exc))
+    return problem(500, "Internal Server Error", "Something went wrong on our side.")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -103,8 +109,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", path=request.url.path, error=repr(exc))
-        return problem(500, "Internal Server Error", "Something went wrong on our side.")
+        return server_error(request.url.path, exc)
 
     app.add_middleware(ContainErrors)
 
@@ -134,6 +139,4 @@ class ContainErrors:
         except Exception as exc:
             if begun:
                 raise
-            log.error("unhandled error", path=scope["path"], error=repr(exc))
-            await problem(500, "Internal Server Error", "Something went wrong on our side."
-                          )(scope, receive, send)
+            await server_error(scope["path"], exc)(scope, receive, send)
