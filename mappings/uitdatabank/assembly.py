@@ -15,8 +15,8 @@ from mappings.uitdatabank.place import (
     DEFAULT_LANGUAGE,
     NoPostalCode,
     is_education_dummy,
+    is_online_only,
     locate,
-    online_only,
 )
 from mappings.uitdatabank.readers import (
     as_list,
@@ -110,8 +110,7 @@ class Mapper:
             return skip(SKIP_EDUCATION)
 
         self.at = "attendanceMode"
-        online, default_address = online_only(doc)
-        if online:
+        if is_online_only(doc):
             return skip(SKIP_ONLINE_ONLY)
 
         self.at = "mainLanguage"
@@ -119,7 +118,7 @@ class Mapper:
 
         self.at = "location"
         try:
-            located = locate(doc.get("location"), main_language, self.region, default_address)
+            located = locate(doc.get("location"), main_language, self.region)
         except NoPostalCode:
             return skip(SKIP_NO_POSTAL_CODE)
         if located.place is None:

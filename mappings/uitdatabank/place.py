@@ -61,23 +61,21 @@ def address(location: Any, main_language: str) -> Address:
     return chosen, path, postal_code
 
 
-def online_only(doc: Mapping[str, Any]) -> tuple[bool, Address | None]:
-    """Whether the event is online only, and its address in the default language when that
-    was read on the way (for `locate`, so that it is read once)."""
+def is_online_only(doc: Mapping[str, Any]) -> bool:
     mode = doc.get("attendanceMode")
     if isinstance(mode, str) and mode.strip().casefold() == "online":
-        return True, None
+        return True
     location = doc.get("location")
     ref = location if isinstance(location, str) else None
     if isinstance(location, Mapping):
         ref = location.get("@id") if isinstance(location.get("@id"), str) else None
     if ref is not None and last_segment(ref) == NIL_PLACE_ID:
-        return True, None
+        return True
     try:
-        found = address(location, DEFAULT_LANGUAGE)
+        _, _, postal_code = address(location, DEFAULT_LANGUAGE)
     except (MappingError, NoPostalCode):
-        return False, None  # reported properly, with its path, when the place is mapped
-    return found[2] == ONLINE_POSTAL_CODE, found
+        return False  # reported properly, with its path, when the place is mapped
+    return postal_code == ONLINE_POSTAL_CODE
 
 
 def is_education_dummy(doc: Mapping[str, Any]) -> bool:
@@ -86,14 +84,8 @@ def is_education_dummy(doc: Mapping[str, Any]) -> bool:
     return isinstance(location, Mapping) and location.get("isDummyPlaceForEducationEvents") is True
 
 
-def locate(location: Any, main_language: str, region: Region,
-           default_address: Address | None = None) -> Located:
-    """The place in the region; `default_address` is `address(location, DEFAULT_LANGUAGE)`
-    when it was read already."""
-    if default_address is not None and main_language == DEFAULT_LANGUAGE:
-        found, path, postal_code = default_address  # the same call, the same answer
-    else:
-        found, path, postal_code = address(location, main_language)
+def locate(location: Any, main_language: str, region: Region) -> Located:
+    found, path, postal_code = address(location, main_language)
     municipality = region.by_postal_code(postal_code)
     if municipality is None:
         return Located(None, postal_code)
