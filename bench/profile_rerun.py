@@ -1,0 +1,105 @@
+"""Profile the re-reads after an initial sync (`sync --full`, the nightly reconcile, a no-change
+incremental run), each as its own process under cProfile, the fake server in this process.
+
+    .venv/bin/python bench/profile_rerun.py --feed publiq --events 100000 --db sqlite \
+        --steps [initial,]full,reconcile,incremental [--top 25] [--spy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import pstats
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import BENCH, OUT, Cli, database, write_config  # noqa: E402
+from bench.feeds import feed  # noqa: E402
+from samplefeed.server import FakeSapi3  # noqa: E402
+
+STEPS = {
+    "initial": ["sync", "--json"],
+    "full": ["sync", "--full", "--json"],
+    "incremental": ["sync", "--json"],
+}
+
+
+def summarise(path: Path, top: int) -> str:
+    """Samples per thread, and the functions most often on top of a thread's stack (self)
+    and anywhere on it (inclusive), from py-spy's collapsed stacks."""
+    threads: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = stack.split(";")
+        threads[frames[0]] += n
+        names = [re.sub(r" \((?:/.*/)?([^/]+)\)$", r" (\1)", f) for f in frames[1:]]
+        if names:
+            own[f"{frames[0][:24]} | {names[-1]}"] += n
+        for name in set(names):
+            inclusive[name] += n
+    total = sum(threads.values()) or 1
+    lines = ["threads: " + ", ".join(f"{k} {v / total:.0%}" for k, v in threads.most_common())]
+    lines += ["self:"] + [f"  {v / total:6.1%}  {k}" for k, v in own.most_common(top)]
+    lines += ["inclusive:"] + [f"  {v / total:6.1%}  {k}" for k, v in inclusive.most_common(top)]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feed", default="publiq", choices=["generated", "publiq"])
+    parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--steps", default="full,reconcile,incremental")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--spy", action="store_true",
+                        help="sample every thread with py-spy (in .venv only) instead of "
+                             "cProfile, which sees the main thread only")
+    args = parser.parse_args()
+    events = feed(args.feed, args.events, seed=7)
+    with FakeSapi3(events) as fake, database(args.db, "rerun") as db:
+        cli = Cli(write_config(OUT / "rerun.toml", fake.base_url), db.url)
+        cli.upgrade()
+        steps = args.steps.split(",")
+        initial = 0.0
+        if "initial" not in steps:
+            began = time.perf_counter()
+            proc = cli.run("sync", "--json")
+            initial = time.perf_counter() - began
+            print(f"initial sync: {initial:.2f} s (rc {proc.returncode})", file=sys.stderr)
+        for step in steps:
+            out = OUT / f"rerun-{step}.{'txt' if args.spy else 'prof'}"
+            command = ([sys.executable, str(BENCH / "reconcile_once.py"), "--config",
+                        str(cli.config)] if step == "reconcile" else cli.argv(*STEPS[step]))
+            if args.spy:
+                argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--threads",
+                        "--format", "raw", "--rate", "250", "-o", str(out), "--", *command]
+            else:
+                argv = [sys.executable, "-m", "cProfile", "-o", str(out), *command]
+            began = time.perf_counter()
+            proc = subprocess.run(argv, env=cli.env, capture_output=True, text=True)
+            wall = time.perf_counter() - began
+            initial = initial or wall
+            print(f"\n=== {step}: {wall:.2f} s wall ({wall / initial:.0%} of the initial), "
+                  f"rc {proc.returncode}; {proc.stdout.strip()[-600:]}",
+                  file=sys.stderr)
+            if args.spy:
+                print(summarise(out, args.top), file=sys.stderr)
+                continue
+            buf = io.StringIO()
+            pstats.Stats(str(out), stream=buf).sort_stats(args.sort).print_stats(args.top)
+            print(buf.getvalue(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
