@@ -131,19 +131,26 @@ def _retry_after_seconds(header: str | None) -> float | None:
 
 
 def nested_deeper(value: Any, limit: int) -> bool:
-    """Whether JSON nests more than `limit` arrays/objects deep (iterative: no recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
+    """Whether JSON nests more than `limit` arrays/objects deep (iterative: no recursion).
+
+    Level by level, looking only at containers: every page passes through here, and a page
+    holds some 200 000 values (a stack of every value took 27 ms a page, this 7). Parsed
+    JSON holds plain dicts and lists only, hence `type` rather than `isinstance`.
+    """
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1  # of the containers in `level`
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        inner: list[Any] = []
+        append = inner.append
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    append(child)
+        level = inner
     return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,30 @@ def test_depth_is_measured_without_recursion():
     for _ in range(50_000):
         deep = [deep]
     assert nested_deeper(deep, MAX_JSON_DEPTH)
+
+
+def _depth(value: object) -> int:
+    """The plain recursive definition, for small values."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def test_depth_agrees_with_the_definition_on_random_values():
+    rng = random.Random(5)
+
+    def value(levels: int) -> object:
+        if levels == 0 or rng.random() < 0.25:
+            return rng.choice([1, "x", None, [], {}])
+        if rng.random() < 0.5:
+            return [value(levels - 1) for _ in range(rng.randint(0, 3))]
+        return {str(i): value(levels - 1) for i in range(rng.randint(0, 3))}
+
+    for _ in range(2000):
+        v, limit = value(rng.randint(0, 8)), rng.randint(0, 8)
+        assert nested_deeper(v, limit) == (_depth(v) > limit), (v, limit)
 
 
 @pytest.fixture
