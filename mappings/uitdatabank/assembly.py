@@ -276,6 +276,8 @@ class Mapper:
             attendance_mode=attendance,
             online_url=online_url,
             children_only=doc.get("childrenOnly") is True,
+            next_occurrence_over=None if upcoming is None or upcoming.over is None
+            else upcoming.over.astimezone(UTC).isoformat(),
         )
 
     def _terms(self, doc: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:

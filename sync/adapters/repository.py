@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +69,7 @@ _UPDATE_ACTIVITY = (
         raw_fingerprint=sa.bindparam("b_fingerprint"),
         mapping_version=sa.bindparam("b_mapping"),
         visible_until=sa.bindparam("b_until", type_=t.UTCDateTime()),
+        next_occurrence_over=sa.bindparam("b_over", type_=t.UTCDateTime()),
     )
 )
 _SUPERSEDE = (
@@ -231,7 +232,8 @@ class CatalogueRepository:
             sa.select(a.c.id, a.c.source_id, a.c.state, a.c.content_hash,
                       a.c.approved_version_id, a.c.next_occurrence, a.c.current_version_id,
                       a.c.source_modified, a.c.raw_fingerprint, a.c.mapping_version,
-                      a.c.visible_until, a.c.raw_document.is_not(None).label("has_raw"))
+                      a.c.visible_until, a.c.next_occurrence_over,
+                      a.c.raw_document.is_not(None).label("has_raw"))
             .where(a.c.source == source, a.c.source_id.in_(ids))
         )
         return {
@@ -241,14 +243,16 @@ class CatalogueRepository:
                 # Without its raw document a fingerprint proves nothing: the next read maps
                 # the document again and stores it (remap needs it).
                 r.current_version_id, r.source_modified,
-                r.raw_fingerprint if r.has_raw else None, r.mapping_version, r.visible_until)
+                r.raw_fingerprint if r.has_raw else None, r.mapping_version, r.visible_until,
+                r.next_occurrence_over)
             for r in rows
         }
 
     def refresh(self, activity_id: int, next_occurrence: str | None,
-                prov: Provenance | None) -> None:
+                next_occurrence_over: str | None, prov: Provenance | None) -> None:
         """An unchanged activity re-read: keep its sort key and raw document current."""
-        values: dict[str, Any] = {"next_occurrence": _iso_to_dt(next_occurrence)}
+        values: dict[str, Any] = {"next_occurrence": _iso_to_dt(next_occurrence),
+                                  "next_occurrence_over": _iso_to_dt(next_occurrence_over)}
         if prov is not None and prov.raw_document is not None:
             values.update(prov.columns())
         self.conn.execute(t.activities.update().where(t.activities.c.id == activity_id)
@@ -275,12 +279,17 @@ class CatalogueRepository:
             .order_by(a.c.id).limit(limit)).scalars())
 
     def stale_next_occurrences(self, now: datetime, limit: int = 1000) -> list[tuple[int, int]]:
-        """(activity id, current version id) of live activities whose next date passed."""
+        """(activity id, current version id) of live activities whose next date is over."""
         a = t.activities
         rows = self.conn.execute(
             sa.select(a.c.id, a.c.current_version_id)
             .where(a.c.state.in_((cat.PENDING, cat.PUBLISHED)),
-                   a.c.next_occurrence.is_not(None), a.c.next_occurrence < now)
+                   a.c.next_occurrence.is_not(None),
+                   # Over: the next date moves on. Not known (rows written without it, a
+                   # period without end): once it began, as before the column existed.
+                   sa.or_(a.c.next_occurrence_over <= now,
+                          sa.and_(a.c.next_occurrence_over.is_(None),
+                                  a.c.next_occurrence < now)))
             .order_by(a.c.id).limit(limit))
         return [(r.id, r.current_version_id) for r in rows]
 
@@ -315,6 +324,7 @@ class CatalogueRepository:
             "municipality_nis": act.place.nis,
             "title": act.display_title,
             "next_occurrence": _iso_to_dt(act.next_occurrence),
+            "next_occurrence_over": _iso_to_dt(act.next_occurrence_over),
             "content_hash": digest,
             "source_modified": act.modified,
             "created_at": now,
@@ -340,7 +350,8 @@ class CatalogueRepository:
         insert_rows(self.conn, a, [{
             "id": aid, "source": source, "source_id": act.source_id, "state": state,
             "municipality_nis": act.place.nis, "title": act.display_title,
-            "next_occurrence": _iso_to_dt(act.next_occurrence), "content_hash": digest,
+            "next_occurrence": _iso_to_dt(act.next_occurrence),
+            "next_occurrence_over": _iso_to_dt(act.next_occurrence_over), "content_hash": digest,
             "source_modified": act.modified, "current_version_id": vid, "created_at": now,
             "updated_at": now, **prov.columns(),
         } for aid, vid, (act, _, digest, prov) in zip(activity_ids, version_ids, new,
@@ -378,6 +389,7 @@ class CatalogueRepository:
                 municipality_nis=act.place.nis,
                 title=act.display_title,
                 next_occurrence=_iso_to_dt(act.next_occurrence),
+                next_occurrence_over=_iso_to_dt(act.next_occurrence_over),
                 content_hash=digest,
                 source_modified=act.modified,
                 current_version_id=version_id,
@@ -414,6 +426,7 @@ class CatalogueRepository:
             "b_approved": vid if c.approve else None, "b_now": now,
             "b_raw": c.prov.raw_document, "b_fingerprint": c.prov.raw_fingerprint,
             "b_mapping": c.prov.mapping_version, "b_until": c.prov.visible_until,
+            "b_over": _iso_to_dt(c.act.next_occurrence_over),
         } for c, vid in zip(changes, version_ids, strict=True)])
         reviewed = [(c, vid) for c, vid in zip(changes, version_ids, strict=True)
                     if c.review_kind is not None]
@@ -490,8 +503,10 @@ class CatalogueRepository:
         return item_id
 
     def record_skipped(self, source: str, skipped: Sequence[Skipped],
-                       mapping_version: str | None, now: datetime) -> None:
-        """Remember events the mapping left out (the last word per event counts)."""
+                       mapping_version: str | None, now: datetime,
+                       prints: Mapping[str, str] | None = None) -> None:
+        """Remember events the mapping left out (the last word per event counts), with the
+        fingerprint of the document read (`prints`, by id) when known."""
         last = {s.source_id: s for s in skipped}
         if not last:
             return
@@ -502,7 +517,22 @@ class CatalogueRepository:
         self.conn.execute(k.insert(), [{
             "source": source, "source_id": sid, "reason": s.reason, "modified": s.modified,
             "mapping_version": mapping_version, "recorded_at": now,
+            "raw_fingerprint": (prints or {}).get(sid),
         } for sid, s in last.items()])
+
+    def skipped_fingerprints(self, source: str, source_ids: Sequence[str],
+                             mapping_version: str) -> dict[str, tuple[str, str]]:
+        """Id → (fingerprint, reason) of these events, where this mapping version left out
+        the document with that fingerprint."""
+        k = t.skipped_events
+        found: dict[str, tuple[str, str]] = {}
+        for i in range(0, len(source_ids), 2000):
+            found.update((r.source_id, (r.raw_fingerprint, r.reason)) for r in self.conn.execute(
+                sa.select(k.c.source_id, k.c.raw_fingerprint, k.c.reason)
+                .where(k.c.source == source, k.c.mapping_version == mapping_version,
+                       k.c.raw_fingerprint.is_not(None),
+                       k.c.source_id.in_(source_ids[i:i + 2000]))))
+        return found
 
     def source_ids(self, source: str, live_only: bool = False) -> set[str]:
         """Ids of the source's activities in the catalogue (`live_only`: not withdrawn)."""

@@ -105,6 +105,9 @@ activities = sa.Table(
     sa.Column("mapping_version", sa.String(40), nullable=True),
     # When the current version leaves the public catalogue; None: never (permanent).
     sa.Column("visible_until", UTCDateTime(), nullable=True, index=True),
+    # When the next date is over and the one after it takes its place: until then the stored
+    # next date holds, and a re-read of an unchanged document need not be mapped again.
+    sa.Column("next_occurrence_over", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("source", "source_id", name="uq_activities_source_source_id"),
 )
 
@@ -384,4 +387,6 @@ skipped_events = sa.Table(
     sa.Column("modified", sa.String(32), nullable=True),
     sa.Column("mapping_version", sa.String(40), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    # The raw document's fingerprint: a re-read of the same document is skipped unmapped.
+    sa.Column("raw_fingerprint", sa.String(64), nullable=True),
 )

@@ -244,6 +244,10 @@ class NormalisedActivity:
     online_url: str | None = None
     children_only: bool = False
     event_type_label: str | None = None
+    # When `next_occurrence` is over and the next date takes its place (None: never, or no
+    # next date); relative to `as_of` and not hashed, like it. Until then a re-read of the
+    # same document maps to the same activity, so it need not be mapped again.
+    next_occurrence_over: str | None = None
 
     @property
     def has_several_levels(self) -> bool:
@@ -279,7 +283,7 @@ class NormalisedActivity:
         return min(self.language_levels)
 
     def content_hash(self) -> str:
-        """Hash of what a moderator reviews: `modified` and `next_occurrence` are left out."""
+        """Hash of what a moderator reviews: `modified` and the next date are left out."""
         return hash_of(self.to_dict())
 
 
@@ -299,7 +303,7 @@ def hash_of(data: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-_NOT_HASHED = frozenset({"modified", "next_occurrence"})
+_NOT_HASHED = frozenset({"modified", "next_occurrence", "next_occurrence_over"})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 

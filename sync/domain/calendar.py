@@ -48,6 +48,14 @@ class Upcoming:
         """Soonest first: a period or slot under way sorts as now, not as its start."""
         return max(self.start, now)
 
+    @property
+    def over(self) -> datetime | None:
+        """When this stops being the next moment (and the next one takes its place): as
+        `upcoming` leaves a moment out. None: a period without end, never."""
+        if self.kind == KIND_DATE:
+            return _date_over(self.start, self.end)
+        return self.end
+
 
 def calendar_of(data: dict[str, Any]) -> Calendar | None:
     """A stored version's calendar, typed; None when the version has none to read."""
@@ -92,7 +100,10 @@ def occurrence_over(o: Occurrence) -> datetime:
     may still come late, and a whole-day date lasts until midnight)."""
     start = parse(o.start)
     assert start is not None
-    end = parse(o.end)
+    return _date_over(start, parse(o.end))
+
+
+def _date_over(start: datetime, end: datetime | None) -> datetime:
     if end is not None and end > start:
         return end
     return day_start(local_day(start) + timedelta(days=1))

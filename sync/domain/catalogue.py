@@ -51,6 +51,7 @@ class CatalogueEntry:
     raw_fingerprint: str | None = None
     mapping_version: str | None = None  # of the mapping that produced the stored activity
     visible_until: datetime | None = None
+    next_occurrence_over: datetime | None = None  # when the next date moves on
 
     @property
     def has_open_item(self) -> bool:

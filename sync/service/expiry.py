@@ -51,8 +51,9 @@ def expire_and_refresh(uow_factory: Callable[[], UnitOfWork], now: datetime) -> 
                 seen.add(activity_id)
                 act = NormalisedActivity.from_dict(uow.catalogue.version_data(version_id))
                 nxt = next_occurrence(act.calendar, now)
+                over = None if nxt is None else nxt.over
                 uow.catalogue.refresh(activity_id, None if nxt is None else nxt.start.isoformat(),
-                                      None)
+                                      None if over is None else over.isoformat(), None)
             uow.commit()
         moved += len(stale)
         if len(stale) < BATCH:

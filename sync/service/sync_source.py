@@ -80,6 +80,10 @@ def fingerprint(raw_text: str) -> str:
     return hashlib.sha256(raw_text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _iso_to_dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 STOPPED = "stopped: the daemon is shutting down; the next run resumes here"
 
 # A record handed to `apply` without its raw document (tests, admin tools): nothing stored.
@@ -121,9 +125,12 @@ class SyncService:
             return False  # withdrawn or expired: mapping decides whether it comes back
         if entry.visible_until is not None and entry.visible_until <= now:
             return False
-        if entry.next_occurrence is not None:
-            return datetime.fromisoformat(entry.next_occurrence) > now
-        return True
+        if entry.next_occurrence is None:
+            return True
+        if entry.next_occurrence_over is not None:
+            return entry.next_occurrence_over > now
+        # Not known when it is over (written before it was kept): once it began.
+        return datetime.fromisoformat(entry.next_occurrence) > now
 
     def process_page(
         self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
@@ -141,13 +148,23 @@ class SyncService:
         ids = [raw_source_id(raw) for raw in records]
         # One query for the page instead of one per record.
         entries = uow.catalogue.entries(self.source, [sid for sid in ids if sid])
+        # Documents this mapping left out when it last read them (a skip depends on the
+        # document alone, never on the date).
+        skips = ({} if self.mapping_version is None else uow.catalogue.skipped_fingerprints(
+            self.source, [sid for sid in ids if sid and sid not in entries],
+            self.mapping_version))
         twice = {sid for sid, n in Counter(ids).items() if n > 1}
         outcomes: list[tuple[Any, MappingOutcome, str]] = []
         for raw, text, sid in zip(records, texts, ids, strict=True):
             counts.fetched += 1
-            entry = entries.get(sid) if sid is not None and sid not in twice else None
-            if entry is not None and self.unchanged(entry, fingerprint(text), now):
-                counts.unchanged += 1  # a re-read of a document we mapped already
+            if sid is None or sid in twice:
+                pass
+            elif (entry := entries.get(sid)) is not None:
+                if self.unchanged(entry, fingerprint(text), now):
+                    counts.unchanged += 1  # a re-read of a document we mapped already
+                    continue
+            elif (skip := skips.get(sid)) is not None and skip[0] == fingerprint(text):
+                counts.skip(skip[1])  # a re-read of a document we left out already
                 continue
             try:
                 outcomes.append((raw, self.mapper(raw, self.region, now), text))
@@ -181,7 +198,12 @@ class SyncService:
                 except SQLAlchemyError as exc:
                     self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
                                counts, now, text)
-        uow.catalogue.record_skipped(self.source, skipped, self.mapping_version, now)
+        if skipped:
+            text_of = dict(zip(ids, texts, strict=True))
+            prints = {s.source_id: fingerprint(text_of[s.source_id]) for s in skipped
+                      if s.source_id in text_of}
+            uow.catalogue.record_skipped(self.source, skipped, self.mapping_version, now,
+                                         prints)
 
     def _create_new(
         self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome, str]], run_id: int,
@@ -206,7 +228,8 @@ class SyncService:
         for (act, _, digest, prov), (activity_id, item_id) in zip(new, created, strict=True):
             entries[act.source_id] = cat.CatalogueEntry(
                 activity_id, cat.PENDING, digest, None, act.next_occurrence, None,
-                act.modified, prov.raw_fingerprint, prov.mapping_version, prov.visible_until)
+                act.modified, prov.raw_fingerprint, prov.mapping_version, prov.visible_until,
+                _iso_to_dt(act.next_occurrence_over))
             events.append(ActivityDiscovered(activity_id, item_id, self.source, act.source_id,
                                              act.place.nis, act.display_title))
         uow.outbox.add_many(events, now)
@@ -225,7 +248,8 @@ class SyncService:
             entries[act.source_id] = cat.CatalogueEntry(
                 entry.id, c.state, c.digest, version_id if c.approve else
                 entry.approved_version_id, act.next_occurrence, version_id, act.modified,
-                c.prov.raw_fingerprint, c.prov.mapping_version, c.prov.visible_until)
+                c.prov.raw_fingerprint, c.prov.mapping_version, c.prov.visible_until,
+                _iso_to_dt(act.next_occurrence_over))
             if item_id is not None:
                 events.append(ActivityChanged(entry.id, item_id, self.source, act.source_id,
                                               act.place.nis, act.display_title))
@@ -274,23 +298,29 @@ class SyncService:
             counts.skip(decision.reason)
             if entry is None and isinstance(outcome, Skipped):
                 if skipped is None:
+                    prints = ({} if raw is NO_RAW else
+                              {outcome.source_id: fingerprint(raw_text or raw_json(raw))})
                     uow.catalogue.record_skipped(self.source, [outcome], self.mapping_version,
-                                                 now)
+                                                 now, prints)
                 else:
                     skipped.append(outcome)
         elif decision.action in (cat.UNCHANGED, cat.EXPIRE):
             counts.unchanged += 1
             assert entry is not None and isinstance(outcome, NormalisedActivity)
             prov = self.provenance(raw, outcome, raw_text) if raw is not NO_RAW else None
-            if (outcome.next_occurrence != entry.next_occurrence or
+            over = _iso_to_dt(outcome.next_occurrence_over)
+            if (outcome.next_occurrence != entry.next_occurrence
+                    or over != entry.next_occurrence_over or
                     (prov is not None and (prov.raw_fingerprint != entry.raw_fingerprint or
                                            prov.mapping_version != entry.mapping_version))):
                 # A date passed since the last version (re-read by --full or the nightly
                 # reconciliation), or the source rewrote the document (or a new mapping read
                 # it) without changing what we take from it: only the sort key and raw
                 # document move; no version.
-                uow.catalogue.refresh(entry.id, outcome.next_occurrence, prov)
+                uow.catalogue.refresh(entry.id, outcome.next_occurrence,
+                                      outcome.next_occurrence_over, prov)
                 entry = replace(entry, next_occurrence=outcome.next_occurrence,
+                                next_occurrence_over=over,
                                 raw_fingerprint=prov.raw_fingerprint if prov else
                                 entry.raw_fingerprint,
                                 mapping_version=prov.mapping_version if prov else
@@ -330,7 +360,7 @@ class SyncService:
             entries[outcome.source_id] = cat.CatalogueEntry(
                 activity_id, decision.state, digest, approved, outcome.next_occurrence,
                 version_id, outcome.modified, prov.raw_fingerprint, prov.mapping_version,
-                prov.visible_until)
+                prov.visible_until, _iso_to_dt(outcome.next_occurrence_over))
             if decision.action == cat.CREATE:
                 counts.created += 1
             else:

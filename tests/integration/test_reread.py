@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,8 @@ def test_a_full_reread_maps_only_what_changed_or_what_time_moved(
 
 def test_orjson_hash_is_byte_identical_to_the_standard_library() -> None:
     def reference(data: dict[str, Any]) -> str:
-        content = {k: v for k, v in data.items() if k not in ("modified", "next_occurrence")}
+        content = {k: v for k, v in data.items()
+                   if k not in ("modified", "next_occurrence", "next_occurrence_over")}
         blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -116,3 +117,121 @@ def test_orjson_hash_is_byte_identical_to_the_standard_library() -> None:
     ]
     for data in samples:
         assert hash_of(data) == reference(data)
+
+
+def _stored_next(engine: Engine) -> list[tuple[Any, Any]]:
+    a = t.activities
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            sa.select(a.c.next_occurrence, a.c.next_occurrence_over).order_by(a.c.id))]
+
+
+def test_a_date_under_way_is_not_mapped_again_until_it_is_over(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    """A date that began but is not over stays the next date: a re-read does not map the
+    document again, nor does the housekeeping move it, until it is over."""
+    from sync.service.expiry import expire_and_refresh
+
+    clock = Clock()  # 2026-11-25 07:00 UTC
+    app = make_app(tmp_path, engine, region, now=clock)
+    days = make_event(1)
+    days.update(calendarType="multiple", subEvent=[
+        # Under way now (08:00-20:00 Brussels), then a second date a week later.
+        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
+         "status": {"type": "Available"}},
+        {"startDate": "2026-12-02T18:00:00+01:00", "endDate": "2026-12-02T20:00:00+01:00",
+         "status": {"type": "Available"}},
+    ])
+    # A date without an end lasts its (Brussels) day.
+    # (A concert: a course series without `availableTo` would leave at its start.)
+    no_end = make_event(2, start="2026-11-25T07:00:00+01:00", end="", event_type="0.50.4.0.0")
+    no_end.pop("endDate")
+    no_end.pop("availableTo")
+    mapper = CountingMapper()
+    full(app, service(app, mapper, "v1"), [days, no_end])
+    assert _stored_next(engine) == [
+        (datetime(2026, 11, 25, 6, 30, tzinfo=UTC), datetime(2026, 11, 25, 19, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 25, 6, 0, tzinfo=UTC), datetime(2026, 11, 25, 23, 0, tzinfo=UTC)),
+    ]
+
+    clock.advance(hours=10)  # 17:00 UTC: both began, neither is over
+    mapper.calls.clear()
+    again = full(app, service(app, mapper, "v1"), [days, no_end])
+    assert mapper.calls == [] and again.counts.unchanged == 2
+    assert expire_and_refresh(app.uow, clock()).next_dates_moved == 0
+
+    clock.advance(hours=2, minutes=30)  # 19:30 UTC: the first date of `days` is over
+    assert expire_and_refresh(app.uow, clock()).next_dates_moved == 1
+    assert _stored_next(engine)[0] == (datetime(2026, 12, 2, 17, 0, tzinfo=UTC),
+                                       datetime(2026, 12, 2, 19, 0, tzinfo=UTC))
+    mapper.calls.clear()
+    full(app, service(app, mapper, "v1"), [days, no_end])
+    assert mapper.calls == []  # the housekeeping moved it on: settled again
+
+
+def test_a_reread_maps_the_moved_date_when_no_housekeeping_ran(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    clock = Clock()
+    app = make_app(tmp_path, engine, region, now=clock)
+    days = make_event(1)
+    days.update(calendarType="multiple", subEvent=[
+        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
+         "status": {"type": "Available"}},
+        {"startDate": "2026-12-02T18:00:00+01:00", "endDate": "2026-12-02T20:00:00+01:00",
+         "status": {"type": "Available"}},
+    ])
+    mapper = CountingMapper()
+    full(app, service(app, mapper, "v1"), [days])
+    clock.advance(hours=13)  # 20:00 UTC: the first date is over
+    mapper.calls.clear()
+    result = full(app, service(app, mapper, "v1"), [days])
+    assert len(mapper.calls) == 1 and result.counts.unchanged == 1
+    assert _stored_next(engine) == [(datetime(2026, 12, 2, 17, 0, tzinfo=UTC),
+                                     datetime(2026, 12, 2, 19, 0, tzinfo=UTC))]
+
+
+def test_a_skipped_document_read_again_unchanged_is_not_mapped_again(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    app = make_app(tmp_path, engine, region, now=Clock())
+    cancelled = make_event(1, status="Unavailable")
+    other = make_event(2, labels=("geen taalicoon",))
+    mapper = CountingMapper()
+    first = full(app, service(app, mapper, "v1"), [cancelled, other])
+    assert len(mapper.calls) == 2
+    assert first.counts.skipped == {"cancelled": 1, "no_language_icon": 1}
+
+    mapper.calls.clear()
+    again = full(app, service(app, mapper, "v1"), [cancelled, other])
+    assert mapper.calls == []
+    assert again.counts.skipped == first.counts.skipped and again.counts.fetched == 2
+
+    # Changed at the source, or read by another mapping: mapped again.
+    mapper.calls.clear()
+    back = changed(cancelled, status={"type": "Available"},
+                   modified="2026-11-21T10:00:00+00:00")
+    result = full(app, service(app, mapper, "v1"), [back, other])
+    assert len(mapper.calls) == 1 and result.counts.created == 1
+    mapper.calls.clear()
+    full(app, service(app, mapper, "v2"), [back, other])
+    assert len(mapper.calls) == 2
+
+
+def test_migration_0011_counts_a_next_date_as_over_once_it_began(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    """Rows from before 0011 keep the rule they had: their next date is over when it began."""
+    from alembic import command
+
+    from sync.adapters import migrate
+
+    app = make_app(tmp_path, engine, region, now=Clock())
+    full(app, service(app, CountingMapper(), "v1"), [make_event(1), make_event(2)])
+    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+    migrate.upgrade(engine)
+    stored = _stored_next(engine)
+    assert len(stored) == 2 and all(nxt is not None and over == nxt for nxt, over in stored)
+    with engine.connect() as conn:
+        k = t.skipped_events
+        assert conn.execute(sa.select(k.c.raw_fingerprint)).all() == []

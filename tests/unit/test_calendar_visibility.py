@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -69,6 +69,27 @@ def test_periodic_with_opening_hours_gives_the_next_slot_not_the_clock() -> None
     # During a slot, that slot with its real times.
     during = next_occurrence(act.calendar, at("2017-05-01 10:30"))
     assert during is not None and during.start == at("2017-05-01 09:00")
+
+
+def test_the_next_moment_is_over_when_upcoming_moves_past_it() -> None:
+    """`over` is the first moment `next_occurrence` gives something else, per kind; the
+    mapping keeps it with the activity, so a re-read before it need not map again."""
+    slots = fixture("periodic_with_opening_hours", at("2017-05-01 10:30"))
+    whole_days = fixture("booking_availability_unavailable", at("2017-04-30 00:30"))
+    period = fixture("periodic_with_booking_info_contact_point_organizer", at("2017-04-30 14:00"))
+    for act, now in ((slots, at("2017-05-01 10:30")), (whole_days, at("2017-04-30 12:00")),
+                     (period, at("2017-04-30 14:00"))):
+        nxt = next_occurrence(act.calendar, now)
+        assert nxt is not None and nxt.over is not None
+        assert act.next_occurrence_over == nxt.over.astimezone(UTC).isoformat()
+        just_before = next_occurrence(act.calendar, nxt.over - timedelta(seconds=1))
+        assert just_before is not None and just_before.start == nxt.start
+        after = next_occurrence(act.calendar, nxt.over)
+        assert after is None or after.start != nxt.start
+    assert next_occurrence(slots.calendar, at("2017-05-01 10:30")).over == at(  # type: ignore[union-attr]
+        "2017-05-01 12:00")
+    assert next_occurrence(whole_days.calendar, at("2017-04-30 12:00")).over == at(  # type: ignore[union-attr]
+        "2017-05-01 00:00")
 
 
 def test_closed_days_are_skipped() -> None:
