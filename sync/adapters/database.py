@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 
 class DatabaseUrlError(ValueError):
@@ -121,3 +122,31 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
         # reader must not, or every page view waits for every other one.
         read_only = conn.get_execution_options().get(READ_ONLY)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def begin_replayable(conn: Connection) -> Callable[[], None]:
+    """Begin a transaction whose commit need not wait for the disk; return what restores the
+    connection once its transactions are over.
+
+    For a sync page and its cursor: committed together, so a crash of the machine that loses
+    the last commits loses page and cursor together, and the next run reads the page again.
+    Never corruption: SQLite's WAL with `synchronous=NORMAL` and PostgreSQL's
+    `synchronous_commit=off` stay consistent. A process crash (kill -9) loses nothing on
+    either. Everything else (a moderator's decision, the outbox) keeps waiting for the disk.
+    """
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        # SQLite refuses to change it inside a transaction: set before BEGIN, restore after.
+        before = int(raw.execute("PRAGMA synchronous").fetchone()[0])
+        raw.execute("PRAGMA synchronous=NORMAL")
+        conn.begin()
+
+        def restore() -> None:
+            raw.execute(f"PRAGMA synchronous={before}")
+
+        return restore
+    conn.begin()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    return lambda: None

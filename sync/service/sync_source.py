@@ -501,7 +501,7 @@ def _store_page(
         # record with savepoints, so that only the bad record becomes a failure.
         attempt = RunCounts.from_json(counts.to_json())
         try:
-            with uow_factory() as uow:
+            with uow_factory().replayable() as uow:
                 service.process_page(uow, page.records, run_id, attempt, savepoints=savepoints)
                 uow.runs.save_cursor(service.source, cursor_json, service.clock())
                 uow.runs.progress(run_id, attempt, cursor_json)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
+from sync.adapters.database import begin_replayable
 from sync.adapters.moderation import LinkRepository, ModeratorRepository, ReviewRepository
 from sync.adapters.repository import CatalogueRepository, OutboxRepository, RunRepository
 
@@ -25,10 +26,21 @@ class UnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._conn: Connection | None = None
+        self._replayable = False
+        self._restore: Callable[[], None] | None = None
+
+    def replayable(self) -> UnitOfWork:
+        """The transaction holds only what reading the source again restores (a sync page
+        with its cursor): its commit need not wait for the disk (`begin_replayable`)."""
+        self._replayable = True
+        return self
 
     def __enter__(self) -> UnitOfWork:
         self._conn = self.engine.connect()
-        self._conn.begin()
+        if self._replayable:
+            self._restore = begin_replayable(self._conn)
+        else:
+            self._conn.begin()
         self.catalogue = CatalogueRepository(self._conn)
         self.outbox = OutboxRepository(self._conn)
         self.runs = RunRepository(self._conn)
@@ -45,7 +57,14 @@ class UnitOfWork:
         try:
             if self._conn.in_transaction():
                 self._conn.rollback()
+            if self._restore is not None:
+                self._restore()
+        except BaseException:
+            if self._restore is not None:
+                self._conn.invalidate()  # never back into the pool still relaxed
+            raise
         finally:
+            self._restore = None
             self._conn.close()
             self._conn = None
 
