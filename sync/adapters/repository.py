@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
-from sync.adapters.database import json_text
+from sync.adapters.database import json_text, json_value
 from sync.adapters.search_index import index_activities
 from sync.domain import catalogue as cat
-from sync.domain.activity import NormalisedActivity, Skipped, hash_of
+from sync.domain.activity import EncodedJson, NormalisedActivity, Skipped, hash_of
 from sync.domain.catalogue import NO_PROVENANCE, Provenance
 from sync.domain.events import DomainEvent
 from sync.domain.runs import RUNNING, RunCounts
@@ -114,7 +114,12 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     elif conn.dialect.name == "sqlite" and len(rows) >= _COPY_FROM:
         _executemany(conn, table, rows)
     else:
-        conn.execute(table.insert(), list(rows))
+        # SQLAlchemy writes JSON columns itself: JSON text goes back to its value first.
+        encoded = [c.name for c in table.c if isinstance(c.type, sa.JSON) and c.name in rows[0]]
+        conn.execute(table.insert(), [
+            {**row, **{c: json_value(row[c]) for c in encoded
+                       if isinstance(row[c], EncodedJson)}} if encoded else row
+            for row in rows])
 
 
 def _executemany(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -139,7 +144,10 @@ def _bind_value(column_type: Any, dialect: Any) -> Any:
     `YYYY-MM-DD HH:MM:SS.ffffff`) without its two calls and string formatting per value."""
     if isinstance(column_type, t.UTCDateTime):
         return _sqlite_utc
-    return column_type.dialect_impl(dialect).bind_processor(dialect)
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column_type, sa.JSON) and process is not None:
+        return lambda v: v if isinstance(v, EncodedJson) else process(v)
+    return process
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -201,7 +209,7 @@ def _copy_value(column_type: Any) -> Any:
         return _naive_utc
     if isinstance(column_type, sa.JSON):
         # COPY's text format is jsonb input; None is JSON null, as SQLAlchemy binds it.
-        return json_text
+        return lambda v: v if isinstance(v, EncodedJson) else json_text(v)
     return lambda v: v
 
 
@@ -336,8 +344,7 @@ class CatalogueRepository:
 
     def create_many(
         self, source: str,
-        new: Sequence[tuple[NormalisedActivity, dict[str, Any], str, Provenance]],
-        state: str, now: datetime, run_id: int | None,
+        new: Sequence[cat.NewActivity], state: str, now: datetime, run_id: int | None,
     ) -> list[tuple[int, int]]:
         """Insert activities, their first versions and their review items in a few batched
         statements (COPY on PostgreSQL); return (activity id, review item id) per activity,
@@ -348,24 +355,21 @@ class CatalogueRepository:
         activity_ids, version_ids, item_ids = (new_ids(self.conn, table, len(new))
                                                for table in (a, v, r))
         insert_rows(self.conn, a, [{
-            "id": aid, "source": source, "source_id": act.source_id, "state": state,
-            "municipality_nis": act.place.nis, "title": act.display_title,
-            "next_occurrence": _iso_to_dt(act.next_occurrence),
-            "next_occurrence_over": _iso_to_dt(act.next_occurrence_over), "content_hash": digest,
-            "source_modified": act.modified, "current_version_id": vid, "created_at": now,
-            "updated_at": now, **prov.columns(),
-        } for aid, vid, (act, _, digest, prov) in zip(activity_ids, version_ids, new,
-                                                      strict=True)])
+            "id": aid, "source": source, "source_id": n.source_id, "state": state,
+            "municipality_nis": n.nis, "title": n.title,
+            "next_occurrence": _iso_to_dt(n.next_occurrence),
+            "next_occurrence_over": _iso_to_dt(n.next_occurrence_over), "content_hash": n.digest,
+            "source_modified": n.modified, "current_version_id": vid, "created_at": now,
+            "updated_at": now, **n.prov.columns(),
+        } for aid, vid, n in zip(activity_ids, version_ids, new, strict=True)])
         insert_rows(self.conn, v, [{
-            "id": vid, "activity_id": aid, "number": 1, "content_hash": digest, "data": data,
-            "source_modified": act.modified, "run_id": run_id, "created_at": now,
-        } for aid, vid, (act, data, digest, _) in zip(activity_ids, version_ids, new,
-                                                      strict=True)])
+            "id": vid, "activity_id": aid, "number": 1, "content_hash": n.digest,
+            "data": n.data, "source_modified": n.modified, "run_id": run_id, "created_at": now,
+        } for aid, vid, n in zip(activity_ids, version_ids, new, strict=True)])
         insert_rows(self.conn, r, [{
-            "id": iid, "activity_id": aid, "version_id": vid, "municipality_nis": act.place.nis,
+            "id": iid, "activity_id": aid, "version_id": vid, "municipality_nis": n.nis,
             "kind": cat.KIND_NEW, "status": cat.ITEM_OPEN, "reason": None, "created_at": now,
-        } for aid, vid, iid, (act, _, _, _) in zip(activity_ids, version_ids, item_ids, new,
-                                                   strict=True)])
+        } for aid, vid, iid, n in zip(activity_ids, version_ids, item_ids, new, strict=True)])
         return list(zip(activity_ids, item_ids, strict=True))
 
     def update(

@@ -287,6 +287,13 @@ class NormalisedActivity:
         return hash_of(self.to_dict())
 
 
+class EncodedJson(str):
+    """A value already written as JSON, byte for byte what a JSON column writes of it
+    (orjson's output): stored as it is, not written again."""
+
+    __slots__ = ()
+
+
 def hash_of(data: dict[str, Any]) -> str:
     """The content hash of an activity's `to_dict()`."""
     content = {k: v for k, v in data.items() if k not in _NOT_HASHED}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sync.domain.activity import MappingOutcome, NormalisedActivity, Skipped
+from sync.domain.activity import EncodedJson, MappingOutcome, NormalisedActivity, Skipped
 
 # Activity states.
 PENDING = "pending"  # waiting for a first decision; not visible
@@ -86,6 +86,28 @@ class Provenance:
 
 
 NO_PROVENANCE = Provenance()
+
+
+@dataclass(frozen=True, slots=True)
+class NewActivity:
+    """An activity new to the catalogue as its first version is written: what the rows
+    need of it, mapped here or in a worker process (`data` then comes as its JSON text)."""
+
+    source_id: str
+    nis: str
+    title: str
+    next_occurrence: str | None
+    next_occurrence_over: str | None
+    modified: str
+    data: dict[str, Any] | EncodedJson
+    digest: str
+    prov: Provenance
+
+    @classmethod
+    def of(cls, act: NormalisedActivity, data: dict[str, Any], digest: str,
+           prov: Provenance) -> NewActivity:
+        return cls(act.source_id, act.place.nis, act.display_title, act.next_occurrence,
+                   act.next_occurrence_over, act.modified, data, digest, prov)
 
 
 def decide(

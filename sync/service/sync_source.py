@@ -211,27 +211,28 @@ class SyncService:
         seen_twice: set[str],
     ) -> list[tuple[Any, MappingOutcome, str]]:
         """Insert the page's new activities in batches; return the outcomes left to apply."""
-        new: list[tuple[NormalisedActivity, dict[str, Any], str, Provenance]] = []
+        new: list[cat.NewActivity] = []
         rest: list[tuple[Any, MappingOutcome, str]] = []
         for raw, outcome, text in outcomes:
             # Already over: created without a review item, one by one (rare).
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
                     and outcome.source_id not in seen_twice and not is_expired(outcome, now)):
                 data = outcome.to_dict()
-                new.append((outcome, data, hash_of(data), self.provenance(raw, outcome, text)))
+                new.append(cat.NewActivity.of(outcome, data, hash_of(data),
+                                              self.provenance(raw, outcome, text)))
             else:
                 rest.append((raw, outcome, text))
         if not new:
             return rest
         created = uow.catalogue.create_many(self.source, new, cat.PENDING, now, run_id)
         events = []
-        for (act, _, digest, prov), (activity_id, item_id) in zip(new, created, strict=True):
-            entries[act.source_id] = cat.CatalogueEntry(
-                activity_id, cat.PENDING, digest, None, act.next_occurrence, None,
-                act.modified, prov.raw_fingerprint, prov.mapping_version, prov.visible_until,
-                _iso_to_dt(act.next_occurrence_over))
-            events.append(ActivityDiscovered(activity_id, item_id, self.source, act.source_id,
-                                             act.place.nis, act.display_title))
+        for n, (activity_id, item_id) in zip(new, created, strict=True):
+            entries[n.source_id] = cat.CatalogueEntry(
+                activity_id, cat.PENDING, n.digest, None, n.next_occurrence, None,
+                n.modified, n.prov.raw_fingerprint, n.prov.mapping_version,
+                n.prov.visible_until, _iso_to_dt(n.next_occurrence_over))
+            events.append(ActivityDiscovered(activity_id, item_id, self.source, n.source_id,
+                                             n.nis, n.title))
         uow.outbox.add_many(events, now)
         counts.created += len(new)
         return rest
