@@ -61,13 +61,20 @@ def main() -> int:
     parser.add_argument("--steps", default="full,reconcile,incremental")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--plain", action="store_true", help="no profiler: walls only")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="[catalogue] mapping_workers (default: unset, every core but one)")
     parser.add_argument("--spy", action="store_true",
                         help="sample every thread with py-spy (in .venv only) instead of "
                              "cProfile, which sees the main thread only")
     args = parser.parse_args()
     events = feed(args.feed, args.events, seed=7)
     with FakeSapi3(events) as fake, database(args.db, "rerun") as db:
-        cli = Cli(write_config(OUT / "rerun.toml", fake.base_url), db.url)
+        config = write_config(OUT / "rerun.toml", fake.base_url)
+        if args.workers is not None:
+            with config.open("a", encoding="utf-8") as f:
+                f.write(f"\n[catalogue]\nmapping_workers = {args.workers}\n")
+        cli = Cli(config, db.url)
         cli.upgrade()
         steps = args.steps.split(",")
         initial = 0.0
@@ -80,7 +87,9 @@ def main() -> int:
             out = OUT / f"rerun-{step}.{'txt' if args.spy else 'prof'}"
             command = ([sys.executable, str(BENCH / "reconcile_once.py"), "--config",
                         str(cli.config)] if step == "reconcile" else cli.argv(*STEPS[step]))
-            if args.spy:
+            if args.plain:
+                argv = command
+            elif args.spy:
                 argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--threads",
                         "--format", "raw", "--rate", "250", "-o", str(out), "--", *command]
             else:
@@ -92,6 +101,8 @@ def main() -> int:
             print(f"\n=== {step}: {wall:.2f} s wall ({wall / initial:.0%} of the initial), "
                   f"rc {proc.returncode}; {proc.stdout.strip()[-600:]}",
                   file=sys.stderr)
+            if args.plain:
+                continue
             if args.spy:
                 print(summarise(out, args.top), file=sys.stderr)
                 continue

@@ -43,6 +43,9 @@ class Page:
     records: list[Any]
     cursor: Cursor
     total: int | None = None
+    # The records came from strict JSON (no NaN, no integer beyond 64 bits), so writing them
+    # with orjson and reading them back gives them exactly (what a worker process maps).
+    reencodable: bool = False
 
 
 class Connector(Protocol):

@@ -193,6 +193,8 @@ class UitdatabankConnector:
         self._query = build_query(self._labels, self._postal_codes)
         # HTTP requests sent (retries included): what a measurement costs the source.
         self.request_count = 0
+        # Whether the last body was strict JSON (see `Page.reencodable`).
+        self.strict_json = False
 
     # ---------------------------------------------------------------- public API
 
@@ -380,7 +382,7 @@ class UitdatabankConnector:
             title, detail = _problem(response)
             raise FatalSourceError(status, title, detail)
         try:
-            body = _loads(response.content)
+            body, self.strict_json = _loads(response.content)
         except RecursionError:
             body = None  # deeper than the interpreter's stack: too deep, by far
         except (ValueError, UnicodeDecodeError) as exc:
@@ -423,13 +425,14 @@ class UitdatabankConnector:
         )
 
 
-def _loads(content: bytes) -> Any:
-    """A response body: orjson (several times faster on big pages); what it refuses (NaN,
-    integers beyond 64 bits) goes to the standard library, which decides as before."""
+def _loads(content: bytes) -> tuple[Any, bool]:
+    """A response body, and whether it was strict JSON: orjson (several times faster on big
+    pages); what it refuses (NaN, integers beyond 64 bits) goes to the standard library,
+    which decides as before."""
     try:
-        return orjson.loads(content)
+        return orjson.loads(content), True
     except orjson.JSONDecodeError:
-        return json.loads(content)
+        return json.loads(content), False
 
 
 def _describe(exc: BaseException | None) -> str:
@@ -490,7 +493,8 @@ class _Pass:
                 log.warning("sapi3.out_of_order", source=c.name, id=sid,
                             modified=format_modified(modified))
             if records:
-                yield Page(records=records, cursor=self.cursor(), total=total)
+                yield Page(records=records, cursor=self.cursor(), total=total,
+                           reencodable=c.strict_json)
             step = paging.advance(request, members, total)
             if step.short:
                 log.info("sapi3.short_page", source=c.name, start=request.start,
@@ -546,7 +550,8 @@ class _Pass:
                     )
                 records = self.paging.take_in_second(members)
                 if records:
-                    yield Page(records=records, cursor=self.cursor(), total=total)
+                    yield Page(records=records, cursor=self.cursor(), total=total,
+                           reencodable=c.strict_json)
                 if not members or len(members) < limit:
                     break
                 if total is not None and start + len(members) >= total:

@@ -26,6 +26,7 @@ from sync.domain.activity import MappingOutcome
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
 from sync.service.catalogue_query import new_catalogue
+from sync.service.mapping_pool import MappingPool, worker_count
 from sync.service.outbox import Delivery, Handler, OutboxRelay
 from sync.service.public_catalogue import PublicCatalogue
 from sync.service.sync_source import Mapper, SyncService
@@ -50,6 +51,16 @@ def utcnow() -> datetime:
 def map_uitdatabank(raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
     """The mapping with the shipped type table."""
     return to_activity(raw, region, as_of=as_of)
+
+
+@dataclass(frozen=True)
+class TypedMapper:
+    """The mapping with a configured type table; a class, so a worker process receives it."""
+
+    types: TypeTable
+
+    def __call__(self, raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
+        return to_activity(raw, region, as_of=as_of, types=self.types)
 
 
 def load_types(config: AppConfig) -> TypeTable:
@@ -172,12 +183,13 @@ class App:
         """The mapping with the configured type table (the shipped one by default)."""
         if self.types is default_type_table():
             return map_uitdatabank  # looked up now, so tests can swap it
-        types = self.types
+        return TypedMapper(self.types)
 
-        def mapped(raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
-            return to_activity(raw, region, as_of=as_of, types=types)
-
-        return mapped
+    def mapping_pool(self) -> MappingPool | None:
+        """Workers for the mapping of large pages, as `[catalogue] mapping_workers` says."""
+        workers = self.config.catalogue.mapping_workers
+        workers = worker_count() if workers is None else workers
+        return MappingPool(self.mapper(), self.region, workers) if workers > 0 else None
 
     @property
     def mapping_version(self) -> str:
@@ -185,7 +197,8 @@ class App:
 
     def sync_service(self, source: SourceConfig) -> SyncService:
         return SyncService(source.name, self.region, self.mapper(), self.clock,
-                           mapping_version=self.mapping_version, review_diff=review_diff)
+                           mapping_version=self.mapping_version, review_diff=review_diff,
+                           pool=self.mapping_pool())
 
     def get_mailer(self) -> Mailer:
         if self.mailer is None:

@@ -204,6 +204,9 @@ class CatalogueConfig(_Strict):
     include_members_only: bool = False
     # Our own term → activity type table instead of the one shipped (same TOML shape).
     activity_types_file: Path | None = None
+    # Processes that map the new documents of large pages (an initial sync, a catch-up)
+    # while the sync stores the page before; unset: every core but one; 0: none.
+    mapping_workers: int | None = Field(default=None, ge=0, le=64)
 
 
 class AppConfig(_Strict):

@@ -92,10 +92,11 @@ class StaticConnector:
     name = "static"
 
     def __init__(self, pages: list[list[Any]], fail_after: int | None = None,
-                 error: BaseException | None = None) -> None:
+                 error: BaseException | None = None, *, reencodable: bool = False) -> None:
         self._pages = pages
         self.fail_after = fail_after
         self.error = error
+        self.reencodable = reencodable  # as a strict-JSON page of the real connector
 
     def pages(self, cursor: Cursor) -> Iterator[Page]:
         for i, records in enumerate(self._pages):
@@ -105,7 +106,7 @@ class StaticConnector:
             mods = [r["modified"] for r in records if isinstance(r, dict) and "modified" in r]
             cur = Cursor(modified=max(mods), seen=frozenset()) if mods else cursor
             cursor = cur
-            yield Page(records=records, cursor=cur)
+            yield Page(records=records, cursor=cur, reencodable=self.reencodable)
 
     def fetch_one(self, source_id: str) -> dict[str, Any] | None:
         return None

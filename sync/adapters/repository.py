@@ -131,11 +131,24 @@ def _executemany(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any
     quote = conn.dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
                  f"VALUES ({', '.join('?' * len(columns))})")
-    values = [[row[c] for row in rows] for c in columns]
-    for i, f in enumerate(convert):
-        if f is not None:
-            values[i] = [f(v) for v in values[i]]
-    conn.exec_driver_sql(statement, list(zip(*values, strict=True)))
+    conn.exec_driver_sql(statement, list(zip(*_columns(rows, columns, convert), strict=True)))
+
+
+def _columns(rows: Sequence[dict[str, Any]], columns: list[str],
+             convert: list[Any]) -> list[list[Any]]:
+    """The rows' values a column at a time, each converted by its column's function (None:
+    as it is); a value seen before in its column is converted once (a page's rows share
+    their timestamps)."""
+    out = []
+    for name, f in zip(columns, convert, strict=True):
+        values = [row[name] for row in rows]
+        if f in _TIMES:
+            seen: dict[Any, Any] = {}
+            values = [seen[v] if v in seen else seen.setdefault(v, f(v)) for v in values]
+        elif f is not None:
+            values = [f(v) for v in values]
+        out.append(values)
+    return out
 
 
 def _bind_value(column_type: Any, dialect: Any) -> Any:
@@ -200,8 +213,8 @@ def _copy(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> 
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cur, cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([f(row[c]) for f, c in zip(convert, columns, strict=True)])
+        for row in zip(*_columns(rows, columns, convert), strict=True):
+            copy.write_row(row)
 
 
 def _copy_value(column_type: Any) -> Any:
@@ -210,8 +223,11 @@ def _copy_value(column_type: Any) -> Any:
     if isinstance(column_type, sa.JSON):
         # COPY's text format is jsonb input; None is JSON null, as SQLAlchemy binds it.
         return lambda v: v if isinstance(v, EncodedJson) else json_text(v)
-    return lambda v: v
+    return None
 
+
+# The conversions of our UTC timestamps, worth remembering per value.
+_TIMES = (_naive_utc, _sqlite_utc)
 
 
 
@@ -536,6 +552,17 @@ class CatalogueRepository:
                 .where(k.c.source == source, k.c.mapping_version == mapping_version,
                        k.c.raw_fingerprint.is_not(None),
                        k.c.source_id.in_(source_ids[i:i + 2000]))))
+        return found
+
+    def known_ids(self, source: str, source_ids: Sequence[str]) -> set[str]:
+        """Which of these ids the catalogue holds."""
+        a = t.activities
+        found: set[str] = set()
+        for i in range(0, len(source_ids), 2000):
+            found.update(self.conn.execute(
+                sa.select(a.c.source_id).where(a.c.source == source,
+                                               a.c.source_id.in_(source_ids[i:i + 2000])))
+                .scalars())
         return found
 
     def source_ids(self, source: str, live_only: bool = False) -> set[str]:

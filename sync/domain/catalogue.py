@@ -104,7 +104,7 @@ class NewActivity:
     prov: Provenance
 
     @classmethod
-    def of(cls, act: NormalisedActivity, data: dict[str, Any], digest: str,
+    def of(cls, act: NormalisedActivity, data: dict[str, Any] | EncodedJson, digest: str,
            prov: Provenance) -> NewActivity:
         return cls(act.source_id, act.place.nis, act.display_title, act.next_occurrence,
                    act.next_occurrence_over, act.modified, data, digest, prov)

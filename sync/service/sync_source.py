@@ -9,7 +9,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,7 @@ from sync.domain.region import Region
 from sync.domain.runs import STAGE_FETCH, STAGE_MAP, STAGE_STORE, RunCounts, final_status
 from sync.domain.visibility import is_expired, visible_until
 from sync.service.expiry import expire_and_refresh
+from sync.service.mapping_pool import ERROR, SKIP, Handed, MappingPool
 from sync.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger()
@@ -86,6 +87,10 @@ def _iso_to_dt(value: str | None) -> datetime | None:
 
 STOPPED = "stopped: the daemon is shutting down; the next run resumes here"
 
+# While pages bring few new documents (a re-read), the catalogue is asked which documents of
+# a page are new (for the mapping workers) only every this many pages.
+_ASK_AGAIN = 8
+
 # A record handed to `apply` without its raw document (tests, admin tools): nothing stored.
 NO_RAW: Any = object()
 
@@ -97,7 +102,7 @@ class SyncService:
     def __init__(self, source: str, region: Region, mapper: Mapper, clock: Clock, *,
                  mapping_version: str | None = None,
                  review_diff: Callable[[dict[str, Any], dict[str, Any]], list[Any]]
-                 | None = None) -> None:
+                 | None = None, pool: MappingPool | None = None) -> None:
         self.source = source
         self.region = region
         self.mapper = mapper
@@ -106,6 +111,37 @@ class SyncService:
         # What a moderator sees differ between two versions (`review_view.diff`): when the
         # source did not change and this is empty, a new mapping's version goes in quietly.
         self.review_diff = review_diff
+        # Worker processes for the new documents of large pages (None: all mapped here).
+        self.pool = pool
+        # New activities the last stored page created (None: none stored yet), and pages
+        # read since the catalogue was last asked which documents are new.
+        self._created_last: int | None = None
+        self._unasked = 0
+
+    def hand_over(self, uow_factory: Callable[[], UnitOfWork], page: Page) -> Handed | None:
+        """Send the page's documents new to the catalogue to the workers, to be mapped while
+        the page before is stored. Only a guess: `process_page` checks again and maps here
+        whatever the catalogue knows by then."""
+        pool = self.pool
+        if pool is None or not page.reencodable or len(page.records) < pool.min_documents:
+            return None
+        self._unasked += 1
+        if (self._created_last is not None and self._created_last < pool.min_documents
+                and self._unasked < _ASK_AGAIN):
+            return None  # a re-read: asking the catalogue would cost more than it finds
+        self._unasked = 0
+        ids = [raw_source_id(raw) for raw in page.records]
+        present = [sid for sid in ids if sid]
+        with uow_factory().read_only() as uow:
+            known = uow.catalogue.known_ids(self.source, present)
+            if self.mapping_version is not None:
+                known |= set(uow.catalogue.skipped_fingerprints(
+                    self.source, present, self.mapping_version))
+        twice = {sid for sid, n in Counter(ids).items() if n > 1}
+        new = [i for i, sid in enumerate(ids) if sid and sid not in known and sid not in twice]
+        if len(new) < pool.min_documents:
+            return None
+        return pool.hand(page.records, new, self.clock())
 
     def provenance(self, raw: Any, act: NormalisedActivity,
                    text: str | None = None) -> Provenance:
@@ -134,14 +170,16 @@ class SyncService:
 
     def process_page(
         self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
-        *, savepoints: bool,
+        *, savepoints: bool, handed: Handed | None = None,
     ) -> None:
         """Map and store a page of records in the caller's transaction.
 
         Without savepoints a storage error aborts the whole page (the caller then redoes it
         with savepoints, so that only the bad record fails); with them each record is alone.
+        `handed`: what workers mapped of the page (as of their moment, which is then `now`).
         """
-        now = self.clock()
+        premapped = {} if handed is None or savepoints else handed.results()
+        now = self.clock() if handed is None else handed.as_of
         # One serialisation per document: its fingerprint decides whether it is mapped at all,
         # and the same text is stored with the activity.
         texts = [raw_json(raw) for raw in records]
@@ -154,8 +192,8 @@ class SyncService:
             self.source, [sid for sid in ids if sid and sid not in entries],
             self.mapping_version))
         twice = {sid for sid, n in Counter(ids).items() if n > 1}
-        outcomes: list[tuple[Any, MappingOutcome, str]] = []
-        for raw, text, sid in zip(records, texts, ids, strict=True):
+        outcomes: list[tuple[Any, MappingOutcome | cat.NewActivity, str]] = []
+        for i, (raw, text, sid) in enumerate(zip(records, texts, ids, strict=True)):
             counts.fetched += 1
             if sid is None or sid in twice:
                 pass
@@ -166,6 +204,14 @@ class SyncService:
             elif (skip := skips.get(sid)) is not None and skip[0] == fingerprint(text):
                 counts.skip(skip[1])  # a re-read of a document we left out already
                 continue
+            elif (done := premapped.get(i)) is not None:
+                # Mapped by a worker, and still new to the catalogue.
+                if done[0] == ERROR:
+                    self._fail(uow, run_id, raw, STAGE_MAP, done[1], counts, now, text)
+                    continue
+                if done[0] == SKIP or (done[1].source_id == sid and not done[2]):
+                    outcomes.append((raw, done[1], text))
+                    continue
             try:
                 outcomes.append((raw, self.mapper(raw, self.region, now), text))
             except MappingError as exc:
@@ -191,6 +237,7 @@ class SyncService:
             self._store_changes(uow, changes, run_id, now, entries)
         else:
             for raw, outcome, text in outcomes:
+                assert not isinstance(outcome, cat.NewActivity)  # none without a hand-over
                 try:
                     with uow.savepoint():
                         self.apply(uow, outcome, run_id, counts, now, entries, raw=raw,
@@ -206,14 +253,22 @@ class SyncService:
                                          prints)
 
     def _create_new(
-        self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome, str]], run_id: int,
-        counts: RunCounts, now: datetime, entries: dict[str, cat.CatalogueEntry],
+        self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome | cat.NewActivity, str]],
+        run_id: int, counts: RunCounts, now: datetime, entries: dict[str, cat.CatalogueEntry],
         seen_twice: set[str],
     ) -> list[tuple[Any, MappingOutcome, str]]:
         """Insert the page's new activities in batches; return the outcomes left to apply."""
         new: list[cat.NewActivity] = []
         rest: list[tuple[Any, MappingOutcome, str]] = []
+        self._created_last = 0
         for raw, outcome, text in outcomes:
+            if isinstance(outcome, cat.NewActivity):
+                if outcome.source_id not in seen_twice:
+                    new.append(replace(outcome, prov=Provenance(
+                        text, fingerprint(text), self.mapping_version,
+                        outcome.prov.visible_until)))
+                    continue
+                outcome = self.mapper(raw, self.region, now)  # its order matters: one by one
             # Already over: created without a review item, one by one (rare).
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
                     and outcome.source_id not in seen_twice and not is_expired(outcome, now)):
@@ -224,6 +279,7 @@ class SyncService:
                 rest.append((raw, outcome, text))
         if not new:
             return rest
+        self._created_last = len(new)
         created = uow.catalogue.create_many(self.source, new, cat.PENDING, now, run_id)
         events = []
         for n, (activity_id, item_id) in zip(new, created, strict=True):
@@ -430,8 +486,11 @@ class _Prefetched:
     most the page being stored and the page being read are in memory). The reading thread
     only reads; cursors still reach the database only with their page's commit."""
 
-    def __init__(self, pages: Iterator[Page]) -> None:
+    def __init__(self, pages: Iterator[Page],
+                 hand_over: Callable[[Page], Handed | None] | None = None) -> None:
         self._pages = pages
+        # Also in the reading thread: the page's new documents go to the mapping workers.
+        self._hand_over_to = hand_over
         self._slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
         self._taken = threading.Event()
         self._done = threading.Event()
@@ -448,13 +507,14 @@ class _Prefetched:
     def _read(self) -> None:
         try:
             for page in self._pages:
-                if not self._hand_over("page", page):
+                handed = None if self._hand_over_to is None else self._hand_over_to(page)
+                if not self._hand_over("page", (page, handed)):
                     return
             self._hand_over("end", None)
         except BaseException as exc:  # handed to the caller, who raises it in order
             self._slot.put(("error", exc))
 
-    def __iter__(self) -> Iterator[Page]:
+    def __iter__(self) -> Iterator[tuple[Page, Handed | None]]:
         self._thread.start()
         try:
             while True:
@@ -493,7 +553,7 @@ def _sync_gc() -> Iterator[None]:
 
 def _store_page(
     uow_factory: Callable[[], UnitOfWork], service: SyncService, page: Page, run_id: int,
-    counts: RunCounts,
+    counts: RunCounts, handed: Handed | None = None,
 ) -> RunCounts:
     """Store a page and its cursor in one transaction; return the counts after it."""
     cursor_json = page.cursor.to_json()
@@ -503,7 +563,8 @@ def _store_page(
         attempt = RunCounts.from_json(counts.to_json())
         try:
             with uow_factory().replayable() as uow:
-                service.process_page(uow, page.records, run_id, attempt, savepoints=savepoints)
+                service.process_page(uow, page.records, run_id, attempt, savepoints=savepoints,
+                                     handed=handed)
                 uow.runs.save_cursor(service.source, cursor_json, service.clock())
                 uow.runs.progress(run_id, attempt, cursor_json)
                 uow.commit()
@@ -543,14 +604,17 @@ def sync_source(
     counts = RunCounts()
     error: str | None = None
     try:
-        with _sync_gc():
+        # The mapping workers (if any) stop with the run.
+        with _sync_gc(), closing(service.pool) if service.pool else nullcontext():
             if stop is not None and stop.is_set():  # before the first page too
                 error = STOPPED
-            for page in () if error else _Prefetched(connector.pages(cursor)):
+            pages = _Prefetched(connector.pages(cursor),
+                                lambda page: service.hand_over(uow_factory, page))
+            for page, handed in () if error else pages:
                 if stop is not None and stop.is_set():
                     error = STOPPED
                     break
-                counts = _store_page(uow_factory, service, page, run_id, counts)
+                counts = _store_page(uow_factory, service, page, run_id, counts, handed)
                 # Each page's HTTP response is a reference cycle (httpx: the response and its
                 # stream) holding the page's body, megabytes: only the collector frees it. A
                 # re-read that maps nothing allocates too little to start a collection for

@@ -8,7 +8,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
-from sync.adapters.database import begin_replayable
+from sync.adapters.database import READ_ONLY, begin_replayable
 from sync.adapters.moderation import LinkRepository, ModeratorRepository, ReviewRepository
 from sync.adapters.repository import CatalogueRepository, OutboxRepository, RunRepository
 
@@ -27,7 +27,14 @@ class UnitOfWork:
         self.engine = engine
         self._conn: Connection | None = None
         self._replayable = False
+        self._read_only = False
         self._restore: Callable[[], None] | None = None
+
+    def read_only(self) -> UnitOfWork:
+        """The transaction only reads: on SQLite it takes no write lock (plain BEGIN), so it
+        neither waits for nor holds up the writer."""
+        self._read_only = True
+        return self
 
     def replayable(self) -> UnitOfWork:
         """The transaction holds only what reading the source again restores (a sync page
@@ -37,6 +44,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._conn = self.engine.connect()
+        if self._read_only:
+            self._conn.execution_options(**{READ_ONLY: True})
         if self._replayable:
             self._restore = begin_replayable(self._conn)
         else:
