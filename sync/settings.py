@@ -206,7 +206,7 @@ class CatalogueConfig(_Strict):
     activity_types_file: Path | None = None
     # Processes that map the new documents of large pages (an initial sync, a catch-up)
     # while the sync stores the page before; unset: every core but one; 0: none.
-    mapping_workers: int | None = Field(default=None, ge=0, le=64)
+    mapping_workers: int | None = Field(default=None, ge=0, le=64, strict=True)
 
 
 class AppConfig(_Strict):

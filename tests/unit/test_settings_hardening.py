@@ -116,3 +116,18 @@ def test_terminal_text_escapes_controls_and_keeps_the_rest():
     doc = json.dumps({"t": evil}, ensure_ascii=False)
     assert json.loads(json_safe(doc)) == {"t": evil}
     assert not any(c in json_safe(doc) for c in "\x7f\x9b\u202e\u2028")
+
+
+@pytest.mark.parametrize("value", ["-1", "\"twee\"", "65", "true"])
+def test_mapping_workers_must_be_a_small_count(tmp_path, value):
+    assert "catalogue.mapping_workers" in refused(
+        tmp_path, SOURCE + f"[catalogue]\nmapping_workers = {value}\n")
+
+
+def test_mapping_workers_default_to_every_core_but_one(tmp_path):
+    from sync.service.mapping_pool import worker_count
+
+    assert load_config(write(tmp_path, SOURCE)).catalogue.mapping_workers is None
+    cfg = load_config(write(tmp_path, SOURCE + "[catalogue]\nmapping_workers = 0\n"))
+    assert cfg.catalogue.mapping_workers == 0
+    assert worker_count() == max(0, len(__import__("os").sched_getaffinity(0)) - 1)
