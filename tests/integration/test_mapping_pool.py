@@ -118,3 +118,15 @@ def test_small_pages_and_rereads_start_no_worker(engine: Engine, region: Region)
     big = MappingPool(map_uitdatabank, region, workers=1, min_documents=50)
     run(engine, region, "small", MainMapper(), big, docs, Clock())  # all known now
     assert big.handed == 0 and big.started is False
+
+
+def test_pages_that_were_not_strict_json_stay_in_the_sync(engine: Engine, region: Region) -> None:
+    """A body only the standard library could read (NaN) does not survive orjson: the sync
+    maps it itself."""
+    docs = generate_events(120, seed=5)
+    pool = MappingPool(map_uitdatabank, region, workers=1, min_documents=50)
+    service = SyncService("lenient", region, MainMapper(), Clock(), mapping_version="v1",
+                          pool=pool)
+    result = sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service,
+                         kind="full", start_cursor=Cursor())
+    assert result.counts.fetched == 120 and pool.handed == 0 and not pool.started
