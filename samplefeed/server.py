@@ -306,7 +306,12 @@ class FakeSapi3:
         self._version = 0
         self._encoded: dict[tuple[str, bool, bool], bytes] = {}
         self._facts: dict[str, _Facts] = {}
+        # Inverted indexes, as a search engine keeps them: postal code (casefolded label) to
+        # the keys of the events that have it.
         self._postal_index: dict[str, set[str]] = {}
+        self._label_index: dict[str, set[str]] = {}
+        self._odd_labels: set[str] = set()  # labels not a list: the clause's predicate decides
+        self._label_hits: dict[_Clause, tuple[tuple[int, int], set[str]]] = {}
         self._rekeyed = False  # an update changed an event's `@id`: its key is not its id
         # The sort keys of each order (ties keep index order), by key.
         self._sort_keys: dict[tuple[str, str], dict[str, tuple[Any, int]]] = {
@@ -335,8 +340,12 @@ class FakeSapi3:
             for uitpas in (False, True):
                 self._encoded.pop((eid, embed, uitpas), None)
         old = self._facts.pop(eid, None)
-        for code in old.postal_codes if old is not None else ():
-            self._postal_index[code].discard(eid)
+        if old is not None:
+            for code in old.postal_codes:
+                self._postal_index[code].discard(eid)
+            for label in old.labels or ():
+                self._label_index[label].discard(eid)
+            self._odd_labels.discard(eid)
         event = self._events.get(eid)
         if event is not None:
             self._facts_of(eid)
@@ -350,6 +359,10 @@ class FakeSapi3:
             facts = self._facts[eid] = _Facts.of(self._events[eid])
             for code in facts.postal_codes:
                 self._postal_index.setdefault(code, set()).add(eid)
+            if facts.labels is None:
+                self._odd_labels.add(eid)
+            for label in facts.labels or ():
+                self._label_index.setdefault(label, set()).add(eid)
             seq, keys = self._seq[eid], self._sort_keys
             keys["created", "asc"][eid] = (facts.created, seq)
             keys["created", "desc"][eid] = (-facts.created, seq)
@@ -486,12 +499,13 @@ class FakeSapi3:
     def _encoded_page(self, params: dict[str, str], headers: dict[str, str]) -> bytes:
         """The body `search` would give, as bytes, from members encoded once."""
         keys, page, total, limit, embed, uitpas = self._select(params, headers)
-        parts = []
         with self._lock:
+            if not embed:
+                facts = self._facts
+                return _with_members(self._collection(limit, total, []),
+                                     [facts[eid].id_member for eid in keys])
+            parts = []
             for eid, e in zip(keys, page, strict=True):
-                if not embed:
-                    parts.append(self._facts_of(eid).id_member)
-                    continue
                 key = (eid, embed, uitpas)
                 raw = self._encoded.get(key)
                 if raw is None:
@@ -535,30 +549,30 @@ class FakeSapi3:
         embed = params.get("embed", "false").lower() == "true"
         uitpas = params.get("embedUitpasPrices", "false").lower() == "true"
         with self._lock:
-            keys, ordered, modified = self._selection(base, clauses, predicates, direction)
+            selection = self._selection(base, clauses, predicates, direction)
+            keys = selection.keys
             if "sort[modified]" in params and direction == "asc":
+                modified = selection.modified()
                 low = (bisect.bisect_left(modified, bounds["modifiedFrom"])
                        if "modifiedFrom" in bounds else 0)
                 high = (bisect.bisect_right(modified, bounds["modifiedTo"])
-                        if "modifiedTo" in bounds else len(ordered))
+                        if "modifiedTo" in bounds else len(keys))
                 matched: Sequence[int] = range(low, max(low, high))
             elif bounds:
                 low_b, high_b = bounds.get("modifiedFrom"), bounds.get("modifiedTo")
-                matched = [i for i, m in enumerate(modified)
+                matched = [i for i, m in enumerate(selection.modified())
                            if (low_b is None or m >= low_b) and (high_b is None or m <= high_b)]
             else:
-                matched = range(len(ordered))
-            at = matched[start : start + limit]
-        return ([keys[i] for i in at], [ordered[i] for i in at], len(matched), limit, embed,
-                uitpas)
+                matched = range(len(keys))
+            page = [keys[i] for i in matched[start : start + limit]]
+            return page, [self._events[k] for k in page], len(matched), limit, embed, uitpas
 
     def _selection(
         self, base: dict[str, str], clauses: tuple[_Clause, ...], predicates: list[Predicate],
         direction: str,
-    ) -> tuple[list[str], list[dict[str, Any]], list[datetime]]:
-        """Events matching `base` (keys and documents), in the asked order, and their
-        `modified`; kept while the data does not change (unless a default filter depends on
-        the clock)."""
+    ) -> _Selection:
+        """The keys of the events matching `base`, in the asked order; kept while the data
+        does not change (unless a default filter depends on the clock)."""
         disabled = base.get("disableDefaultFilters", "false").lower() == "true"
         on_the_clock = self.now is None and any(
             base.get(name, "*" if disabled else "now") == "now"
@@ -567,13 +581,13 @@ class FakeSapi3:
         state = (self._version, len(self._events))
         cached = None if on_the_clock else self._selections.get(key)
         if cached is not None and cached.state == state:
-            return cached.keys, cached.events, cached.modified
+            return cached
         events, facts = self._events, self._facts
         matched, rest = self._pool(clauses)
         for clause in rest:
-            matched = self._holding(clause, matched)
+            matched = self._holding(clause, matched, state)
         if predicates:
-            matched = [k for k in matched if all(p(events[k]) for p in predicates)]
+            matched = {k for k in matched if all(p(events[k]) for p in predicates)}
         if "sort[modified]" in base:
             # Descending by modified: ties keep index order, as a single-shard ES would.
             ordered = sorted(matched, key=self._sort_keys["modified", direction].__getitem__)
@@ -584,42 +598,44 @@ class FakeSapi3:
                              key=self._sort_keys["created", base["sort[created]"]].__getitem__)
         else:
             ordered = sorted(matched, key=self._seq.__getitem__)
-        selection = _Selection(state, ordered, [events[k] for k in ordered],
-                               [facts[k].modified for k in ordered])
+        selection = _Selection(state, ordered, facts)
         if not on_the_clock:
             # A few queries at a time (the reconciliation's whole region, then postal code
             # by postal code; a sync's pages meanwhile); none of another version.
             kept = {k: v for k, v in self._selections.items() if v.state == state}
             kept[key] = selection
             self._selections = dict(list(kept.items())[-_SELECTIONS_KEPT:])
-        return selection.keys, selection.events, selection.modified
+        return selection
 
-    def _pool(self, clauses: tuple[_Clause, ...]) -> tuple[list[str], list[_Clause]]:
+    def _pool(self, clauses: tuple[_Clause, ...]) -> tuple[set[str], list[_Clause]]:
         """The keys of the events a query's first postal code (or else id) clause allows,
         through the indexes, and the clauses left to check: a query in a few postal codes
         or of a few ids need not look at every event."""
         for i, clause in enumerate(clauses):
             if clause.field == "postal":
                 index = self._postal_index
-                keys = set().union(*(index.get(code, ()) for code in clause.values))
+                keys: set[str] = set().union(*(index.get(code, ()) for code in clause.values))
                 # The index holds what `_postal_codes` found: the clause holds for each.
-                return ([k for k in keys if k in self._events],
-                        [*clauses[:i], *clauses[i + 1:]])
+                return keys & self._events.keys(), [*clauses[:i], *clauses[i + 1:]]
         for clause in clauses:
             if clause.field == "id" and not self._rekeyed:
                 # Every key is its event's id: only these can match (the clause still checks).
-                return [k for k in clause.values if k in self._events], list(clauses)
-        return list(self._events), list(clauses)
+                return set(clause.values) & self._events.keys(), list(clauses)
+        return set(self._events), list(clauses)
 
-    def _holding(self, clause: _Clause, keys: list[str]) -> list[str]:
+    def _holding(self, clause: _Clause, keys: set[str], state: tuple[int, int]) -> set[str]:
         """The keys whose events satisfy the clause."""
-        events, facts = self._events, self._facts
+        events = self._events
         if clause.field != "labels":
-            return [k for k in keys if clause.predicate(events[k])]
-        wanted = clause.values
-        return [k for k in keys
-                if (not labels.isdisjoint(wanted) if (labels := facts[k].labels) is not None
-                    else clause.predicate(events[k]))]
+            return {k for k in keys if clause.predicate(events[k])}
+        cached = self._label_hits.get(clause)
+        if cached is None or cached[0] != state:
+            index = self._label_index
+            hits: set[str] = set().union(*(index.get(label, ()) for label in clause.values))
+            self._label_hits = {c: v for c, v in self._label_hits.items() if v[0] == state}
+            self._label_hits[clause] = cached = (state, hits)
+        odd = keys & self._odd_labels
+        return (keys & cached[1]) | {k for k in odd if clause.predicate(events[k])}
 
     def _authorise(self, params: dict[str, str], headers: dict[str, str]) -> None:
         if self.client_ids is None:
@@ -765,12 +781,23 @@ def _invalid(detail: str) -> ProblemError:
 _SELECTIONS_KEPT = 8
 
 
-@dataclass(frozen=True, slots=True)
 class _Selection:
-    state: tuple[int, int]  # (version, number of events) it was made at
-    keys: list[str]
-    events: list[dict[str, Any]]
-    modified: list[datetime]
+    """The keys a query matches, in its order, at one state of the data; their `modified`
+    when a page asks for bounds (the reconciliation's id pages do not)."""
+
+    __slots__ = ("state", "keys", "_facts", "_modified")
+
+    def __init__(self, state: tuple[int, int], keys: list[str],
+                 facts: dict[str, _Facts]) -> None:
+        self.state = state  # (version, number of events)
+        self.keys = keys
+        self._facts = facts
+        self._modified: list[datetime] | None = None
+
+    def modified(self) -> list[datetime]:
+        if self._modified is None:
+            self._modified = [self._facts[k].modified for k in self.keys]
+        return self._modified
 
 
 # Parameters that choose the page and its form, not which events match.
