@@ -93,7 +93,9 @@ def main() -> int:
                 argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--threads",
                         "--format", "raw", "--rate", "250", "-o", str(out), "--", *command]
             else:
-                argv = [sys.executable, "-m", "cProfile", "-o", str(out), *command]
+                # cProfile runs a script: not the interpreter the reconcile step starts with.
+                script = command[1:] if command[0] == sys.executable else command
+                argv = [sys.executable, "-m", "cProfile", "-o", str(out), *script]
             began = time.perf_counter()
             proc = subprocess.run(argv, env=cli.env, capture_output=True, text=True)
             wall = time.perf_counter() - began
@@ -101,6 +103,9 @@ def main() -> int:
             print(f"\n=== {step}: {wall:.2f} s wall ({wall / initial:.0%} of the initial), "
                   f"rc {proc.returncode}; {proc.stdout.strip()[-600:]}",
                   file=sys.stderr)
+            if proc.returncode != 0:
+                print(proc.stderr.strip()[-2000:], file=sys.stderr)
+                continue
             if args.plain:
                 continue
             if args.spy:

@@ -216,14 +216,20 @@ class UitdatabankConnector:
                 return member
         return None
 
-    def ids(self) -> set[str]:
+    def ids(self, expected: int | None = None) -> set[str]:
         """Every event id the query returns now (whatever its status), from id-only pages:
         without `embed` SAPI3 answers `@id`s, about 100 bytes a member. One query while the
         result fits the window, else one per postal code; a postal code beyond the window
-        raises FatalSourceError (the caller then falls back to a full read)."""
-        found = self._ids(self._query)
-        if found is not None:
-            return found
+        raises FatalSourceError (the caller then falls back to a full read).
+
+        `expected`: how many ids the caller expects (the catalogue's count, say). Beyond the
+        window it goes to the postal codes at once: the whole query's first page would be
+        thrown away (2 000 ids, and a search over the whole region). The postal codes' ids
+        together are the whole query's, so a wrong guess costs requests, not ids."""
+        if expected is None or expected <= self._window:
+            found = self._ids(self._query)
+            if found is not None:
+                return found
         result: set[str] = set()
         for postal_code in self._postal_codes:
             part = self._ids(build_query(self._labels, [postal_code]))

@@ -7,7 +7,7 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -191,52 +191,80 @@ def _values(text: str) -> list[str]:
 Predicate = Callable[[dict[str, Any]], bool]
 
 
+@dataclass(frozen=True)
+class _Clause:
+    """One top-level AND clause of `q`: its field, its values and its predicate."""
+
+    field: str  # labels | postal | id
+    values: frozenset[str]
+    predicate: Predicate
+
+
 @functools.lru_cache(maxsize=32)
-def _parsed_q(q: str) -> tuple[Predicate, ...]:
+def _parsed_q(q: str) -> tuple[_Clause, ...]:
     # A paging pass sends the same `q` on every request; parsing it each time cost the
     # paging tests seconds.
-    return tuple(parse_q(q))
+    return tuple(_clause(text) for text in _split_top_level(q, "AND"))
 
 
 @functools.lru_cache(maxsize=256)
-def _postal_clause(q: str) -> frozenset[str] | None:
-    """The postal codes a `q` requires (a top-level AND clause), or None: every event."""
-    try:
-        for clause in _split_top_level(q, "AND"):
-            match = _CLAUSE.match(clause)
-            if match and match["field"] in (r"address.\*.postalCode", "address.*.postalCode"):
-                return frozenset(_values(match["value"]))
-    except ValueError:
-        return None  # parse_q says what is wrong with it
-    return None
+def _clause(text: str) -> _Clause:
+    """One clause, the same object for the same text: the reconciliation's per-postal-code
+    queries share their labels clause, whose verdicts the fake keeps per event."""
+    match = _CLAUSE.match(text)
+    if not match:
+        raise ValueError(f"unsupported clause {text!r}")
+    field, values = match["field"], _values(match["value"])
+    if field == "labels":
+        # Case-insensitive but accent-sensitive, like SAPI3's keyword normaliser.
+        wanted = {v.casefold() for v in values}
+        return _Clause("labels", frozenset(wanted), lambda e, w=wanted: any(  # type: ignore[misc]
+            isinstance(label, str) and label.casefold() in w
+            for label in [*(e.get("labels") or []), *(e.get("hiddenLabels") or [])]
+        ))
+    if field in (r"address.\*.postalCode", "address.*.postalCode"):
+        codes = set(values)
+        return _Clause("postal", frozenset(codes),
+                       lambda e, c=codes: bool(_postal_codes(e) & c))  # type: ignore[misc]
+    if field == "id":
+        ids = set(values)
+        return _Clause("id", frozenset(ids),
+                       lambda e, i=ids: event_id(e) in i)  # type: ignore[misc]
+    raise ValueError(f"field {field!r} is not supported by the fake")
 
 
 def parse_q(q: str) -> list[Predicate]:
     """The subset of SAPI3's Lucene `q` the connector sends: labels, postal code and id."""
-    predicates: list[Predicate] = []
-    for clause in _split_top_level(q, "AND"):
-        match = _CLAUSE.match(clause)
-        if not match:
-            raise ValueError(f"unsupported clause {clause!r}")
-        field, values = match["field"], _values(match["value"])
-        if field == "labels":
-            # Case-insensitive but accent-sensitive, like SAPI3's keyword normaliser.
-            wanted = {v.casefold() for v in values}
-            predicates.append(
-                lambda e, w=wanted: any(  # type: ignore[misc]
-                    isinstance(label, str) and label.casefold() in w
-                    for label in [*(e.get("labels") or []), *(e.get("hiddenLabels") or [])]
-                )
-            )
-        elif field in (r"address.\*.postalCode", "address.*.postalCode"):
-            codes = set(values)
-            predicates.append(lambda e, c=codes: bool(_postal_codes(e) & c))  # type: ignore[misc]
-        elif field == "id":
-            ids = set(values)
-            predicates.append(lambda e, i=ids: event_id(e) in i)  # type: ignore[misc]
-        else:
-            raise ValueError(f"field {field!r} is not supported by the fake")
-    return predicates
+    return [clause.predicate for clause in _parsed_q(q)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What queries ask of one stored event, derived when it is stored (as a search index
+    does at indexing time), so that a query costs the fake little."""
+
+    created: float  # the `sort[created]` key
+    modified: datetime
+    postal_codes: frozenset[str]
+    labels: frozenset[str] | None  # casefolded labels and hidden labels; None: not a list
+    id_member: bytes  # the member of an id-only page
+
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> _Facts:
+        value = event.get("created")
+        try:
+            created = parse_datetime(value).timestamp() if isinstance(value, str) else 0.0
+        except ValueError:
+            created = 0.0
+        labels: frozenset[str] | None = None
+        if all(isinstance(event.get(name) or [], list) for name in ("labels", "hiddenLabels")):
+            labels = frozenset(
+                label.casefold()
+                for label in [*(event.get("labels") or []), *(event.get("hiddenLabels") or [])]
+                if isinstance(label, str))
+        member = json.dumps({"@id": event.get("@id"), "@type": "Event"}, ensure_ascii=False)
+        return cls(created, _modified_of(event), frozenset(_postal_codes(event)), labels,
+                   member.encode())
 
 
 # ------------------------------------------------------------------------------ server
@@ -271,13 +299,25 @@ class FakeSapi3:
         self._seq: dict[str, int] = {}
         self._next_seq = 0
         self._previous_body: bytes | None = None
-        # A benchmark's pages must cost the fake little: each member is encoded once per
-        # version, and the filtered, sorted list of a query is kept until the data changes.
+        # A benchmark's pages must cost the fake little, as SAPI3's answer in milliseconds:
+        # what a query asks of an event is derived when it is stored, each member is encoded
+        # once per version, and the filtered, sorted lists of the last queries are kept until
+        # the data changes.
         self._version = 0
         self._encoded: dict[tuple[str, bool, bool], bytes] = {}
-        self._selections: dict[tuple[tuple[str, str], ...],
-                               tuple[tuple[int, int], list[dict[str, Any]], list[datetime]]] = {}
-        self._postal_index: tuple[tuple[int, int], dict[str, list[str]]] = ((-1, -1), {})
+        self._facts: dict[str, _Facts] = {}
+        # Inverted indexes, as a search engine keeps them: postal code (casefolded label) to
+        # the keys of the events that have it.
+        self._postal_index: dict[str, set[str]] = {}
+        self._label_index: dict[str, set[str]] = {}
+        self._odd_labels: set[str] = set()  # labels not a list: the clause's predicate decides
+        self._label_hits: dict[_Clause, tuple[tuple[int, int], set[str]]] = {}
+        self._rekeyed = False  # an update changed an event's `@id`: its key is not its id
+        # The sort keys of each order (ties keep index order), by key.
+        self._sort_keys: dict[tuple[str, str], dict[str, tuple[Any, int]]] = {
+            (field, direction): {} for field in ("created", "modified")
+            for direction in ("asc", "desc")}
+        self._selections: dict[tuple[tuple[str, str], ...], _Selection] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -299,6 +339,36 @@ class FakeSapi3:
         for embed in (False, True):
             for uitpas in (False, True):
                 self._encoded.pop((eid, embed, uitpas), None)
+        old = self._facts.pop(eid, None)
+        if old is not None:
+            for code in old.postal_codes:
+                self._postal_index[code].discard(eid)
+            for label in old.labels or ():
+                self._label_index[label].discard(eid)
+            self._odd_labels.discard(eid)
+        event = self._events.get(eid)
+        if event is not None:
+            self._facts_of(eid)
+            self._rekeyed = self._rekeyed or event_id(event) != eid
+
+    def _facts_of(self, eid: str) -> _Facts:
+        """An event's facts; every stored event has them from `_changed` on (after its
+        sequence number is set)."""
+        facts = self._facts.get(eid)
+        if facts is None:
+            facts = self._facts[eid] = _Facts.of(self._events[eid])
+            for code in facts.postal_codes:
+                self._postal_index.setdefault(code, set()).add(eid)
+            if facts.labels is None:
+                self._odd_labels.add(eid)
+            for label in facts.labels or ():
+                self._label_index.setdefault(label, set()).add(eid)
+            seq, keys = self._seq[eid], self._sort_keys
+            keys["created", "asc"][eid] = (facts.created, seq)
+            keys["created", "desc"][eid] = (-facts.created, seq)
+            keys["modified", "asc"][eid] = (facts.modified, seq)
+            keys["modified", "desc"][eid] = (-facts.modified.timestamp(), seq)
+        return facts
 
     def get(self, event_id_: str) -> dict[str, Any]:
         with self._lock:
@@ -321,7 +391,7 @@ class FakeSapi3:
             elif isinstance(modified, str):
                 event["modified"] = modified
             else:
-                newest = max(_modified_of(e) for e in self._events.values())
+                newest = max(self._facts_of(key).modified for key in self._events)
                 event["modified"] = (newest + timedelta(seconds=1)).astimezone(UTC).isoformat()
             self._seq[eid] = self._next_seq
             self._next_seq += 1
@@ -406,25 +476,11 @@ class FakeSapi3:
             )
         return sorted(events, key=lambda e: (_modified_of(e), self._seq[event_id(e)]))
 
-    def _by_created(self, events: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
-        if direction not in ("asc", "desc"):
-            raise _invalid("sort[created] must be asc or desc")
-
-        def created(e: dict[str, Any]) -> float:
-            value = e.get("created")
-            try:
-                return parse_datetime(value).timestamp() if isinstance(value, str) else 0.0
-            except ValueError:
-                return 0.0
-
-        sign = -1 if direction == "desc" else 1
-        return sorted(events, key=lambda e: (sign * created(e), self._seq[event_id(e)]))
-
     def search(
         self, params: dict[str, str], headers: dict[str, str] | None = None
     ) -> dict[str, Any]:
         """Answer one `/events` query (raises ProblemError); usable without HTTP too."""
-        page, total, limit, embed, uitpas = self._select(params, headers)
+        _, page, total, limit, embed, uitpas = self._select(params, headers)
         return self._collection(limit, total, [
             _embedded(e, uitpas) if embed else {"@id": e.get("@id"), "@type": "Event"}
             for e in page
@@ -442,23 +498,27 @@ class FakeSapi3:
 
     def _encoded_page(self, params: dict[str, str], headers: dict[str, str]) -> bytes:
         """The body `search` would give, as bytes, from members encoded once."""
-        page, total, limit, embed, uitpas = self._select(params, headers)
-        parts = []
+        keys, page, total, limit, embed, uitpas = self._select(params, headers)
         with self._lock:
-            for e in page:
-                key = (event_id(e), embed, uitpas)
+            if not embed:
+                facts = self._facts
+                return _with_members(self._collection(limit, total, []),
+                                     [facts[eid].id_member for eid in keys])
+            parts = []
+            for eid, e in zip(keys, page, strict=True):
+                key = (eid, embed, uitpas)
                 raw = self._encoded.get(key)
                 if raw is None:
-                    member = (_embedded(e, uitpas) if embed
-                              else {"@id": e.get("@id"), "@type": "Event"})
+                    member = _embedded(e, uitpas)
                     raw = self._encoded[key] = json.dumps(member, ensure_ascii=False).encode()
                 parts.append(raw)
         return _with_members(self._collection(limit, total, []), parts)
 
     def _select(
         self, params: dict[str, str], headers: dict[str, str] | None
-    ) -> tuple[list[dict[str, Any]], int, int, bool, bool]:
-        """The page of events a query asks for, its total, limit and embed options."""
+    ) -> tuple[list[str], list[dict[str, Any]], int, int, bool, bool]:
+        """The page of events a query asks for (their keys and documents), its total, limit
+        and embed options."""
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         self._authorise(params, headers)
         unknown = sorted(set(params) - KNOWN_PARAMS)
@@ -480,7 +540,7 @@ class FakeSapi3:
             )
         # The `modified` bounds are applied to the sorted selection of everything else.
         base = {k: v for k, v in params.items() if k not in _PAGE_PARAMS}
-        predicates = self._predicates(base)
+        clauses, predicates = self._predicates(base)
         bounds = {name: _date_param(params, name) for name in ("modifiedFrom", "modifiedTo")
                   if name in params}
         direction = params.get("sort[modified]", "asc")
@@ -489,27 +549,30 @@ class FakeSapi3:
         embed = params.get("embed", "false").lower() == "true"
         uitpas = params.get("embedUitpasPrices", "false").lower() == "true"
         with self._lock:
-            ordered, modified = self._selection(base, predicates, direction)
+            selection = self._selection(base, clauses, predicates, direction)
+            keys = selection.keys
             if "sort[modified]" in params and direction == "asc":
+                modified = selection.modified()
                 low = (bisect.bisect_left(modified, bounds["modifiedFrom"])
                        if "modifiedFrom" in bounds else 0)
                 high = (bisect.bisect_right(modified, bounds["modifiedTo"])
-                        if "modifiedTo" in bounds else len(ordered))
-                matched = ordered[low:max(low, high)]
+                        if "modifiedTo" in bounds else len(keys))
+                matched: Sequence[int] = range(low, max(low, high))
             elif bounds:
                 low_b, high_b = bounds.get("modifiedFrom"), bounds.get("modifiedTo")
-                matched = [e for e, m in zip(ordered, modified, strict=True)
+                matched = [i for i, m in enumerate(selection.modified())
                            if (low_b is None or m >= low_b) and (high_b is None or m <= high_b)]
             else:
-                matched = ordered
-            page = matched[start : start + limit]
-        return page, len(matched), limit, embed, uitpas
+                matched = range(len(keys))
+            page = [keys[i] for i in matched[start : start + limit]]
+            return page, [self._events[k] for k in page], len(matched), limit, embed, uitpas
 
     def _selection(
-        self, base: dict[str, str], predicates: list[Predicate], direction: str
-    ) -> tuple[list[dict[str, Any]], list[datetime]]:
-        """Events matching `base`, in the asked order, and their `modified`; kept while the
-        data does not change (unless a default filter depends on the clock)."""
+        self, base: dict[str, str], clauses: tuple[_Clause, ...], predicates: list[Predicate],
+        direction: str,
+    ) -> _Selection:
+        """The keys of the events matching `base`, in the asked order; kept while the data
+        does not change (unless a default filter depends on the clock)."""
         disabled = base.get("disableDefaultFilters", "false").lower() == "true"
         on_the_clock = self.now is None and any(
             base.get(name, "*" if disabled else "now") == "now"
@@ -517,35 +580,62 @@ class FakeSapi3:
         key = tuple(sorted(base.items()))
         state = (self._version, len(self._events))
         cached = None if on_the_clock else self._selections.get(key)
-        if cached is not None and cached[0] == state:
-            return cached[1], cached[2]
-        codes = _postal_clause(base["q"]) if "q" in base else None
-        pool = self._events.values() if codes is None else self._with_postal_codes(codes, state)
-        matched = [e for e in pool if all(p(e) for p in predicates)]
+        if cached is not None and cached.state == state:
+            return cached
+        events, facts = self._events, self._facts
+        matched, rest = self._pool(clauses)
+        for clause in rest:
+            matched = self._holding(clause, matched, state)
+        if predicates:
+            matched = {k for k in matched if all(p(events[k]) for p in predicates)}
         if "sort[modified]" in base:
-            ordered = self._sorted(matched, direction)
+            # Descending by modified: ties keep index order, as a single-shard ES would.
+            ordered = sorted(matched, key=self._sort_keys["modified", direction].__getitem__)
         elif "sort[created]" in base:
-            ordered = self._by_created(matched, base["sort[created]"])
+            if base["sort[created]"] not in ("asc", "desc"):
+                raise _invalid("sort[created] must be asc or desc")
+            ordered = sorted(matched,
+                             key=self._sort_keys["created", base["sort[created]"]].__getitem__)
         else:
-            ordered = sorted(matched, key=lambda e: self._seq[event_id(e)])
-        modified = [_modified_of(e) for e in ordered]
+            ordered = sorted(matched, key=self._seq.__getitem__)
+        selection = _Selection(state, ordered, facts)
         if not on_the_clock:
-            self._selections = {key: (state, ordered, modified)}  # one query at a time
-        return ordered, modified
+            # A few queries at a time (the reconciliation's whole region, then postal code
+            # by postal code; a sync's pages meanwhile); none of another version.
+            kept = {k: v for k, v in self._selections.items() if v.state == state}
+            kept[key] = selection
+            self._selections = dict(list(kept.items())[-_SELECTIONS_KEPT:])
+        return selection
 
-    def _with_postal_codes(self, codes: frozenset[str],
-                           state: tuple[int, int]) -> list[dict[str, Any]]:
-        """The events in these postal codes, through an index kept while the data does not
-        change: the connector's per-postal-code queries (ids beyond the window) would each
-        filter every event, ~0.5 s a query at 100 000 events, where SAPI3 answers in ms."""
-        if self._postal_index[0] != state:
-            index: dict[str, list[str]] = {}
-            for key, event in self._events.items():
-                for code in _postal_codes(event):
-                    index.setdefault(code, []).append(key)
-            self._postal_index = (state, index)
-        keys = {key for code in codes for key in self._postal_index[1].get(code, ())}
-        return [self._events[key] for key in keys if key in self._events]
+    def _pool(self, clauses: tuple[_Clause, ...]) -> tuple[set[str], list[_Clause]]:
+        """The keys of the events a query's first postal code (or else id) clause allows,
+        through the indexes, and the clauses left to check: a query in a few postal codes
+        or of a few ids need not look at every event."""
+        for i, clause in enumerate(clauses):
+            if clause.field == "postal":
+                index = self._postal_index
+                keys: set[str] = set().union(*(index.get(code, ()) for code in clause.values))
+                # The index holds what `_postal_codes` found: the clause holds for each.
+                return keys & self._events.keys(), [*clauses[:i], *clauses[i + 1:]]
+        for clause in clauses:
+            if clause.field == "id" and not self._rekeyed:
+                # Every key is its event's id: only these can match (the clause still checks).
+                return set(clause.values) & self._events.keys(), list(clauses)
+        return set(self._events), list(clauses)
+
+    def _holding(self, clause: _Clause, keys: set[str], state: tuple[int, int]) -> set[str]:
+        """The keys whose events satisfy the clause."""
+        events = self._events
+        if clause.field != "labels":
+            return {k for k in keys if clause.predicate(events[k])}
+        cached = self._label_hits.get(clause)
+        if cached is None or cached[0] != state:
+            index = self._label_index
+            hits: set[str] = set().union(*(index.get(label, ()) for label in clause.values))
+            self._label_hits = {c: v for c, v in self._label_hits.items() if v[0] == state}
+            self._label_hits[clause] = cached = (state, hits)
+        odd = keys & self._odd_labels
+        return (keys & cached[1]) | {k for k in odd if clause.predicate(events[k])}
 
     def _authorise(self, params: dict[str, str], headers: dict[str, str]) -> None:
         if self.client_ids is None:
@@ -566,11 +656,13 @@ class FakeSapi3:
                 "https://api.publiq.be/probs/auth/unauthorized",
             )
 
-    def _predicates(self, params: dict[str, str]) -> list[Predicate]:
+    def _predicates(self, params: dict[str, str]) -> tuple[tuple[_Clause, ...], list[Predicate]]:
+        """The clauses of `q`, and the predicates of every other parameter."""
+        clauses: tuple[_Clause, ...] = ()
         predicates: list[Predicate] = []
         if "q" in params:
             try:
-                predicates.extend(_parsed_q(params["q"]))
+                clauses = _parsed_q(params["q"])
             except ValueError as exc:
                 raise _invalid(f"Invalid q: {exc}") from exc
         if "id" in params:
@@ -619,7 +711,7 @@ class FakeSapi3:
                     == a
                 )
             )
-        return predicates
+        return clauses, predicates
 
     # Called by the handler thread.
     def _handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> _Answer:
@@ -683,6 +775,29 @@ def _invalid(detail: str) -> ProblemError:
     return ProblemError(
         400, "Bad Request", detail, "https://api.publiq.be/probs/url/query-parameters-invalid"
     )
+
+
+# How many queries' selections the fake keeps.
+_SELECTIONS_KEPT = 8
+
+
+class _Selection:
+    """The keys a query matches, in its order, at one state of the data; their `modified`
+    when a page asks for bounds (the reconciliation's id pages do not)."""
+
+    __slots__ = ("state", "keys", "_facts", "_modified")
+
+    def __init__(self, state: tuple[int, int], keys: list[str],
+                 facts: dict[str, _Facts]) -> None:
+        self.state = state  # (version, number of events)
+        self.keys = keys
+        self._facts = facts
+        self._modified: list[datetime] | None = None
+
+    def modified(self) -> list[datetime]:
+        if self._modified is None:
+            self._modified = [self._facts[k].modified for k in self.keys]
+        return self._modified
 
 
 # Parameters that choose the page and its form, not which events match.

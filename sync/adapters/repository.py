@@ -568,27 +568,39 @@ class CatalogueRepository:
     def source_ids(self, source: str, live_only: bool = False) -> set[str]:
         """Ids of the source's activities in the catalogue (`live_only`: not withdrawn)."""
         a = t.activities
-        query = sa.select(a.c.source_id).where(a.c.source == source)
+        ids = self._strings(sa.select(a.c.source_id).where(a.c.source == source))
         if live_only:
-            query = query.where(a.c.state != cat.WITHDRAWN)
-        return set(self.conn.execute(query).scalars())
+            # All ids through the (source, source_id) index, less the withdrawn ones through
+            # the state index: filtering on state made SQLite read every row, raw document
+            # and all (0.2 s at 100 000 activities, 4 times the index's).
+            ids -= self._strings(sa.select(a.c.source_id).where(a.c.source == source,
+                                                                a.c.state == cat.WITHDRAWN))
+        return ids
 
     def skipped_ids(self, source: str, mapping_version: str) -> set[str]:
         """Ids of the events this mapping version left out when it last read them."""
         k = t.skipped_events
-        return set(self.conn.execute(
-            sa.select(k.c.source_id).where(k.c.source == source,
-                                           k.c.mapping_version == mapping_version)).scalars())
+        return self._strings(sa.select(k.c.source_id).where(
+            k.c.source == source, k.c.mapping_version == mapping_version))
 
     def forget_skipped(self, source: str, keep: set[str]) -> int:
         """Drop the skipped events the source no longer returns; how many went."""
         k = t.skipped_events
-        gone = [sid for sid in self.conn.execute(
-            sa.select(k.c.source_id).where(k.c.source == source)).scalars() if sid not in keep]
+        gone = sorted(self._strings(sa.select(k.c.source_id).where(k.c.source == source))
+                      - keep)
         for i in range(0, len(gone), 500):
             self.conn.execute(k.delete().where(k.c.source == source,
                                                k.c.source_id.in_(gone[i:i + 500])))
         return len(gone)
+
+    def _strings(self, query: sa.Select[tuple[str]]) -> set[str]:
+        """One string column's values, fetched by the driver in one go: SQLAlchemy's
+        row-by-row iteration cost more than the query (a string needs no conversion)."""
+        result = self.conn.execute(query)
+        try:
+            return {value for (value,) in result.cursor.fetchall()}
+        finally:
+            result.close()
 
     def list_activities(
         self, municipality_nis: str | None = None, state: str | None = None

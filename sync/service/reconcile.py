@@ -44,7 +44,7 @@ class _Recording:
 class IdLister(Connector, Protocol):
     """A connector that can list the ids its query returns and fetch documents in batches."""
 
-    def ids(self) -> set[str]: ...
+    def ids(self, expected: int | None = None) -> set[str]: ...
 
     def fetch_many(self, source_ids: Sequence[str]) -> Iterator[list[dict[str, Any]]]: ...
 
@@ -64,7 +64,9 @@ class _NewOnly:
 
     def pages(self, cursor: Cursor) -> Iterator[Page]:
         try:
-            self.seen = self.inner.ids()
+            # What the catalogue knows is about what the query returns: when that cannot fit
+            # the window, the connector need not ask the whole query first to learn so.
+            self.seen = self.inner.ids(expected=len(self.known))
         except FatalSourceError as exc:
             log.warning("reconciliation: id list too large, reading in full",
                         source=self.name, error=str(exc))

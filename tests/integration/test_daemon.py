@@ -14,6 +14,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.base import Cursor
+from connectors.uitdatabank import UitdatabankConnector, build_query
+from mappings.taaliconen import QUERY_LABELS
 from samplefeed.server import FakeSapi3
 from sync.adapters import tables as t
 from sync.adapters.locks import lock_key, source_lock, supports_locks, try_lock
@@ -124,7 +126,8 @@ def test_reconciliation_withdraws_what_vanished_or_moved_out_unseen(world):
         app2 = feed_app(world, again)
         src2 = app2.config.sources[0]
         again_result = reconcile_source(app2.uow, app2.connector(src2), app2.sync_service(src2))
-        assert again_result.withdrawn == 0
+        # The withdrawn ones are not missing again.
+        assert again_result.withdrawn == 0 and again_result.missing == 0
 
 
 def test_the_nightly_reconciliation_reads_ids_and_fetches_only_what_is_new(world):
@@ -187,6 +190,28 @@ def test_the_nightly_reconciliation_does_not_fetch_what_the_sync_skipped(world):
     with world.engine.connect() as conn:
         remembered = set(conn.execute(sa.select(t.skipped_events.c.source_id)).scalars())
     assert remembered == {event_id(5), event_id(6), event_id(7)}
+
+
+def test_a_catalogue_beyond_the_window_lists_ids_postal_code_by_postal_code(world):
+    # Seven known events cannot fit a window of five: the whole query is not asked first
+    # (its first page would be thrown away); each postal code fits.
+    events = [*(ieper(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(1, 5)),
+              *(poperinge(n, modified=f"2026-11-20T10:00:{n:02d}+00:00") for n in range(5, 8))]
+    with FakeSapi3(events, window=5) as fake:
+        app = feed_app(world, fake)
+        src = app.config.sources[0]
+        sync_source(app.uow, app.connector(src), app.sync_service(src))
+        fake.add([poperinge(9, modified="2026-11-01T10:00:00+00:00")])  # unseen by the cursor
+        fake.requests.clear()
+        connector = UitdatabankConnector(app.http_client(src), name=src.name, limit=3,
+                                         postal_codes=app.region.postal_codes,
+                                         labels=QUERY_LABELS, window=5, sleep=lambda _: None)
+        result = reconcile_source(app.uow, connector, app.sync_service(src))
+        assert result.run.status == "succeeded" and result.missing == 0
+        assert result.run.counts.created == 1
+        listed = {r["q"] for r in fake.requests if "embed" not in r}
+        assert listed <= {build_query(QUERY_LABELS, [code]) for code in app.region.postal_codes}
+        assert {build_query(QUERY_LABELS, [code]) for code in ("8900", "8970")} <= listed
 
 
 def test_an_incomplete_reconciliation_withdraws_nothing(world):
