@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -134,6 +135,9 @@ _region: Region | None = None
 def _start(mapper: Mapper, region: Region) -> None:
     global _mapper, _region
     _mapper, _region = mapper, region
+    # Ctrl-C reaches the whole process group: the sync stops its workers itself, after the
+    # page in flight (a worker's own KeyboardInterrupt would only print a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _map(texts: list[str], as_of: datetime) -> list[Premapped]:

@@ -2,4 +2,5 @@
 
 from sync.entrypoints.cli import main
 
-main()
+if __name__ == "__main__":  # not when a worker process is started from it
+    main()
