@@ -96,6 +96,16 @@ class NewVersion:
     approve: bool = False  # nothing for a moderator to see: it becomes the approved version
 
 
+def _utc_of(value: datetime | str | None) -> datetime | None:
+    """A `UTCDateTime` column as the driver returns it (SQLite: text; PostgreSQL: a naive
+    datetime), as the column type would: aware, UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
 def _iso_to_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -252,7 +262,7 @@ class CatalogueRepository:
         if not ids:
             return {}
         a = t.activities
-        rows = self.conn.execute(
+        result = self.conn.execute(
             sa.select(a.c.id, a.c.source_id, a.c.state, a.c.content_hash,
                       a.c.approved_version_id, a.c.next_occurrence, a.c.current_version_id,
                       a.c.source_modified, a.c.raw_fingerprint, a.c.mapping_version,
@@ -260,17 +270,23 @@ class CatalogueRepository:
                       a.c.raw_document.is_not(None).label("has_raw"))
             .where(a.c.source == source, a.c.source_id.in_(ids))
         )
-        return {
-            r.source_id: cat.CatalogueEntry(
-                r.id, r.state, r.content_hash, r.approved_version_id,
-                r.next_occurrence.isoformat() if r.next_occurrence else None,
+        try:
+            # The driver's rows in one go (a page's worth, every re-read): SQLAlchemy's row
+            # by row processing cost more than the query. Times are converted here.
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        entries = {}
+        for (id_, source_id, state, digest, approved, nxt, current, modified, fingerprint,
+             version, until, over, has_raw) in rows:
+            nxt = _utc_of(nxt)
+            entries[source_id] = cat.CatalogueEntry(
+                id_, state, digest, approved, nxt.isoformat() if nxt else None, current,
+                modified,
                 # Without its raw document a fingerprint proves nothing: the next read maps
                 # the document again and stores it (remap needs it).
-                r.current_version_id, r.source_modified,
-                r.raw_fingerprint if r.has_raw else None, r.mapping_version, r.visible_until,
-                r.next_occurrence_over)
-            for r in rows
-        }
+                fingerprint if has_raw else None, version, _utc_of(until), _utc_of(over))
+        return entries
 
     def refresh(self, activity_id: int, next_occurrence: str | None,
                 next_occurrence_over: str | None, prov: Provenance | None) -> None:

@@ -134,9 +134,11 @@ class SyncService:
         present = [sid for sid in ids if sid]
         with uow_factory().read_only() as uow:
             known = uow.catalogue.known_ids(self.source, present)
-            if self.mapping_version is not None:
+            if self.mapping_version is not None and len(present) - len(known) >= \
+                    pool.min_documents:
                 known |= set(uow.catalogue.skipped_fingerprints(
-                    self.source, present, self.mapping_version))
+                    self.source, [sid for sid in present if sid not in known],
+                    self.mapping_version))
         twice = {sid for sid, n in Counter(ids).items() if n > 1}
         new = [i for i, sid in enumerate(ids) if sid and sid not in known and sid not in twice]
         if len(new) < pool.min_documents:
