@@ -77,8 +77,21 @@ def raw_json(raw: Any) -> str:
         return repr(raw)[:100_000]
 
 
+def raw_bytes(raw: Any) -> bytes:
+    """`raw_json(raw)` as UTF-8 (lone surrogates kept), without making a str of it first."""
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return raw_json(raw).encode("utf-8", "surrogatepass")
+
+
 def fingerprint(raw_text: str) -> str:
-    return hashlib.sha256(raw_text.encode("utf-8", "surrogatepass")).hexdigest()
+    return fingerprint_of(raw_text.encode("utf-8", "surrogatepass"))
+
+
+def fingerprint_of(raw: bytes) -> str:
+    """The fingerprint of a raw document's `raw_bytes`."""
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _iso_to_dt(value: str | None) -> datetime | None:
@@ -183,8 +196,9 @@ class SyncService:
         premapped = {} if handed is None or savepoints else handed.results()
         now = self.clock() if handed is None else handed.as_of
         # One serialisation per document: its fingerprint decides whether it is mapped at all,
-        # and the same text is stored with the activity.
-        texts = [raw_json(raw) for raw in records]
+        # and the same text is stored with the activity (made a str only then: most
+        # documents of a re-read need their fingerprint alone).
+        blobs = [raw_bytes(raw) for raw in records]
         ids = [raw_source_id(raw) for raw in records]
         # One query for the page instead of one per record.
         entries = uow.catalogue.entries(self.source, [sid for sid in ids if sid])
@@ -195,18 +209,20 @@ class SyncService:
             self.mapping_version))
         twice = {sid for sid, n in Counter(ids).items() if n > 1}
         outcomes: list[tuple[Any, MappingOutcome | cat.NewActivity, str]] = []
-        for i, (raw, text, sid) in enumerate(zip(records, texts, ids, strict=True)):
+        for i, (raw, blob, sid) in enumerate(zip(records, blobs, ids, strict=True)):
             counts.fetched += 1
-            if sid is None or sid in twice:
-                pass
-            elif (entry := entries.get(sid)) is not None:
-                if self.unchanged(entry, fingerprint(text), now):
-                    counts.unchanged += 1  # a re-read of a document we mapped already
-                    continue
-            elif (skip := skips.get(sid)) is not None and skip[0] == fingerprint(text):
+            once = sid is not None and sid not in twice  # read once in this page
+            entry = entries.get(sid) if once and sid is not None else None
+            if entry is not None and self.unchanged(entry, fingerprint_of(blob), now):
+                counts.unchanged += 1  # a re-read of a document we mapped already
+                continue
+            skip = skips.get(sid) if once and sid is not None and entry is None else None
+            if skip is not None and skip[0] == fingerprint_of(blob):
                 counts.skip(skip[1])  # a re-read of a document we left out already
                 continue
-            elif (done := premapped.get(i)) is not None:
+            text = blob.decode("utf-8", "surrogatepass")
+            done = premapped.get(i) if once and entry is None else None
+            if done is not None:
                 # Mapped by a worker, and still new to the catalogue.
                 if done[0] == ERROR:
                     self._fail(uow, run_id, raw, STAGE_MAP, done[1], counts, now, text)
@@ -248,9 +264,9 @@ class SyncService:
                     self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
                                counts, now, text)
         if skipped:
-            text_of = dict(zip(ids, texts, strict=True))
-            prints = {s.source_id: fingerprint(text_of[s.source_id]) for s in skipped
-                      if s.source_id in text_of}
+            blob_of = dict(zip(ids, blobs, strict=True))
+            prints = {s.source_id: fingerprint_of(blob_of[s.source_id]) for s in skipped
+                      if s.source_id in blob_of}
             uow.catalogue.record_skipped(self.source, skipped, self.mapping_version, now,
                                          prints)
 

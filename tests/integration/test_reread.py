@@ -235,3 +235,36 @@ def test_migration_0011_counts_a_next_date_as_over_once_it_began(
     with engine.connect() as conn:
         k = t.skipped_events
         assert conn.execute(sa.select(k.c.raw_fingerprint)).all() == []
+
+
+def test_catalogue_entries_read_the_times_as_the_column_types_do(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    """`entries` reads the driver's rows itself: its times equal SQLAlchemy's typed read."""
+    from sync.service.unit_of_work import UnitOfWork
+
+    clock = Clock()
+    app = make_app(tmp_path, engine, region, now=clock)
+    days = make_event(1)
+    days.update(calendarType="multiple", subEvent=[
+        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
+         "status": {"type": "Available"}}])
+    permanent = changed(make_event(2), calendarType="permanent")
+    for key in ("startDate", "endDate", "availableTo"):
+        permanent.pop(key)
+    full(app, service(app, CountingMapper(), "v1"), [days, permanent, make_event(3)])
+    a = t.activities
+    with UnitOfWork(engine) as uow:
+        typed = {r.source_id: r for r in uow.connection.execute(sa.select(a))}
+        entries = uow.catalogue.entries(app.config.sources[0].name, list(typed))
+    assert set(entries) == set(typed)
+    for sid, entry in entries.items():
+        row = typed[sid]
+        assert (entry.visible_until, entry.next_occurrence_over) == (
+            row.visible_until, row.next_occurrence_over)
+        assert entry.next_occurrence == (row.next_occurrence.isoformat()
+                                         if row.next_occurrence else None)
+        assert (entry.id, entry.state, entry.raw_fingerprint) == (
+            row.id, row.state, row.raw_fingerprint)
+    assert any(e.visible_until is None for e in entries.values())  # the permanent one
+    assert all(e.next_occurrence_over is None or e.next_occurrence_over.tzinfo is not None
+               for e in entries.values())
