@@ -377,6 +377,10 @@ class UitdatabankConnector:
     def _get_once(self, params: dict[str, str | int]) -> dict[str, Any]:
         self.request_count += 1
         response = self._client.get("/events", params=params)
+        content = response.content
+        # The response and its stream refer to each other, so the body (megabytes) would
+        # wait for the garbage collector; without the cycle it goes as soon as it is parsed.
+        response.stream = httpx.ByteStream(b"")
         status = response.status_code
         if status == 429 or status >= 500:
             raise _RetryableResponse(
@@ -388,20 +392,20 @@ class UitdatabankConnector:
             title, detail = _problem(response)
             raise FatalSourceError(status, title, detail)
         try:
-            body, self.strict_json = _loads(response.content)
+            body, self.strict_json = _loads(content)
         except RecursionError:
             body = None  # deeper than the interpreter's stack: too deep, by far
         except (ValueError, UnicodeDecodeError) as exc:
             raise _RetryableResponse(
-                f"unparseable JSON body ({len(response.content)} bytes): {exc}", status=status
+                f"unparseable JSON body ({len(content)} bytes): {exc}", status=status
             ) from exc
         if body is None or nested_deeper(body, MAX_JSON_DEPTH):
             raise UnreadablePage(
                 f"{self.name}: GET /events answered JSON nested deeper than {MAX_JSON_DEPTH} "
-                f"levels ({len(response.content)} bytes; start={params.get('start')}, "
+                f"levels ({len(content)} bytes; start={params.get('start')}, "
                 f"modifiedFrom={params.get('modifiedFrom')}); the page is recorded as a "
                 "failure and the next run reads it again",
-                response.content[:MAX_RAW_BYTES].decode("utf-8", errors="replace"))
+                content[:MAX_RAW_BYTES].decode("utf-8", errors="replace"))
         if not isinstance(body, dict) or not isinstance(body.get("member"), list):
             raise _RetryableResponse("body is not a PagedCollection (no member list)", status)
         if body.get("@type", "PagedCollection") != "PagedCollection":

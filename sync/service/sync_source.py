@@ -633,13 +633,6 @@ def sync_source(
                     error = STOPPED
                     break
                 counts = _store_page(uow_factory, service, page, run_id, counts, handed)
-                # Each page's HTTP response is a reference cycle (httpx: the response and its
-                # stream) holding the page's body, megabytes: only the collector frees it. A
-                # re-read that maps nothing allocates too little to start a collection for
-                # ~30 pages, and a body still in flight at a collection moves up a generation
-                # that is swept only every 50 (100 000 events: +150-180 MB). The two young
-                # generations are cheap to sweep; a full collection per page is not.
-                gc.collect(1)
                 log.debug("page stored", source=source, records=len(page.records),
                           cursor=page.cursor.modified)
     except UnreadablePage as exc:

@@ -161,8 +161,8 @@ def test_source_that_keeps_answering_empty_pages_fails_clearly_then_resumes(pipe
 
 def test_no_page_body_outlives_its_page(pipeline, fake):
     # httpx responses are reference cycles that keep their body; with automatic collection
-    # off, only the sync's own sweep per page frees them (a re-read maps too little to
-    # start a collection itself for dozens of pages).
+    # off (a re-read maps too little to start a collection itself for dozens of pages), only
+    # the connector breaking the cycle frees each page's body with its page.
     import gc
 
     fake.add(make_event(n) for n in range(1, 31))
