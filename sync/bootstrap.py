@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.uitdatabank import UitdatabankConnector
 from mappings.activity_types import TypeTable, TypeTableError, default_type_table, load_type_table
 from mappings.taaliconen import QUERY_LABELS
-from mappings.uitdatabank import mapping_version, to_activity
+from mappings.uitdatabank import DocumentMapper, mapping_version, to_activity
 from sync.adapters import migrate
 from sync.adapters.database import READ_ONLY, DatabaseUrlError, make_engine
 from sync.adapters.locks import source_lock, supports_locks, try_lock
@@ -53,14 +53,7 @@ def map_uitdatabank(raw: Any, region: Region, as_of: datetime) -> MappingOutcome
     return to_activity(raw, region, as_of=as_of)
 
 
-@dataclass(frozen=True)
-class TypedMapper:
-    """The mapping with a configured type table; a class, so a worker process receives it."""
-
-    types: TypeTable
-
-    def __call__(self, raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
-        return to_activity(raw, region, as_of=as_of, types=self.types)
+_THE_MAPPING = map_uitdatabank  # as shipped, whatever a test puts in its place
 
 
 def load_types(config: AppConfig) -> TypeTable:
@@ -183,13 +176,17 @@ class App:
         """The mapping with the configured type table (the shipped one by default)."""
         if self.types is default_type_table():
             return map_uitdatabank  # looked up now, so tests can swap it
-        return TypedMapper(self.types)
+        return DocumentMapper(self.types)
 
     def mapping_pool(self) -> MappingPool | None:
-        """Workers for the mapping of large pages, as `[catalogue] mapping_workers` says."""
+        """Workers for the mapping of large pages, as `[catalogue] mapping_workers` says;
+        none when a stand-in replaces the mapping (tests), which the workers would not use."""
         workers = self.config.catalogue.mapping_workers
         workers = worker_count() if workers is None else workers
-        return MappingPool(self.mapper(), self.region, workers) if workers > 0 else None
+        mapper = self.mapper()
+        if workers <= 0 or not (mapper is _THE_MAPPING or isinstance(mapper, DocumentMapper)):
+            return None
+        return MappingPool(DocumentMapper(self.types), self.region, workers)
 
     @property
     def mapping_version(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,8 @@ from mappings.uitdatabank.html import plain_text, sanitise_html
 from sync.domain.activity import MappingError, NormalisedActivity, Skipped
 from sync.domain.region import Region
 
-__all__ = ["MAPPING_VERSION", "mapping_version", "plain_text", "sanitise_html", "to_activity"]
+__all__ = ["MAPPING_VERSION", "DocumentMapper", "mapping_version", "plain_text",
+           "sanitise_html", "to_activity"]
 
 # Bump when the code's output changes for the same input; the type table has its own version.
 # Together they say whether a stored activity was mapped by today's rules.
@@ -34,3 +36,15 @@ def to_activity(
         raise
     except Exception as exc:  # noqa: BLE001 - the sync records a failure, it must never crash
         raise MappingError(mapper.at, f"unexpected {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class DocumentMapper:
+    """`to_activity` with a type table, called as the sync calls a mapper; a plain class of
+    this package, so a worker process receives it without loading the application."""
+
+    types: TypeTable | None = None
+
+    def __call__(self, doc: Mapping[str, Any], region: Region,
+                 as_of: datetime) -> NormalisedActivity | Skipped:
+        return to_activity(doc, region, as_of=as_of, types=self.types)

@@ -130,3 +130,26 @@ def test_pages_that_were_not_strict_json_stay_in_the_sync(engine: Engine, region
     result = sync_source(lambda: UnitOfWork(engine), StaticConnector([docs]), service,
                          kind="full", start_cursor=Cursor())
     assert result.counts.fetched == 120 and pool.handed == 0 and not pool.started
+
+
+def test_the_composition_root_gives_workers_only_the_real_mapping(
+        engine: Engine, region: Region, tmp_path: Any, monkeypatch: Any) -> None:
+
+    from mappings.uitdatabank import DocumentMapper
+    from sync import bootstrap
+    from tests.support.apps import make_app
+
+    app = make_app(tmp_path, engine, region)
+    catalogue = app.config.catalogue
+    app.config = app.config.model_copy(update={
+        "catalogue": catalogue.model_copy(update={"mapping_workers": 2})})
+    pool = app.mapping_pool()
+    assert pool is not None and pool.workers == 2 and isinstance(pool.mapper, DocumentMapper)
+    assert app.sync_service(app.config.sources[0]).pool is not None
+    # A stand-in for the mapping (a test's) is not what a worker would run: no workers.
+    monkeypatch.setattr(bootstrap, "map_uitdatabank", MainMapper())
+    assert app.mapping_pool() is None
+    monkeypatch.undo()
+    app.config = app.config.model_copy(update={
+        "catalogue": catalogue.model_copy(update={"mapping_workers": 0})})
+    assert app.mapping_pool() is None
