@@ -126,6 +126,19 @@ def _stored_next(engine: Engine) -> list[tuple[Any, Any]]:
             sa.select(a.c.next_occurrence, a.c.next_occurrence_over).order_by(a.c.id))]
 
 
+def under_way_then_next_week() -> dict[str, Any]:
+    """A date under way at the test clock's start (25 November, 07:30-20:00 Brussels), then one
+    a week later."""
+    doc = make_event(1)
+    doc.update(calendarType="multiple", subEvent=[
+        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
+         "status": {"type": "Available"}},
+        {"startDate": "2026-12-02T18:00:00+01:00", "endDate": "2026-12-02T20:00:00+01:00",
+         "status": {"type": "Available"}},
+    ])
+    return doc
+
+
 def test_a_date_under_way_is_not_mapped_again_until_it_is_over(
         engine: Engine, region: Region, tmp_path: Path) -> None:
     """A date that began but is not over stays the next date: a re-read does not map the
@@ -134,14 +147,7 @@ def test_a_date_under_way_is_not_mapped_again_until_it_is_over(
 
     clock = Clock()  # 2026-11-25 07:00 UTC
     app = make_app(tmp_path, engine, region, now=clock)
-    days = make_event(1)
-    days.update(calendarType="multiple", subEvent=[
-        # Under way now (08:00-20:00 Brussels), then a second date a week later.
-        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
-         "status": {"type": "Available"}},
-        {"startDate": "2026-12-02T18:00:00+01:00", "endDate": "2026-12-02T20:00:00+01:00",
-         "status": {"type": "Available"}},
-    ])
+    days = under_way_then_next_week()
     # A date without an end lasts its (Brussels) day.
     # (A concert: a course series without `availableTo` would leave at its start.)
     no_end = make_event(2, start="2026-11-25T07:00:00+01:00", end="", event_type="0.50.4.0.0")
@@ -173,13 +179,7 @@ def test_a_reread_maps_the_moved_date_when_no_housekeeping_ran(
         engine: Engine, region: Region, tmp_path: Path) -> None:
     clock = Clock()
     app = make_app(tmp_path, engine, region, now=clock)
-    days = make_event(1)
-    days.update(calendarType="multiple", subEvent=[
-        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
-         "status": {"type": "Available"}},
-        {"startDate": "2026-12-02T18:00:00+01:00", "endDate": "2026-12-02T20:00:00+01:00",
-         "status": {"type": "Available"}},
-    ])
+    days = under_way_then_next_week()
     mapper = CountingMapper()
     full(app, service(app, mapper, "v1"), [days])
     clock.advance(hours=13)  # 20:00 UTC: the first date is over
@@ -244,10 +244,7 @@ def test_catalogue_entries_read_the_times_as_the_column_types_do(
 
     clock = Clock()
     app = make_app(tmp_path, engine, region, now=clock)
-    days = make_event(1)
-    days.update(calendarType="multiple", subEvent=[
-        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
-         "status": {"type": "Available"}}])
+    days = under_way_then_next_week()
     permanent = changed(make_event(2), calendarType="permanent")
     for key in ("startDate", "endDate", "availableTo"):
         permanent.pop(key)
