@@ -143,6 +143,15 @@ class SyncService:
                 and self._unasked < _ASK_AGAIN):
             return None  # a re-read: asking the catalogue would cost more than it finds
         self._unasked = 0
+        try:
+            return self._hand_over(uow_factory, page, pool)
+        except SQLAlchemyError as exc:
+            # Only a head start: the sync maps the page itself (and meets the error there).
+            log.warning("mapping workers skipped a page", error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _hand_over(self, uow_factory: Callable[[], UnitOfWork], page: Page,
+                   pool: MappingPool) -> Handed | None:
         ids = [raw_source_id(raw) for raw in page.records]
         present = [sid for sid in ids if sid]
         with uow_factory().read_only() as uow:

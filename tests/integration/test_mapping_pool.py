@@ -153,3 +153,25 @@ def test_the_composition_root_gives_workers_only_the_real_mapping(
     app.config = app.config.model_copy(update={
         "catalogue": catalogue.model_copy(update={"mapping_workers": 0})})
     assert app.mapping_pool() is None
+
+
+def test_a_failing_look_ahead_leaves_the_page_to_the_sync(
+        engine: Engine, region: Region, tmp_path: Any) -> None:
+    """The hand-over's read of the catalogue fails (here: a database that cannot be opened):
+    the workers get nothing and the sync maps and stores the page itself."""
+    unreachable = sa.create_engine(f"sqlite:///{tmp_path}/missing/folder/x.sqlite3")
+
+    class LookAheadFails(UnitOfWork):
+        def read_only(self) -> UnitOfWork:
+            return UnitOfWork(unreachable).read_only()
+
+    docs = generate_events(150, seed=6)
+    pool = MappingPool(map_uitdatabank, region, workers=1, min_documents=50)
+    helped = MainMapper()
+    service = SyncService("lookahead", region, helped, Clock(), mapping_version="v1",
+                          pool=pool)
+    result = sync_source(lambda: LookAheadFails(engine),
+                         StaticConnector([docs], reencodable=True), service, kind="full",
+                         start_cursor=Cursor())
+    assert result.status == "succeeded" and result.counts.fetched == 150
+    assert pool.handed == 0 and helped.calls == 150
