@@ -321,16 +321,16 @@ class CatalogueRepository:
     def stale_next_occurrences(self, now: datetime, limit: int = 1000) -> list[tuple[int, int]]:
         """(activity id, current version id) of live activities whose next date is over."""
         a = t.activities
-        rows = self.conn.execute(
-            sa.select(a.c.id, a.c.current_version_id)
-            .where(a.c.state.in_((cat.PENDING, cat.PUBLISHED)),
-                   a.c.next_occurrence.is_not(None),
-                   # Over: the next date moves on. Not known (rows written without it, a
-                   # period without end): once it began, as before the column existed.
-                   sa.or_(a.c.next_occurrence_over <= now,
-                          sa.and_(a.c.next_occurrence_over.is_(None),
-                                  a.c.next_occurrence < now)))
-            .order_by(a.c.id).limit(limit))
+        live = a.c.state.in_((cat.PENDING, cat.PUBLISHED))
+        # Over: the next date moves on. Not known (rows written without it, a period without
+        # end): once it began, as before the column existed. Two selects, each a range of
+        # `ix_activities_state_next` (an OR of both would read every live row).
+        over = sa.select(a.c.id, a.c.current_version_id).where(
+            live, a.c.next_occurrence.is_not(None), a.c.next_occurrence_over <= now)
+        began = sa.select(a.c.id, a.c.current_version_id).where(
+            live, a.c.next_occurrence_over.is_(None), a.c.next_occurrence < now)
+        union = sa.union_all(over, began).subquery()
+        rows = self.conn.execute(sa.select(union).order_by(union.c.id).limit(limit))
         return [(r.id, r.current_version_id) for r in rows]
 
     def raw_documents(self, source: str, after_id: int,

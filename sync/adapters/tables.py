@@ -373,6 +373,12 @@ PG_BODY_INDEX = "ix_search_documents_body"
 sa.Index("ix_activities_published_stamp", activities.c.state, activities.c.approved_version_id,
          activities.c.id, activities.c.updated_at)
 
+# The housekeeping after every sync run (schema 0012): live activities whose dates are over,
+# found through these instead of reading every live row (0.1-0.2 s at 100 000 on SQLite).
+sa.Index("ix_activities_state_until", activities.c.state, activities.c.visible_until)
+sa.Index("ix_activities_state_next", activities.c.state, activities.c.next_occurrence_over,
+         activities.c.next_occurrence)
+
 # Migration 0010 (skipped events).
 # Events the mapping leaves out (no taalicoon, outside the region, cancelled, ...): the nightly
 # reconciliation counts them as known instead of fetching them in full every night. `modified`

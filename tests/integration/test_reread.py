@@ -265,3 +265,25 @@ def test_catalogue_entries_read_the_times_as_the_column_types_do(
     assert any(e.visible_until is None for e in entries.values())  # the permanent one
     assert all(e.next_occurrence_over is None or e.next_occurrence_over.tzinfo is not None
                for e in entries.values())
+
+
+def test_housekeeping_finds_what_is_over_and_what_began_without_an_end_known(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    from sync.service.unit_of_work import UnitOfWork
+
+    clock = Clock()
+    app = make_app(tmp_path, engine, region, now=clock)
+    full(app, service(app, CountingMapper(), "v1"),
+         [make_event(1), make_event(2), make_event(3), make_event(4)])
+    a = t.activities
+    past, future = datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
+    with engine.begin() as conn:
+        ids = [r.id for r in conn.execute(sa.select(a.c.id).order_by(a.c.id))]
+        for aid, (nxt, over) in zip(ids, [(past, past), (past, future), (past, None),
+                                          (future, None)], strict=True):
+            conn.execute(a.update().where(a.c.id == aid).values(
+                next_occurrence=nxt, next_occurrence_over=over))
+    with UnitOfWork(engine) as uow:
+        stale = uow.catalogue.stale_next_occurrences(clock(), 10)
+    # Over; or begun with no end known (the rule before schema 0011). Not: under way.
+    assert [aid for aid, _ in stale] == [ids[0], ids[2]]
