@@ -561,7 +561,7 @@ class _Pass:
                 records = self.paging.take_in_second(members)
                 if records:
                     yield Page(records=records, cursor=self.cursor(), total=total,
-                           reencodable=c.strict_json)
+                               reencodable=c.strict_json)
                 if not members or len(members) < limit:
                     break
                 if total is not None and start + len(members) >= total:

@@ -15,14 +15,13 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.uitdatabank import UitdatabankConnector
 from mappings.activity_types import TypeTable, TypeTableError, default_type_table, load_type_table
 from mappings.taaliconen import QUERY_LABELS
-from mappings.uitdatabank import DocumentMapper, mapping_version, to_activity
+from mappings.uitdatabank import DocumentMapper, mapping_version
 from sync.adapters import migrate
 from sync.adapters.database import READ_ONLY, DatabaseUrlError, make_engine
 from sync.adapters.locks import source_lock, supports_locks, try_lock
 from sync.adapters.mailer import Mailer, SmtpMailer
 from sync.adapters.region_file import RegionFileError, load_region
 from sync.adapters.tls import tls_context
-from sync.domain.activity import MappingOutcome
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
 from sync.service.catalogue_query import new_catalogue
@@ -48,12 +47,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def map_uitdatabank(raw: Any, region: Region, as_of: datetime) -> MappingOutcome:
-    """The mapping with the shipped type table."""
-    return to_activity(raw, region, as_of=as_of)
-
-
-_THE_MAPPING = map_uitdatabank  # as shipped, whatever a test puts in its place
+# The mapping with the shipped type table.
+map_uitdatabank = DocumentMapper()
 
 
 def load_types(config: AppConfig) -> TypeTable:
@@ -184,9 +179,9 @@ class App:
         workers = self.config.catalogue.mapping_workers
         workers = worker_count() if workers is None else workers
         mapper = self.mapper()
-        if workers <= 0 or not (mapper is _THE_MAPPING or isinstance(mapper, DocumentMapper)):
+        if workers <= 0 or not isinstance(mapper, DocumentMapper):
             return None
-        return MappingPool(DocumentMapper(self.types), self.region, workers)
+        return MappingPool(mapper, self.region, workers)
 
     @property
     def mapping_version(self) -> str:

@@ -106,6 +106,11 @@ def _utc_of(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def _parts(ids: Sequence[str], size: int = 2000) -> Iterable[Sequence[str]]:
+    """`ids` in slices small enough for one `IN (...)`."""
+    return (ids[i:i + size] for i in range(0, len(ids), size))
+
+
 def _iso_to_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -562,23 +567,20 @@ class CatalogueRepository:
         the document with that fingerprint."""
         k = t.skipped_events
         found: dict[str, tuple[str, str]] = {}
-        for i in range(0, len(source_ids), 2000):
+        for part in _parts(source_ids):
             found.update((r.source_id, (r.raw_fingerprint, r.reason)) for r in self.conn.execute(
                 sa.select(k.c.source_id, k.c.raw_fingerprint, k.c.reason)
                 .where(k.c.source == source, k.c.mapping_version == mapping_version,
-                       k.c.raw_fingerprint.is_not(None),
-                       k.c.source_id.in_(source_ids[i:i + 2000]))))
+                       k.c.raw_fingerprint.is_not(None), k.c.source_id.in_(part))))
         return found
 
     def known_ids(self, source: str, source_ids: Sequence[str]) -> set[str]:
         """Which of these ids the catalogue holds."""
         a = t.activities
         found: set[str] = set()
-        for i in range(0, len(source_ids), 2000):
-            found.update(self.conn.execute(
-                sa.select(a.c.source_id).where(a.c.source == source,
-                                               a.c.source_id.in_(source_ids[i:i + 2000])))
-                .scalars())
+        for part in _parts(source_ids):
+            found |= self._strings(sa.select(a.c.source_id).where(
+                a.c.source == source, a.c.source_id.in_(part)))
         return found
 
     def source_ids(self, source: str, live_only: bool = False) -> set[str]:

@@ -94,7 +94,7 @@ class MappingPool:
         kept, texts = [], []
         for i in indices:
             try:
-                texts.append(orjson.dumps(records[i]).decode())
+                texts.append(orjson.dumps(records[i]))
             except (TypeError, orjson.JSONEncodeError):
                 continue  # beyond orjson (huge integers): mapped by the sync itself
             kept.append(i)
@@ -140,11 +140,11 @@ def _start(mapper: Mapper, region: Region) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _map(texts: list[str], as_of: datetime) -> list[Premapped]:
+def _map(texts: list[bytes], as_of: datetime) -> list[Premapped]:
     return [_map_one(text, as_of) for text in texts]
 
 
-def _map_one(text: str, as_of: datetime) -> Premapped:
+def _map_one(text: bytes, as_of: datetime) -> Premapped:
     assert _mapper is not None and _region is not None
     raw = orjson.loads(text)
     try:

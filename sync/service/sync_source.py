@@ -35,6 +35,7 @@ from sync.domain.activity import (
     Skipped,
     hash_of,
 )
+from sync.domain.calendar import parse
 from sync.domain.catalogue import Provenance
 from sync.domain.events import ActivityChanged, ActivityDiscovered, ActivityWithdrawn
 from sync.domain.region import Region
@@ -92,10 +93,6 @@ def fingerprint(raw_text: str) -> str:
 def fingerprint_of(raw: bytes) -> str:
     """The fingerprint of a raw document's `raw_bytes`."""
     return hashlib.sha256(raw).hexdigest()
-
-
-def _iso_to_dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 STOPPED = "stopped: the daemon is shutting down; the next run resumes here"
@@ -220,12 +217,12 @@ class SyncService:
         outcomes: list[tuple[Any, MappingOutcome | cat.NewActivity, str]] = []
         for i, (raw, blob, sid) in enumerate(zip(records, blobs, ids, strict=True)):
             counts.fetched += 1
-            once = sid is not None and sid not in twice  # read once in this page
-            entry = entries.get(sid) if once and sid is not None else None
+            once = sid if sid is not None and sid not in twice else None  # read once here
+            entry = entries.get(once) if once else None
             if entry is not None and self.unchanged(entry, fingerprint_of(blob), now):
                 counts.unchanged += 1  # a re-read of a document we mapped already
                 continue
-            skip = skips.get(sid) if once and sid is not None and entry is None else None
+            skip = skips.get(once) if once and entry is None else None
             if skip is not None and skip[0] == fingerprint_of(blob):
                 counts.skip(skip[1])  # a re-read of a document we left out already
                 continue
@@ -287,7 +284,6 @@ class SyncService:
         """Insert the page's new activities in batches; return the outcomes left to apply."""
         new: list[cat.NewActivity] = []
         rest: list[tuple[Any, MappingOutcome, str]] = []
-        self._created_last = 0
         for raw, outcome, text in outcomes:
             if isinstance(outcome, cat.NewActivity):
                 if outcome.source_id not in seen_twice:
@@ -304,16 +300,16 @@ class SyncService:
                                               self.provenance(raw, outcome, text)))
             else:
                 rest.append((raw, outcome, text))
+        self._created_last = len(new)
         if not new:
             return rest
-        self._created_last = len(new)
         created = uow.catalogue.create_many(self.source, new, cat.PENDING, now, run_id)
         events = []
         for n, (activity_id, item_id) in zip(new, created, strict=True):
             entries[n.source_id] = cat.CatalogueEntry(
                 activity_id, cat.PENDING, n.digest, None, n.next_occurrence, None,
                 n.modified, n.prov.raw_fingerprint, n.prov.mapping_version,
-                n.prov.visible_until, _iso_to_dt(n.next_occurrence_over))
+                n.prov.visible_until, parse(n.next_occurrence_over))
             events.append(ActivityDiscovered(activity_id, item_id, self.source, n.source_id,
                                              n.nis, n.title))
         uow.outbox.add_many(events, now)
@@ -333,7 +329,7 @@ class SyncService:
                 entry.id, c.state, c.digest, version_id if c.approve else
                 entry.approved_version_id, act.next_occurrence, version_id, act.modified,
                 c.prov.raw_fingerprint, c.prov.mapping_version, c.prov.visible_until,
-                _iso_to_dt(act.next_occurrence_over))
+                parse(act.next_occurrence_over))
             if item_id is not None:
                 events.append(ActivityChanged(entry.id, item_id, self.source, act.source_id,
                                               act.place.nis, act.display_title))
@@ -392,7 +388,7 @@ class SyncService:
             counts.unchanged += 1
             assert entry is not None and isinstance(outcome, NormalisedActivity)
             prov = self.provenance(raw, outcome, raw_text) if raw is not NO_RAW else None
-            over = _iso_to_dt(outcome.next_occurrence_over)
+            over = parse(outcome.next_occurrence_over)
             if (outcome.next_occurrence != entry.next_occurrence
                     or over != entry.next_occurrence_over or
                     (prov is not None and (prov.raw_fingerprint != entry.raw_fingerprint or
@@ -444,7 +440,7 @@ class SyncService:
             entries[outcome.source_id] = cat.CatalogueEntry(
                 activity_id, decision.state, digest, approved, outcome.next_occurrence,
                 version_id, outcome.modified, prov.raw_fingerprint, prov.mapping_version,
-                prov.visible_until, _iso_to_dt(outcome.next_occurrence_over))
+                prov.visible_until, parse(outcome.next_occurrence_over))
             if decision.action == cat.CREATE:
                 counts.created += 1
             else:
