@@ -207,6 +207,11 @@ def _parsed_q(q: str) -> tuple[_Clause, ...]:
     return tuple(_clause(text) for text in _split_top_level(q, "AND"))
 
 
+def _all_labels(event: dict[str, Any]) -> list[Any]:
+    """An event's labels and hidden labels, as a `labels:` query sees them."""
+    return [*(event.get("labels") or []), *(event.get("hiddenLabels") or [])]
+
+
 @functools.lru_cache(maxsize=256)
 def _clause(text: str) -> _Clause:
     """One clause, the same object for the same text: the reconciliation's per-postal-code
@@ -219,9 +224,7 @@ def _clause(text: str) -> _Clause:
         # Case-insensitive but accent-sensitive, like SAPI3's keyword normaliser.
         wanted = {v.casefold() for v in values}
         return _Clause("labels", frozenset(wanted), lambda e, w=wanted: any(  # type: ignore[misc]
-            isinstance(label, str) and label.casefold() in w
-            for label in [*(e.get("labels") or []), *(e.get("hiddenLabels") or [])]
-        ))
+            isinstance(label, str) and label.casefold() in w for label in _all_labels(e)))
     if field in (r"address.\*.postalCode", "address.*.postalCode"):
         codes = set(values)
         return _Clause("postal", frozenset(codes),
@@ -258,10 +261,8 @@ class _Facts:
             created = 0.0
         labels: frozenset[str] | None = None
         if all(isinstance(event.get(name) or [], list) for name in ("labels", "hiddenLabels")):
-            labels = frozenset(
-                label.casefold()
-                for label in [*(event.get("labels") or []), *(event.get("hiddenLabels") or [])]
-                if isinstance(label, str))
+            labels = frozenset(label.casefold() for label in _all_labels(event)
+                               if isinstance(label, str))
         member = json.dumps({"@id": event.get("@id"), "@type": "Event"}, ensure_ascii=False)
         return cls(created, _modified_of(event), frozenset(_postal_codes(event)), labels,
                    member.encode())
