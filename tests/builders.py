@@ -64,6 +64,13 @@ def make_event(
     }
 
 
+def on_dates(doc: dict[str, Any], *spans: tuple[str, str]) -> dict[str, Any]:
+    """`doc` as a `multiple` calendar with these (start, end) dates, all available."""
+    return changed(doc, calendarType="multiple", subEvent=[
+        {"startDate": start, "endDate": end, "status": {"type": "Available"}}
+        for start, end in spans])
+
+
 def changed(doc: dict[str, Any], **fields: Any) -> dict[str, Any]:
     new = copy.deepcopy(doc)
     new.update(fields)

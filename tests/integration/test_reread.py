@@ -18,7 +18,7 @@ from sync.domain.activity import MappingOutcome, hash_of
 from sync.domain.region import Region
 from sync.service import review_view
 from sync.service.sync_source import SyncService, sync_source
-from tests.builders import Clock, StaticConnector, changed, make_event
+from tests.builders import Clock, StaticConnector, changed, make_event, on_dates
 from tests.support.apps import make_app
 
 
@@ -129,14 +129,9 @@ def _stored_next(engine: Engine) -> list[tuple[Any, Any]]:
 def under_way_then_next_week() -> dict[str, Any]:
     """A date under way at the test clock's start (25 November, 07:30-20:00 Brussels), then one
     a week later."""
-    doc = make_event(1)
-    doc.update(calendarType="multiple", subEvent=[
-        {"startDate": "2026-11-25T07:30:00+01:00", "endDate": "2026-11-25T20:00:00+01:00",
-         "status": {"type": "Available"}},
-        {"startDate": "2026-12-02T18:00:00+01:00", "endDate": "2026-12-02T20:00:00+01:00",
-         "status": {"type": "Available"}},
-    ])
-    return doc
+    return on_dates(make_event(1),
+                    ("2026-11-25T07:30:00+01:00", "2026-11-25T20:00:00+01:00"),
+                    ("2026-12-02T18:00:00+01:00", "2026-12-02T20:00:00+01:00"))
 
 
 def test_a_date_under_way_is_not_mapped_again_until_it_is_over(

@@ -20,7 +20,7 @@ from sync.domain.region import Region
 from sync.service.review import APPROVE, decide_review
 from sync.service.sync_source import SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
-from tests.builders import StaticConnector, changed, event_id, make_event
+from tests.builders import StaticConnector, changed, event_id, make_event, on_dates
 from tests.support.clock import NOW, clock
 
 
@@ -286,13 +286,9 @@ def test_the_changed_events_of_a_page_cost_the_same_statements_however_many(run,
 
 
 def test_unchanged_event_whose_date_passed_moves_its_next_occurrence_only(engine, region):
-    doc = make_event(1)
-    doc.update(calendarType="multiple", subEvent=[
-        {"startDate": "2026-12-01T18:00:00+01:00", "endDate": "2026-12-01T20:00:00+01:00",
-         "status": {"type": "Available"}},
-        {"startDate": "2027-01-05T18:00:00+01:00", "endDate": "2027-01-05T20:00:00+01:00",
-         "status": {"type": "Available"}},
-    ])
+    doc = on_dates(make_event(1),
+                   ("2026-12-01T18:00:00+01:00", "2026-12-01T20:00:00+01:00"),
+                   ("2027-01-05T18:00:00+01:00", "2027-01-05T20:00:00+01:00"))
     counts = []
     for now in (NOW, datetime(2026, 12, 10, tzinfo=UTC)):
         service = SyncService("uitdatabank", region, map_uitdatabank, lambda now=now: now)
