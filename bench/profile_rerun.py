@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import pstats
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -28,6 +30,19 @@ STEPS = {
     "full": ["sync", "--full", "--json"],
     "incremental": ["sync", "--json"],
 }
+
+
+def _busy() -> float:
+    """Seconds of CPU the whole machine has spent busy (not idle or waiting for I/O)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of the finished commands (with their workers) and of this process."""
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return child.ru_utime + child.ru_stime, own.ru_utime + own.ru_stime
 
 
 def summarise(path: Path, top: int) -> str:
@@ -67,9 +82,12 @@ def main() -> int:
     parser.add_argument("--spy", action="store_true",
                         help="sample every thread with py-spy (in .venv only) instead of "
                              "cProfile, which sees the main thread only")
+    parser.add_argument("--idle", action="store_true",
+                        help="with --spy: sample waiting threads too (where the sync waits)")
     args = parser.parse_args()
     events = feed(args.feed, args.events, seed=7)
     with FakeSapi3(events) as fake, database(args.db, "rerun") as db:
+        fake.encode_members()
         config = write_config(OUT / "rerun.toml", fake.base_url)
         if args.workers is not None:
             with config.open("a", encoding="utf-8") as f:
@@ -90,15 +108,24 @@ def main() -> int:
             if args.plain:
                 argv = command
             elif args.spy:
+                # --subprocesses: the mapping workers too, each under its own process line.
                 argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--threads",
+                        "--subprocesses", *(["--idle"] if args.idle else []),
                         "--format", "raw", "--rate", "250", "-o", str(out), "--", *command]
             else:
                 # cProfile runs a script: not the interpreter the reconcile step starts with.
                 script = command[1:] if command[0] == sys.executable else command
                 argv = [sys.executable, "-m", "cProfile", "-o", str(out), *script]
+            busy_before, own_before = _busy(), _cpu()
             began = time.perf_counter()
             proc = subprocess.run(argv, env=cli.env, capture_output=True, text=True)
             wall = time.perf_counter() - began
+            busy, own = _busy() - busy_before, [a - b for a, b in zip(_cpu(), own_before,
+                                                                     strict=True)]
+            print(f"CPU during {step}: machine {busy:.1f} s ({busy / wall:.2f} of "
+                  f"{os.cpu_count()} cores); the command {own[0]:.1f} s, this process (fake "
+                  f"server) {own[1]:.1f} s, the rest (database, others) "
+                  f"{busy - sum(own):.1f} s", file=sys.stderr)
             initial = initial or wall
             print(f"\n=== {step}: {wall:.2f} s wall ({wall / initial:.0%} of the initial), "
                   f"rc {proc.returncode}; {proc.stdout.strip()[-600:]}",

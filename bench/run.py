@@ -84,6 +84,7 @@ def sync_row(m: Any) -> dict[str, Any]:
 def one_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, Any]:
     """Fresh database: initial sync, no-change syncs (incremental and --full), 1% changed."""
     with FakeSapi3(events, now=SERVER_NOW) as fake, database(kind, f"s{size}") as db:
+        fake.encode_members(uitpas_prices=True)  # our connector asks embedUitpasPrices
         cli = Cli(write_config(OUT / f"bench-{kind}-{size}.toml", fake.base_url), db.url)
         cli.upgrade()
         initial = sync_row(cli.measured("sync", "--json"))
@@ -119,6 +120,7 @@ def dlt_round(kind: str, events: list[dict[str, Any]], size: int) -> dict[str, A
     if not DLT_PYTHON.exists():
         return None
     with FakeSapi3(events, now=SERVER_NOW) as fake, database(kind, f"dlt{size}") as db:
+        fake.encode_members(uitpas_prices=False)  # the peer's query does not
         destination = db.url
         argv = [str(DLT_PYTHON), str(BENCH / "peer_dlt.py"), "--base-url", fake.base_url,
                 "--destination", destination, "--postal-codes", postal_codes(),

@@ -335,6 +335,15 @@ class FakeSapi3:
                 self._next_seq += 1
                 self._changed(eid)
 
+    def encode_members(self, *, uitpas_prices: bool = True) -> None:
+        """Encode every event's embedded member now, as a search index has its documents
+        ready: a benchmark then measures its client, not this fake's first encoding."""
+        with self._lock:
+            for eid, event in self._events.items():
+                key = (eid, True, uitpas_prices)
+                if key not in self._encoded:
+                    self._encoded[key] = _encode(_embedded(event, uitpas_prices))
+
     def _changed(self, eid: str) -> None:
         self._version += 1
         for embed in (False, True):
@@ -510,8 +519,7 @@ class FakeSapi3:
                 key = (eid, embed, uitpas)
                 raw = self._encoded.get(key)
                 if raw is None:
-                    member = _embedded(e, uitpas)
-                    raw = self._encoded[key] = json.dumps(member, ensure_ascii=False).encode()
+                    raw = self._encoded[key] = _encode(_embedded(e, uitpas))
                 parts.append(raw)
         return _with_members(self._collection(limit, total, []), parts)
 
@@ -811,6 +819,10 @@ def _with_members(collection: dict[str, Any], members: list[bytes]) -> bytes:
     head = json.dumps(collection, ensure_ascii=False).encode()
     assert head.endswith(b"[]}")
     return head[:-3] + b"[" + b", ".join(members) + b"]}"
+
+
+def _encode(member: dict[str, Any]) -> bytes:
+    return json.dumps(member, ensure_ascii=False).encode()
 
 
 def _embedded(event: dict[str, Any], uitpas_prices: bool) -> dict[str, Any]:

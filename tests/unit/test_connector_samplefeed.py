@@ -121,6 +121,26 @@ def test_server_paging_sorting_and_embed() -> None:
     ]
 
 
+def test_pre_encoded_members_give_the_same_pages_and_follow_updates() -> None:
+    events = generate_events(40, seed=12)
+    fresh, prepared = FakeSapi3(events), FakeSapi3(events)
+    prepared.encode_members(uitpas_prices=True)
+    base = {"q": QUERY, **DEFAULT_FILTER_OVERRIDES, "sort[modified]": "asc", "embed": "true"}
+
+    def pages(fake: FakeSapi3) -> list[bytes]:
+        return [fake._encoded_page({**base, "embedUitpasPrices": uitpas, "limit": "15",
+                                    "start": start}, {})
+                for uitpas in ("true", "false") for start in ("0", "15", "30")]
+
+    assert pages(prepared) == pages(fresh)
+    changed = events[3]["@id"]
+    for fake in (fresh, prepared):
+        fake.update(changed, name={"nl": "Nieuwe naam"})
+    after = pages(prepared)
+    assert after == pages(fresh)
+    assert any(b"Nieuwe naam" in page for page in after)
+
+
 def test_update_moves_the_event_to_the_end_and_delete_is_soft() -> None:
     events = generate_events(5, seed=9, ties=1)
     fake = FakeSapi3(events)
