@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from sync.adapters import tables as t
@@ -109,6 +110,16 @@ def _utc_of(value: datetime | str | None) -> datetime | None:
 def _parts(ids: Sequence[str], size: int = 2000) -> Iterable[Sequence[str]]:
     """`ids` in slices small enough for one `IN (...)`."""
     return (ids[i:i + size] for i in range(0, len(ids), size))
+
+
+def _among(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN (values)`. PostgreSQL gets one array parameter (`= ANY`): the statement is
+    then the same for a page of 2 000 ids as for one, compiled once, prepared by the driver
+    and parsed by the server without 2 000 placeholders (a fifth of a page's lookup)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values),
+                                              type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _iso_to_dt(value: str | None) -> datetime | None:
@@ -273,7 +284,7 @@ class CatalogueRepository:
                       a.c.source_modified, a.c.raw_fingerprint, a.c.mapping_version,
                       a.c.visible_until, a.c.next_occurrence_over,
                       a.c.raw_document.is_not(None).label("has_raw"))
-            .where(a.c.source == source, a.c.source_id.in_(ids))
+            .where(a.c.source == source, _among(self.conn, a.c.source_id, ids))
         )
         try:
             # The driver's rows in one go (a page's worth, every re-read): SQLAlchemy's row
@@ -454,7 +465,7 @@ class CatalogueRepository:
         ids = [c.activity_id for c in changes]
         numbers: dict[int, int] = {aid: n for aid, n in self.conn.execute(
             sa.select(v.c.activity_id, sa.func.max(v.c.number))
-            .where(v.c.activity_id.in_(ids)).group_by(v.c.activity_id))}
+            .where(_among(self.conn, v.c.activity_id, ids)).group_by(v.c.activity_id))}
         version_ids = insert_returning_ids(self.conn, v, [{
             "activity_id": c.activity_id, "number": numbers.get(c.activity_id, 0) + 1,
             "content_hash": c.digest, "data": c.data, "source_modified": c.act.modified,
@@ -554,7 +565,7 @@ class CatalogueRepository:
         k = t.skipped_events
         # Delete and insert: one portable upsert for SQLite and PostgreSQL.
         self.conn.execute(k.delete().where(k.c.source == source,
-                                           k.c.source_id.in_(list(last))))
+                                           _among(self.conn, k.c.source_id, list(last))))
         self.conn.execute(k.insert(), [{
             "source": source, "source_id": sid, "reason": s.reason, "modified": s.modified,
             "mapping_version": mapping_version, "recorded_at": now,
@@ -571,7 +582,8 @@ class CatalogueRepository:
             found.update((r.source_id, (r.raw_fingerprint, r.reason)) for r in self.conn.execute(
                 sa.select(k.c.source_id, k.c.raw_fingerprint, k.c.reason)
                 .where(k.c.source == source, k.c.mapping_version == mapping_version,
-                       k.c.raw_fingerprint.is_not(None), k.c.source_id.in_(part))))
+                       k.c.raw_fingerprint.is_not(None),
+                       _among(self.conn, k.c.source_id, part))))
         return found
 
     def known_ids(self, source: str, source_ids: Sequence[str]) -> set[str]:
@@ -580,7 +592,7 @@ class CatalogueRepository:
         found: set[str] = set()
         for part in _parts(source_ids):
             found |= self._strings(sa.select(a.c.source_id).where(
-                a.c.source == source, a.c.source_id.in_(part)))
+                a.c.source == source, _among(self.conn, a.c.source_id, part)))
         return found
 
     def source_ids(self, source: str, live_only: bool = False) -> set[str]:
