@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 # The outbox topic of a rendered mail to send by SMTP (not a domain event: a delivery).
@@ -14,7 +14,16 @@ class DomainEvent:
     topic: ClassVar[str] = "event"
 
     def payload(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not `asdict`, which deep-copies: every field of an event is a str, int or None,
+        # and an initial sync writes one event per new activity.
+        kind = type(self)
+        names = _FIELD_NAMES.get(kind)
+        if names is None:
+            names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(self))
+        return {name: getattr(self, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
