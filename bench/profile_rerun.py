@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import BENCH, OUT, Cli, database, write_config  # noqa: E402
+from bench.common import BENCH, OUT, Cli, compile_sources, database, write_config  # noqa: E402
 from bench.feeds import feed  # noqa: E402
 from samplefeed.server import FakeSapi3  # noqa: E402
 
@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--idle", action="store_true",
                         help="with --spy: sample waiting threads too (where the sync waits)")
     args = parser.parse_args()
+    compile_sources()
     events = feed(args.feed, args.events, seed=7)
     with FakeSapi3(events) as fake, database(args.db, "rerun") as db:
         fake.encode_members()

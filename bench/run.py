@@ -31,6 +31,7 @@ from bench.common import (  # noqa: E402
     ROOT,
     Cli,
     cli_bin,
+    compile_sources,
     database,
     measured,
     median,
@@ -257,6 +258,7 @@ def main() -> int:
     parser.add_argument("--skip-extras", action="store_true", help="no replay / digest rows")
     parser.add_argument("--out", default=str(OUT / "results.json"))
     args = parser.parse_args()
+    compile_sources()
 
     results: dict[str, Any] = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M"),
                                "load_before": load(),
