@@ -84,13 +84,23 @@ class MappingPool:
 
     def hand(self, records: Sequence[Any], indices: list[int],
              as_of: datetime) -> Handed | None:
-        """Send these records (positions in the page) to the workers; None once closed."""
+        """Send these records (positions in the page) to the workers; None: the sync maps
+        them itself (the pool is closed, or its workers are only starting)."""
         if self._closed:
             return None
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start, initargs=(self.mapper, self.region))
+            # A spawned worker needs a few tenths of a second (a fresh interpreter importing
+            # the mapping) before it maps anything: the sync maps this first page meanwhile,
+            # the workers the pages after it.
+            try:
+                for _ in range(self.workers):
+                    self._executor.submit(_ready)
+            except BrokenProcessPool:
+                self.close()
+            return None
         kept, texts = [], []
         for i in indices:
             try:
@@ -138,6 +148,10 @@ def _start(mapper: Mapper, region: Region) -> None:
     # Ctrl-C reaches the whole process group: the sync stops its workers itself, after the
     # page in flight (a worker's own KeyboardInterrupt would only print a traceback).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ready() -> None:
+    """Nothing: submitted to start the workers ahead of the first page they map."""
 
 
 def _map(texts: list[bytes], as_of: datetime) -> list[Premapped]:

@@ -92,9 +92,12 @@ def test_workers_store_what_the_sync_stores_itself(engine: Engine, region: Regio
     assert with_pool.counts == itself.counts
     assert itself.counts.failed == 1 and itself.counts.skipped and itself.counts.created > 300
     assert alone.calls == len(docs)
-    # The workers mapped the new documents; the sync itself the twice-seen pair and what
-    # was over already (created without a review item, one by one).
-    assert helped.calls < len(docs) // 10 and pool.handed >= len(docs) - 4
+    # The workers mapped the new documents of the pages after the first (mapped by the sync
+    # while they start); the sync itself also the twice-seen pair and what was over already
+    # (created without a review item, one by one).
+    first = 150
+    assert helped.calls < first + len(docs) // 10
+    assert len(docs) - first - 4 <= pool.handed <= len(docs) - first
     assert stored(engine, "workers") == stored(engine, "itself")
     assert pool.closed  # the workers stop with the run
 
