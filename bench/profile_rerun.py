@@ -84,6 +84,9 @@ def main() -> int:
                              "cProfile, which sees the main thread only")
     parser.add_argument("--idle", action="store_true",
                         help="with --spy: sample waiting threads too (where the sync waits)")
+    parser.add_argument("--gil", action="store_true",
+                        help="with --spy: only the thread holding the GIL (what serialises "
+                             "the reading thread and the sync)")
     args = parser.parse_args()
     compile_sources()
     events = feed(args.feed, args.events, seed=7)
@@ -112,6 +115,7 @@ def main() -> int:
                 # --subprocesses: the mapping workers too, each under its own process line.
                 argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--threads",
                         "--subprocesses", *(["--idle"] if args.idle else []),
+                        *(["--gil"] if args.gil else []),
                         "--format", "raw", "--rate", "250", "-o", str(out), "--", *command]
             else:
                 # cProfile runs a script: not the interpreter the reconcile step starts with.

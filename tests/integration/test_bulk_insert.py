@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from sync.adapters import tables as t
-from sync.adapters.repository import insert_rows
+from sync.adapters.repository import _utc_of, insert_rows
 
 
 def _rows(first_id: int, n: int) -> list[dict[str, Any]]:
@@ -50,3 +50,16 @@ def test_bulk_insert_refuses_a_naive_time(engine: sa.Engine) -> None:
     rows[7]["created_at"] = datetime(2026, 12, 3)
     with engine.begin() as conn, pytest.raises(Exception, match="naive datetime"):
         insert_rows(conn, t.outbox, rows)
+
+
+def test_times_read_back_by_the_driver_are_utc() -> None:
+    """`_utc_of` reads what the driver returns for a UTC column: SQLite's naive text (with
+    or without its microseconds), PostgreSQL's naive datetime; text that carries an offset
+    of its own (written by hand) is read as the column type reads it."""
+    expected = datetime(2026, 11, 20, 10, 0, 0, 250000, tzinfo=UTC)
+    assert _utc_of("2026-11-20 10:00:00.250000") == expected
+    assert _utc_of("2026-11-20 10:00:00") == expected.replace(microsecond=0)
+    assert _utc_of(datetime(2026, 11, 20, 10, 0, 0, 250000)) == expected
+    assert _utc_of("2026-11-20 10:00:00.250000+00:00") == expected
+    assert _utc_of(None) is None
+    assert _utc_of("2026-11-20 10:00:00").tzinfo is UTC
