@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from sync.domain.activity import to_plain
 
 # The outbox topic of a rendered mail to send by SMTP (not a domain event: a delivery).
 TOPIC_EMAIL = "email.send"
@@ -14,16 +16,9 @@ class DomainEvent:
     topic: ClassVar[str] = "event"
 
     def payload(self) -> dict[str, Any]:
-        # Not `asdict`, which deep-copies: every field of an event is a str, int or None,
-        # and an initial sync writes one event per new activity.
-        kind = type(self)
-        names = _FIELD_NAMES.get(kind)
-        if names is None:
-            names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(self))
-        return {name: getattr(self, name) for name in names}
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+        # Not `asdict`, which deep-copies: an initial sync writes one event per activity.
+        payload: dict[str, Any] = to_plain(self)
+        return payload
 
 
 @dataclass(frozen=True, slots=True)
