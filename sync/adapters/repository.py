@@ -623,9 +623,9 @@ class CatalogueRepository:
         k = t.skipped_events
         gone = sorted(self._strings(sa.select(k.c.source_id).where(k.c.source == source))
                       - keep)
-        for i in range(0, len(gone), 500):
+        for part in _parts(gone, 500):
             self.conn.execute(k.delete().where(k.c.source == source,
-                                               k.c.source_id.in_(gone[i:i + 500])))
+                                               _among(self.conn, k.c.source_id, part)))
         return len(gone)
 
     def _strings(self, query: sa.Select[tuple[str]]) -> set[str]:

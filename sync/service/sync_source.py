@@ -233,8 +233,14 @@ class SyncService:
                 if done[0] == ERROR:
                     self._fail(uow, run_id, raw, STAGE_MAP, done[1], counts, now, text)
                     continue
-                if done[0] == SKIP or (done[1].source_id == sid and not done[2]):
+                if done[0] == SKIP:
                     outcomes.append((raw, done[1], text))
+                    continue
+                if done[1].source_id == sid and not done[2]:
+                    # Its provenance here, where the document's bytes are at hand.
+                    outcomes.append((raw, replace(done[1], prov=Provenance(
+                        text, fingerprint_of(blob), self.mapping_version,
+                        done[1].prov.visible_until)), text))
                     continue
             try:
                 outcomes.append((raw, self.mapper(raw, self.region, now), text))
@@ -287,9 +293,7 @@ class SyncService:
         for raw, outcome, text in outcomes:
             if isinstance(outcome, cat.NewActivity):
                 if outcome.source_id not in seen_twice:
-                    new.append(replace(outcome, prov=Provenance(
-                        text, fingerprint(text), self.mapping_version,
-                        outcome.prov.visible_until)))
+                    new.append(outcome)
                     continue
                 outcome = self.mapper(raw, self.region, now)  # its order matters: one by one
             # Already over: created without a review item, one by one (rare).
