@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,6 +46,9 @@ class Page:
     # The records came from strict JSON (no NaN, no integer beyond 64 bits), so writing them
     # with orjson and reading them back gives them exactly (what a worker process maps).
     reencodable: bool = False
+    # The records' canonical bytes (`connectors.documents`), when the connector made them
+    # already (None: the sync makes them).
+    canonical: Sequence[bytes] | None = None
 
 
 class Connector(Protocol):

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
@@ -45,7 +45,9 @@ EMBED_PARAMS: dict[str, str] = {"embed": "true", "embedUitpasPrices": "true"}
 
 # A SAPI3 page nests about ten levels (page, member, event, calendar, subEvent, ...); a body far
 # deeper is hostile or broken, and deep JSON ends in a RecursionError wherever it is walked.
-MAX_JSON_DEPTH = 64
+# orjson writes up to 254 levels and refuses deeper: a page whose members it writes (as the
+# sync needs them anyway, `connectors.documents`) is at most 256 deep, checked at no extra cost.
+MAX_JSON_DEPTH = 256
 # What of such a body a failure row keeps: enough to see what came, not a flood.
 MAX_RAW_BYTES = 1_000_000
 
@@ -128,6 +130,23 @@ def _retry_after_seconds(header: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def written(body: Any, members: bool) -> tuple[bool, list[bytes] | None]:
+    """Whether a parsed body nests deeper than MAX_JSON_DEPTH, and (`members`) the canonical
+    bytes of its members. orjson writes a value up to 254 levels deep: when it writes every
+    member and the rest of the body, the body is at most 256 deep, and walking it is not
+    needed. What it refuses (too deep, or an integer beyond 64 bits) is measured."""
+    found = body.get("member") if members and isinstance(body, dict) else None
+    try:
+        if not isinstance(found, list):
+            orjson.dumps(body)
+            return False, None
+        blobs = [orjson.dumps(member, option=orjson.OPT_SORT_KEYS) for member in found]
+        orjson.dumps({key: value for key, value in body.items() if key != "member"})
+    except orjson.JSONEncodeError:
+        return nested_deeper(body, MAX_JSON_DEPTH), None
+    return False, blobs
 
 
 def nested_deeper(value: Any, limit: int) -> bool:
@@ -349,6 +368,10 @@ class UitdatabankConnector:
 
     def get_collection(self, params: dict[str, str | int]) -> dict[str, Any]:
         """GET /events with retries; return a PagedCollection body or raise a ConnectorError."""
+        return self._get(params).body
+
+    def _get(self, params: dict[str, str | int], *, canonical: bool = False) -> _Response:
+        """`get_collection`; `canonical`: with its members' canonical bytes (for a page)."""
         retrying = Retrying(
             retry=retry_if_exception_type(
                 (
@@ -365,7 +388,7 @@ class UitdatabankConnector:
             reraise=False,
         )
         try:
-            return retrying(self._get_once, params)
+            return retrying(self._get_once, params, canonical)
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise TransientSourceError(
@@ -374,7 +397,7 @@ class UitdatabankConnector:
                 f"last error: {_describe(last)}"
             ) from last
 
-    def _get_once(self, params: dict[str, str | int]) -> dict[str, Any]:
+    def _get_once(self, params: dict[str, str | int], canonical: bool = False) -> _Response:
         self.request_count += 1
         response = self._client.get("/events", params=params)
         content = response.content
@@ -399,7 +422,8 @@ class UitdatabankConnector:
             raise _RetryableResponse(
                 f"unparseable JSON body ({len(content)} bytes): {exc}", status=status
             ) from exc
-        if body is None or nested_deeper(body, MAX_JSON_DEPTH):
+        deep, blobs = (True, None) if body is None else written(body, canonical)
+        if deep:
             raise UnreadablePage(
                 f"{self.name}: GET /events answered JSON nested deeper than {MAX_JSON_DEPTH} "
                 f"levels ({len(content)} bytes; start={params.get('start')}, "
@@ -410,7 +434,7 @@ class UitdatabankConnector:
             raise _RetryableResponse("body is not a PagedCollection (no member list)", status)
         if body.get("@type", "PagedCollection") != "PagedCollection":
             raise _RetryableResponse(f"body @type is {body.get('@type')!r}", status)
-        return body
+        return _Response(body, blobs)
 
     def _wait(self, retry_state: RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -433,6 +457,11 @@ class UitdatabankConnector:
             start=params.get("start"),
             modified_from=params.get("modifiedFrom"),
         )
+
+
+class _Response(NamedTuple):
+    body: dict[str, Any]
+    canonical: list[bytes] | None  # of its members, when asked for and orjson wrote them
 
 
 def _loads(content: bytes) -> tuple[Any, bool]:
@@ -492,7 +521,8 @@ class _Pass:
             if request is None:
                 yield from self.split_second()
                 continue
-            members, total, params = self.fetch(request)
+            response, total, params = self.fetch(request)
+            members = response.body["member"]
             if not paging.lines_up(members):
                 paging.rescan()
                 log.info("sapi3.rescan", source=c.name, start=request.start,
@@ -503,8 +533,7 @@ class _Pass:
                 log.warning("sapi3.out_of_order", source=c.name, id=sid,
                             modified=format_modified(modified))
             if records:
-                yield Page(records=records, cursor=self.cursor(), total=total,
-                           reencodable=c.strict_json)
+                yield self.page(records, total, response)
             step = paging.advance(request, members, total)
             if step.short:
                 log.info("sapi3.short_page", source=c.name, start=request.start,
@@ -513,16 +542,26 @@ class _Pass:
             if step.done:
                 return
 
-    def fetch(self, request: Request) -> tuple[list[Any], int | None, dict[str, str | int]]:
-        """The members and `totalItems` of one request, and the parameters it was sent with."""
+    def fetch(self, request: Request) -> tuple[_Response, int | None, dict[str, str | int]]:
+        """The response and `totalItems` of one request, and the parameters it was sent with."""
         params = self.c.search_params(
             start=request.start,
             limit=request.limit,
             modified_from=format_modified(request.modified_from) if request.modified_from else None,
         )
-        body = self.c.get_collection(params)
+        response = self.c._get(params, canonical=True)
+        body = response.body
         total = body.get("totalItems") if isinstance(body.get("totalItems"), int) else None
-        return body["member"], total, params
+        return response, total, params
+
+    def page(self, records: list[Any], total: int | None, response: _Response) -> Page:
+        """A page of these records (taken from the response's members)."""
+        blobs = response.canonical
+        if blobs is not None:
+            at = {id(member): i for i, member in enumerate(response.body["member"])}
+            blobs = [blobs[at[id(record)]] for record in records]
+        return Page(records=records, cursor=self.cursor(), total=total,
+                    reencodable=self.c.strict_json, canonical=blobs)
 
     def split_second(self) -> Iterator[Page]:
         """Read the whole cursor second one postal code at a time (each must fit the window)."""
@@ -548,7 +587,8 @@ class _Pass:
                     modified_to=second,
                     postal_codes=[postal_code],
                 )
-                body = c.get_collection(params)
+                response = c._get(params, canonical=True)
+                body = response.body
                 members = body["member"]
                 total = body.get("totalItems") if isinstance(body.get("totalItems"), int) else None
                 if total is not None and total > c._window:
@@ -560,8 +600,7 @@ class _Pass:
                     )
                 records = self.paging.take_in_second(members)
                 if records:
-                    yield Page(records=records, cursor=self.cursor(), total=total,
-                               reencodable=c.strict_json)
+                    yield self.page(records, total, response)
                 if not members or len(members) < limit:
                     break
                 if total is not None and start + len(members) >= total:

@@ -82,10 +82,12 @@ class MappingPool:
         self._closed = False
         self.handed = 0  # documents handed to the workers (for the tests and the bench)
 
-    def hand(self, records: Sequence[Any], indices: list[int],
-             as_of: datetime) -> Handed | None:
+    def hand(self, records: Sequence[Any], indices: list[int], as_of: datetime,
+             canonical: Sequence[bytes] | None = None) -> Handed | None:
         """Send these records (positions in the page) to the workers; None: the sync maps
-        them itself (the pool is closed, or its workers are only starting)."""
+        them itself (the pool is closed, or its workers are only starting). `canonical`: the
+        records' canonical bytes, sent as they are (the mapping reads keys by name, so their
+        order does not change what it makes)."""
         if self._closed:
             return None
         if self._executor is None:
@@ -103,10 +105,13 @@ class MappingPool:
             return None
         kept, texts = [], []
         for i in indices:
-            try:
-                texts.append(orjson.dumps(records[i]))
-            except (TypeError, orjson.JSONEncodeError):
-                continue  # beyond orjson (huge integers): mapped by the sync itself
+            if canonical is not None:
+                texts.append(canonical[i])
+            else:
+                try:
+                    texts.append(orjson.dumps(records[i]))
+                except (TypeError, orjson.JSONEncodeError):
+                    continue  # beyond orjson (huge integers): mapped by the sync itself
             kept.append(i)
         step = -(-len(texts) // self.workers)
         chunks = [texts[k:k + step] for k in range(0, len(texts), step)]

@@ -13,6 +13,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import ConnectorError
+from connectors.documents import canonical_text
 from sync.adapters import failure_store
 from sync.adapters.queries import runs
 from sync.adapters.repository import RunRepository
@@ -20,7 +21,7 @@ from sync.domain.activity import MappingError
 from sync.domain.calendar import BRUSSELS  # admins think in Belgian days
 from sync.domain.runs import FAILED, STAGE_FETCH, STAGE_MAP, STAGE_STORE, RunCounts, final_status
 from sync.service.errors import AdminError, NotFound, NotOpen
-from sync.service.sync_source import SyncService, raw_json
+from sync.service.sync_source import SyncService
 from sync.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger()
@@ -287,7 +288,7 @@ def _replay_one(
                                 "sync reads it again; ignore this failure once it synced")
         if connector is not None:
             raw = _refetch(connector, source_id)
-            payload = raw_json(raw)
+            payload = canonical_text(raw)
         else:
             raw = _stored(fresh.raw_payload)
         try:

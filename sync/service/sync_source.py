@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +23,7 @@ from connectors.base import (
     UnreadablePage,
     source_id_of,
 )
+from connectors.documents import canonical_bytes, canonical_text, fingerprint_of
 from sync.adapters.repository import NewVersion
 from sync.domain import catalogue as cat
 from sync.domain.activity import (
@@ -65,34 +63,9 @@ def raw_source_id(raw: Any) -> str | None:
     return sid[:128] if sid else None
 
 
-def raw_json(raw: Any) -> str:
-    """A raw document as stored (and fingerprinted): sorted keys, so a re-read of the same
-    document gives the same text."""
-    try:
-        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        pass  # huge ints, lone surrogates, nesting orjson refuses: the standard library tries
-    try:
-        return json.dumps(raw, ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError, RecursionError):
-        return repr(raw)[:100_000]
-
-
-def raw_bytes(raw: Any) -> bytes:
-    """`raw_json(raw)` as UTF-8 (lone surrogates kept), without making a str of it first."""
-    try:
-        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
-        return raw_json(raw).encode("utf-8", "surrogatepass")
-
-
 def fingerprint(raw_text: str) -> str:
+    """The fingerprint of a raw document's `canonical_text`."""
     return fingerprint_of(raw_text.encode("utf-8", "surrogatepass"))
-
-
-def fingerprint_of(raw: bytes) -> str:
-    """The fingerprint of a raw document's `raw_bytes`."""
-    return hashlib.sha256(raw).hexdigest()
 
 
 STOPPED = "stopped: the daemon is shutting down; the next run resumes here"
@@ -162,14 +135,14 @@ class SyncService:
         new = [i for i, sid in enumerate(ids) if sid and sid not in known and sid not in twice]
         if len(new) < pool.min_documents:
             return None
-        return pool.hand(page.records, new, self.clock())
+        return pool.hand(page.records, new, self.clock(), page.canonical)
 
     def provenance(self, raw: Any, act: NormalisedActivity,
                    text: str | None = None) -> Provenance:
         if raw is NO_RAW:
             return Provenance(visible_until=visible_until(act))
         if text is None:
-            text = raw_json(raw)
+            text = canonical_text(raw)
         return Provenance(text, fingerprint(text), self.mapping_version, visible_until(act))
 
     def unchanged(self, entry: cat.CatalogueEntry, raw_fingerprint: str, now: datetime) -> bool:
@@ -192,19 +165,22 @@ class SyncService:
     def process_page(
         self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
         *, savepoints: bool, handed: Handed | None = None,
+        canonical: Sequence[bytes] | None = None,
     ) -> None:
         """Map and store a page of records in the caller's transaction.
 
         Without savepoints a storage error aborts the whole page (the caller then redoes it
         with savepoints, so that only the bad record fails); with them each record is alone.
         `handed`: what workers mapped of the page (as of their moment, which is then `now`).
+        `canonical`: the records' canonical bytes, when the connector made them.
         """
         premapped = {} if handed is None or savepoints else handed.results()
         now = self.clock() if handed is None else handed.as_of
-        # One serialisation per document: its fingerprint decides whether it is mapped at all,
-        # and the same text is stored with the activity (made a str only then: most
-        # documents of a re-read need their fingerprint alone).
-        blobs = [raw_bytes(raw) for raw in records]
+        # One serialisation per document (the connector's, when it made them): its fingerprint
+        # decides whether it is mapped at all, and the same text is stored with the activity
+        # (made a str only then: most documents of a re-read need their fingerprint alone).
+        blobs = (list(canonical) if canonical is not None
+                 else [canonical_bytes(raw) for raw in records])
         ids = [raw_source_id(raw) for raw in records]
         # One query for the page instead of one per record.
         entries = uow.catalogue.entries(self.source, [sid for sid in ids if sid])
@@ -346,7 +322,7 @@ class SyncService:
         counts.failed += 1
         source_id = raw_source_id(raw)
         uow.runs.add_failure(run_id, self.source, source_id, stage, error,
-                             raw_json(raw) if text is None else text, now)
+                             canonical_text(raw) if text is None else text, now)
         log.warning("record failed", source=self.source, source_id=source_id, stage=stage,
                     error=error)
 
@@ -383,7 +359,7 @@ class SyncService:
             if entry is None and isinstance(outcome, Skipped):
                 if skipped is None:
                     prints = ({} if raw is NO_RAW else
-                              {outcome.source_id: fingerprint(raw_text or raw_json(raw))})
+                              {outcome.source_id: fingerprint(raw_text or canonical_text(raw))})
                     uow.catalogue.record_skipped(self.source, [outcome], self.mapping_version,
                                                  now, prints)
                 else:
@@ -591,7 +567,7 @@ def _store_page(
         try:
             with uow_factory().replayable() as uow:
                 service.process_page(uow, page.records, run_id, attempt, savepoints=savepoints,
-                                     handed=handed)
+                                     handed=handed, canonical=page.canonical)
                 uow.runs.save_cursor(service.source, cursor_json, service.clock())
                 uow.runs.progress(run_id, attempt, cursor_json)
                 uow.commit()

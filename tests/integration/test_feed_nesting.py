@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from connectors.base import Cursor, UnreadablePage
-from connectors.uitdatabank import MAX_JSON_DEPTH, UitdatabankConnector, nested_deeper
+from connectors.documents import canonical_bytes
+from connectors.uitdatabank import MAX_JSON_DEPTH, UitdatabankConnector, nested_deeper, written
 from mappings.taaliconen import QUERY_LABELS
 from samplefeed.generator import POSTAL_CODES
 from samplefeed.server import FakeSapi3, Fault
@@ -72,6 +73,41 @@ def test_depth_agrees_with_the_definition_on_random_values():
     for _ in range(2000):
         v, limit = value(rng.randint(0, 8)), rng.randint(0, 8)
         assert nested_deeper(v, limit) == (_depth(v) > limit), (v, limit)
+
+
+def page_of(member: object, **rest: object) -> dict[str, object]:
+    return {"@type": "PagedCollection", "totalItems": 1, "member": [member], **rest}
+
+
+def chain(levels: int, leaf: object = 1, kind: str = "list") -> object:
+    value = leaf
+    for _ in range(levels):
+        value = [value] if kind == "list" else {"x": value}
+    return value
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+@pytest.mark.parametrize("levels", [0, 1, 100, MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH - 2,
+                                    MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1])
+def test_writing_the_members_is_the_depth_check_at_the_limit(levels, kind):
+    # The body and its member list are two levels; a member `levels` deeper (plus itself).
+    for body in (page_of(chain(levels, kind=kind)),
+                 page_of({}, facet=chain(levels + 1, kind=kind))):  # beside the members
+        deep, blobs = written(body, members=True)
+        assert deep == nested_deeper(body, MAX_JSON_DEPTH), levels
+        if deep:
+            assert blobs is None
+        elif "facet" not in body:
+            assert blobs == [canonical_bytes(m) for m in body["member"]]  # type: ignore[attr-defined]
+        assert written(body, members=False) == (deep, None)
+
+
+def test_what_orjson_will_not_write_is_measured_instead():
+    # A lone surrogate or an integer beyond 64 bits (the standard library reads both):
+    # shallow, so not refused, and the sync makes the canonical text itself.
+    for odd in ("\ud800", 2**70):
+        assert written(page_of({"n": odd}), members=True) == (False, None)
+        assert written(page_of(chain(MAX_JSON_DEPTH, leaf=odd)), members=True) == (True, None)
 
 
 @pytest.fixture

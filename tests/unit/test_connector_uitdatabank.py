@@ -13,6 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connectors.base import Cursor, FatalSourceError, TransientSourceError
+from connectors.documents import canonical_bytes
 from connectors.uitdatabank import (
     UitdatabankConnector,
     build_query,
@@ -168,6 +169,35 @@ def test_members_already_seen_at_the_cursor_second_are_dropped() -> None:
     assert [r["@id"] for p in pages for r in p.records] == [members[1]["@id"]]
     assert pages[0].cursor.seen == {"id-1", "id-2"}
     assert pages[0].total == 2
+
+
+def test_a_page_brings_the_canonical_bytes_of_the_records_it_keeps() -> None:
+    # Written while the body's depth is checked, so the sync does not write them again; the
+    # member dropped as seen at the cursor second must not shift them.
+    members = [event(1, "2026-11-01T08:00:00Z"), event(2, "2026-11-01T08:00:00Z"),
+               "not a dict", {**event(3, "2026-11-01T08:00:07Z"), "name": {"nl": "Café"}}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=collection(members))
+
+    cursor = Cursor(modified="2026-11-01T08:00:00+00:00", seen=frozenset({"id-1"}))
+    [page] = list(make(handler).pages(cursor))
+
+    assert page.records == members[1:]
+    assert page.canonical == [canonical_bytes(r) for r in members[1:]]
+    assert page.canonical[-1] == (b'{"@id":"https://io.uitdatabank.be/event/id-3",'
+                                  b'"modified":"2026-11-01T08:00:07Z",'
+                                  b'"name":{"nl":"Caf\xc3\xa9"}}')
+
+
+def test_a_body_orjson_will_not_write_leaves_the_canonical_bytes_to_the_sync() -> None:
+    # A lone surrogate: the standard library reads it, orjson writes no such string.
+    members = [{**event(1, "2026-11-01T08:00:00Z"), "name": {"nl": "\ud800"}}]
+    text = json.dumps(collection(members)).encode()
+
+    [page] = list(make(lambda r: httpx.Response(200, content=text)).pages(Cursor()))
+
+    assert page.records == members and page.canonical is None
 
 
 def test_retry_after_http_date_is_capped() -> None:
