@@ -83,8 +83,11 @@ def parse_modified(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         # SAPI3 always sends an offset; a naive value is most likely UTC from a test double.
         parsed = parsed.replace(tzinfo=UTC)
+    elif parsed.utcoffset() or parsed.tzinfo is not UTC:
+        parsed = parsed.astimezone(UTC)
     # The server compares at second precision, so a fractional part belongs to its second.
-    return parsed.astimezone(UTC).replace(microsecond=0)
+    # (Each member's key goes through here: no new object when none is needed.)
+    return parsed.replace(microsecond=0) if parsed.microsecond else parsed
 
 
 def format_modified(value: datetime) -> str:
