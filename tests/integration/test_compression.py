@@ -29,7 +29,9 @@ def _compression(engine: Engine) -> dict[tuple[str, str], str] | None:
         rows = conn.execute(sa.text(
             "SELECT c.relname, a.attname, a.attcompression FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid "
-            "WHERE c.relname IN ('activity_versions', 'activities') "
+            # This test's schema only: parallel tests have schemas (and tables) of their own.
+            "WHERE c.relnamespace = current_schema()::regnamespace "
+            "AND c.relname IN ('activity_versions', 'activities') "
             "AND a.attname IN ('data', 'raw_document')"))
         return {(r[0], r[1]): r[2] for r in rows if (r[0], r[1]) in COLUMNS}
 
