@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 import orjson
@@ -33,3 +34,26 @@ def canonical_bytes(raw: Any) -> bytes:
 def fingerprint_of(blob: bytes) -> str:
     """The fingerprint of a document's `canonical_bytes`."""
     return hashlib.sha256(blob).hexdigest()
+
+
+# Between two records in `canonical_many`: a string no document holds (random per process;
+# that it is not in a document is checked, not assumed).
+_BETWEEN = "ikdoemee-" + uuid.uuid4().hex
+_SPLIT = b',"' + _BETWEEN.encode() + b'",'
+
+
+def canonical_many(records: list[Any]) -> list[bytes]:
+    """`canonical_bytes` of each record, made by one orjson call: a call per record of ~2 kB
+    cost three times as much (each call's output buffer is grown and copied, and that is
+    most of a small document's time). The records are written as one array with a marker
+    between them and cut at the markers; were a marker inside a record, the pieces would not
+    be one per record, and each is written on its own. Raises orjson.JSONEncodeError as
+    orjson does (for a record nested 254 levels deep, in the array: 255 levels)."""
+    if not records:
+        return []
+    spaced: list[Any] = [_BETWEEN] * (2 * len(records) - 1)
+    spaced[0::2] = records
+    pieces = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)[1:-1].split(_SPLIT)
+    if len(pieces) == len(records):
+        return pieces
+    return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]

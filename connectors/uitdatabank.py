@@ -29,6 +29,7 @@ from connectors.base import (
     UnreadablePage,
     source_id_of,
 )
+from connectors.documents import canonical_many
 from connectors.paging import KeysetPaging, Request
 
 # Every default filter is overridden: deletions, rejections, drafts, availability changes,
@@ -45,9 +46,9 @@ EMBED_PARAMS: dict[str, str] = {"embed": "true", "embedUitpasPrices": "true"}
 
 # A SAPI3 page nests about ten levels (page, member, event, calendar, subEvent, ...); a body far
 # deeper is hostile or broken, and deep JSON ends in a RecursionError wherever it is walked.
-# orjson writes up to 254 levels and refuses deeper: a page whose members it writes (as the
-# sync needs them anyway, `connectors.documents`) is at most 256 deep, checked at no extra cost.
-MAX_JSON_DEPTH = 256
+# orjson writes up to 254 levels and refuses deeper: a page whose member list it writes (as the
+# sync needs them anyway, `connectors.documents`) is at most 255 deep, checked at no extra cost.
+MAX_JSON_DEPTH = 255
 # What of such a body a failure row keeps: enough to see what came, not a flood.
 MAX_RAW_BYTES = 1_000_000
 
@@ -137,15 +138,15 @@ def _retry_after_seconds(header: str | None) -> float | None:
 
 def written(body: Any, members: bool) -> tuple[bool, list[bytes] | None]:
     """Whether a parsed body nests deeper than MAX_JSON_DEPTH, and (`members`) the canonical
-    bytes of its members. orjson writes a value up to 254 levels deep: when it writes every
-    member and the rest of the body, the body is at most 256 deep, and walking it is not
-    needed. What it refuses (too deep, or an integer beyond 64 bits) is measured."""
+    bytes of its members. orjson writes a value up to 254 levels deep: when it writes the
+    members (as one array) and the rest of the body, the body is at most 255 deep, and
+    walking it is not needed. What it refuses (too deep, a lone surrogate) is measured."""
     found = body.get("member") if members and isinstance(body, dict) else None
     try:
         if not isinstance(found, list):
             orjson.dumps(body)
             return False, None
-        blobs = [orjson.dumps(member, option=orjson.OPT_SORT_KEYS) for member in found]
+        blobs = canonical_many(found)
         orjson.dumps({key: value for key, value in body.items() if key != "member"})
     except orjson.JSONEncodeError:
         return nested_deeper(body, MAX_JSON_DEPTH), None

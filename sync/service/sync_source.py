@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +24,7 @@ from connectors.base import (
     UnreadablePage,
     source_id_of,
 )
-from connectors.documents import canonical_bytes, canonical_text, fingerprint_of
+from connectors.documents import canonical_bytes, canonical_many, canonical_text, fingerprint_of
 from sync.adapters.repository import NewVersion
 from sync.domain import catalogue as cat
 from sync.domain.activity import (
@@ -61,6 +62,14 @@ def raw_source_id(raw: Any) -> str | None:
     """Best-effort id of a raw record, for a failure row; never raises."""
     sid = source_id_of(raw.get("@id")) if isinstance(raw, dict) else None
     return sid[:128] if sid else None
+
+
+def _canonical(records: list[Any]) -> list[bytes]:
+    """The records' canonical bytes: in one call when orjson writes them all."""
+    try:
+        return canonical_many(records)
+    except orjson.JSONEncodeError:
+        return [canonical_bytes(raw) for raw in records]
 
 
 def fingerprint(raw_text: str) -> str:
@@ -179,8 +188,7 @@ class SyncService:
         # One serialisation per document (the connector's, when it made them): its fingerprint
         # decides whether it is mapped at all, and the same text is stored with the activity
         # (made a str only then: most documents of a re-read need their fingerprint alone).
-        blobs = (list(canonical) if canonical is not None
-                 else [canonical_bytes(raw) for raw in records])
+        blobs = list(canonical) if canonical is not None else _canonical(records)
         ids = [raw_source_id(raw) for raw in records]
         # One query for the page instead of one per record.
         entries = uow.catalogue.entries(self.source, [sid for sid in ids if sid])
