@@ -562,6 +562,20 @@ def _sync_gc() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
+# A run refreshes the database's statistics once it created this many activities, and again
+# each time their number doubles.
+_ANALYSE_FROM = 1000
+
+
+def _refresh_statistics(uow_factory: Callable[[], UnitOfWork]) -> None:
+    try:
+        with uow_factory() as uow:
+            uow.catalogue.refresh_statistics()
+            uow.commit()
+    except SQLAlchemyError as exc:  # only speed is lost (not the table's owner, say)
+        log.warning("database statistics not refreshed", error=f"{type(exc).__name__}: {exc}")
+
+
 def _store_page(
     uow_factory: Callable[[], UnitOfWork], service: SyncService, page: Page, run_id: int,
     counts: RunCounts, handed: Handed | None = None,
@@ -621,6 +635,7 @@ def sync_source(
                 error = STOPPED
             pages = _Prefetched(connector.pages(cursor),
                                 lambda page: service.hand_over(uow_factory, page))
+            analysed = 0  # activities created when the statistics were last refreshed
             for page, handed in () if error else pages:
                 if stop is not None and stop.is_set():
                     error = STOPPED
@@ -628,6 +643,11 @@ def sync_source(
                 counts = _store_page(uow_factory, service, page, run_id, counts, handed)
                 log.debug("page stored", source=source, records=len(page.records),
                           cursor=page.cursor.modified)
+                if counts.created >= max(_ANALYSE_FROM, 2 * analysed):
+                    # The catalogue doubled in this run (a first load): the per-page
+                    # lookups need statistics of its new size.
+                    _refresh_statistics(uow_factory)
+                    analysed = counts.created
     except UnreadablePage as exc:
         # Nothing of the page can be stored, so the cursor stays before it; the body is kept
         # as a failure, visible and explained, and the run fails (the next one tries again).
