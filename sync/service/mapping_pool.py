@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -16,20 +15,21 @@ from typing import Any
 import orjson
 import structlog
 
-from sync.domain.activity import EncodedJson, MappingError, MappingOutcome, Skipped, hash_of
-from sync.domain.catalogue import NewActivity, Provenance
 from sync.domain.region import Region
-from sync.domain.visibility import is_expired, visible_until
+from sync.service.mapping_worker import (
+    ERROR,
+    NEW,
+    SKIP,
+    Mapper,
+    Premapped,
+    map_texts,
+    ready,
+    start,
+)
 
-Mapper = Callable[[Any, Region, datetime], MappingOutcome]
+__all__ = ["ERROR", "NEW", "SKIP", "Handed", "MappingPool", "worker_count"]
 
 log = structlog.get_logger()
-
-# What a worker hands back for one document (None: map it in the sync's own process).
-ERROR = "error"  # ("error", message): the mapping refused it
-SKIP = "skip"  # ("skip", Skipped)
-NEW = "new"  # ("new", NewActivity without its raw document, already over at `as_of`)
-Premapped = tuple[Any, ...] | None
 
 # From this many new documents in a page on, the page goes to the workers: below it the
 # hand-over costs more than it saves (and an incremental run never starts a worker).
@@ -93,13 +93,13 @@ class MappingPool:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start, initargs=(self.mapper, self.region))
+                initializer=start, initargs=(self.mapper, self.region))
             # A spawned worker needs a few tenths of a second (a fresh interpreter importing
             # the mapping) before it maps anything: the sync maps this first page meanwhile,
             # the workers the pages after it.
             try:
                 for _ in range(self.workers):
-                    self._executor.submit(_ready)
+                    self._executor.submit(ready)
             except BrokenProcessPool:
                 self.close()
             return None
@@ -116,7 +116,7 @@ class MappingPool:
         step = -(-len(texts) // self.workers)
         chunks = [texts[k:k + step] for k in range(0, len(texts), step)]
         try:
-            futures = [self._executor.submit(_map, chunk, as_of) for chunk in chunks]
+            futures = [self._executor.submit(map_texts, chunk, as_of) for chunk in chunks]
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the sync maps the rest itself.
             log.warning("mapping workers broken; mapping in the sync process")
@@ -139,45 +139,3 @@ class MappingPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-
-
-# --------------------------------------------------------------------------- in the worker
-
-_mapper: Mapper | None = None
-_region: Region | None = None
-
-
-def _start(mapper: Mapper, region: Region) -> None:
-    global _mapper, _region
-    _mapper, _region = mapper, region
-    # Ctrl-C reaches the whole process group: the sync stops its workers itself, after the
-    # page in flight (a worker's own KeyboardInterrupt would only print a traceback).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _ready() -> None:
-    """Nothing: submitted to start the workers ahead of the first page they map."""
-
-
-def _map(texts: list[bytes], as_of: datetime) -> list[Premapped]:
-    return [_map_one(text, as_of) for text in texts]
-
-
-def _map_one(text: bytes, as_of: datetime) -> Premapped:
-    assert _mapper is not None and _region is not None
-    raw = orjson.loads(text)
-    try:
-        outcome = _mapper(raw, _region, as_of)
-    except MappingError as exc:
-        return (ERROR, str(exc))
-    if isinstance(outcome, Skipped):
-        return (SKIP, outcome)
-    try:
-        # What `to_dict` gives, and the JSON text the version column would write of it.
-        blob = orjson.dumps(outcome)
-    except (TypeError, orjson.JSONEncodeError):
-        return None
-    data = orjson.loads(blob)
-    new = NewActivity.of(outcome, EncodedJson(blob.decode()), hash_of(data),
-                         Provenance(visible_until=visible_until(outcome)))
-    return (NEW, new, is_expired(outcome, as_of))
