@@ -609,6 +609,8 @@ class CatalogueRepository:
         these lookups by the index alone."""
         if self.conn.dialect.name != "postgresql":
             return
+        # A VACUUM or an index build holding the table is not worth waiting for.
+        self.conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
         self.conn.execute(sa.text("ANALYZE activities (source, source_id)"))
         self.conn.execute(sa.text("ANALYZE skipped_events (source, source_id, mapping_version)"))
 
