@@ -113,20 +113,16 @@ def _utc_of(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _parts(ids: Sequence[str], size: int = 2000) -> Iterable[Sequence[str]]:
-    """`ids` in slices small enough for one `IN (...)`."""
-    return (ids[i:i + size] for i in range(0, len(ids), size))
-
-
 # From this many values on, SQLite gets them as one JSON array (below it placeholders are as
 # cheap).
 _JSON_LIST_FROM = 32
 
 
 def _among(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
-    """`column IN (values)`. PostgreSQL gets one array parameter (`= ANY`): the statement is
-    then the same for a page of 2 000 ids as for one, compiled once, prepared by the driver
-    and parsed by the server without 2 000 placeholders (a fifth of a page's lookup)."""
+    """`column IN (values)`, however many. PostgreSQL gets one array parameter (`= ANY`):
+    the statement is then the same for a page of 2 000 ids as for one, compiled once,
+    prepared by the driver and parsed by the server without 2 000 placeholders (a fifth of a
+    page's lookup)."""
     if conn.dialect.name == "postgresql":
         return column == sa.any_(sa.bindparam(None, list(values),
                                               type_=postgresql.ARRAY(column.type)))
@@ -611,31 +607,33 @@ class CatalogueRepository:
             return
         # A VACUUM or an index build holding the table is not worth waiting for.
         self.conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
-        self.conn.execute(sa.text("ANALYZE activities (source, source_id)"))
-        self.conn.execute(sa.text("ANALYZE skipped_events (source, source_id, mapping_version)"))
+        quote = self.conn.dialect.identifier_preparer.quote
+        a, k = t.activities, t.skipped_events
+        for table, columns in ((a, (a.c.source, a.c.source_id)),
+                               (k, (k.c.source, k.c.source_id, k.c.mapping_version))):
+            self.conn.execute(sa.text(f"ANALYZE {quote(table.name)} "
+                                      f"({', '.join(quote(c.name) for c in columns)})"))
 
     def skipped_fingerprints(self, source: str, source_ids: Sequence[str],
                              mapping_version: str) -> dict[str, tuple[str, str]]:
         """Id → (fingerprint, reason) of these events, where this mapping version left out
         the document with that fingerprint."""
+        if not source_ids:
+            return {}
         k = t.skipped_events
-        found: dict[str, tuple[str, str]] = {}
-        for part in _parts(source_ids):
-            found.update((sid, (print_, reason)) for sid, print_, reason in _all_rows(
-                self.conn, sa.select(k.c.source_id, k.c.raw_fingerprint, k.c.reason)
-                .where(k.c.source == source, k.c.mapping_version == mapping_version,
-                       k.c.raw_fingerprint.is_not(None),
-                       _among(self.conn, k.c.source_id, part))))
-        return found
+        return {sid: (print_, reason) for sid, print_, reason in _all_rows(
+            self.conn, sa.select(k.c.source_id, k.c.raw_fingerprint, k.c.reason)
+            .where(k.c.source == source, k.c.mapping_version == mapping_version,
+                   k.c.raw_fingerprint.is_not(None),
+                   _among(self.conn, k.c.source_id, source_ids)))}
 
     def known_ids(self, source: str, source_ids: Sequence[str]) -> set[str]:
         """Which of these ids the catalogue holds."""
+        if not source_ids:
+            return set()
         a = t.activities
-        found: set[str] = set()
-        for part in _parts(source_ids):
-            found |= self._strings(sa.select(a.c.source_id).where(
-                a.c.source == source, _among(self.conn, a.c.source_id, part)))
-        return found
+        return self._strings(sa.select(a.c.source_id).where(
+            a.c.source == source, _among(self.conn, a.c.source_id, source_ids)))
 
     def source_ids(self, source: str, live_only: bool = False) -> set[str]:
         """Ids of the source's activities in the catalogue (`live_only`: not withdrawn)."""
@@ -660,9 +658,9 @@ class CatalogueRepository:
         k = t.skipped_events
         gone = sorted(self._strings(sa.select(k.c.source_id).where(k.c.source == source))
                       - keep)
-        for part in _parts(gone, 500):
+        if gone:
             self.conn.execute(k.delete().where(k.c.source == source,
-                                               _among(self.conn, k.c.source_id, part)))
+                                               _among(self.conn, k.c.source_id, gone)))
         return len(gone)
 
     def _strings(self, query: sa.Select[tuple[str]]) -> set[str]:

@@ -16,18 +16,7 @@ import orjson
 import structlog
 
 from sync.domain.region import Region
-from sync.service.mapping_worker import (
-    ERROR,
-    NEW,
-    SKIP,
-    Mapper,
-    Premapped,
-    map_texts,
-    ready,
-    start,
-)
-
-__all__ = ["ERROR", "NEW", "SKIP", "Handed", "MappingPool", "worker_count"]
+from sync.service.mapping_worker import Mapper, Premapped, map_texts, ready, start
 
 log = structlog.get_logger()
 

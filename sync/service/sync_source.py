@@ -41,7 +41,8 @@ from sync.domain.region import Region
 from sync.domain.runs import STAGE_FETCH, STAGE_MAP, STAGE_STORE, RunCounts, final_status
 from sync.domain.visibility import is_expired, visible_until
 from sync.service.expiry import expire_and_refresh
-from sync.service.mapping_pool import ERROR, SKIP, Handed, MappingPool
+from sync.service.mapping_pool import Handed, MappingPool
+from sync.service.mapping_worker import ERROR, SKIP
 from sync.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger()
