@@ -55,10 +55,14 @@ def summarise(path: Path, top: int) -> str:
         stack, _, count = line.rpartition(" ")
         n = int(count)
         frames = stack.split(";")
-        threads[frames[0]] += n
-        names = [re.sub(r" \((?:/.*/)?([^/]+)\)$", r" (\1)", f) for f in frames[1:]]
+        # py-spy 0.4 with --subprocesses: `process N:"argv";[process M:"argv";]thread (T): name`.
+        at = next((i for i, f in enumerate(frames) if f.startswith("thread (")), 0)
+        pids = [f.split(":")[0] for f in frames[:at]]
+        thread = " / ".join([pids[-1], frames[at]] if pids else [frames[at]])
+        threads[thread] += n
+        names = [re.sub(r" \((?:/.*/)?([^/]+)\)$", r" (\1)", f) for f in frames[at + 1:]]
         if names:
-            own[f"{frames[0][:24]} | {names[-1]}"] += n
+            own[f"{thread[:40]} | {names[-1]}"] += n
         for name in set(names):
             inclusive[name] += n
     total = sum(threads.values()) or 1
