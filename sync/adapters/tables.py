@@ -88,7 +88,8 @@ activities = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("source_id", sa.String(128), nullable=False),
     # pending | published | rejected | withdrawn | expired
-    sa.Column("state", sa.String(16), nullable=False, index=True),
+    # No index of its own: it leads three composite ones (below), which serve it as well.
+    sa.Column("state", sa.String(16), nullable=False),
     sa.Column("municipality_nis", sa.String(8), nullable=False, index=True),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("next_occurrence", UTCDateTime(), nullable=True),
@@ -115,9 +116,8 @@ activity_versions = sa.Table(
     "activity_versions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False, index=True
-    ),
+    # Found by the unique (activity_id, number) below: an index of its own only cost writes.
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("data", JSONType, nullable=False),
