@@ -124,8 +124,11 @@ def _among(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
     prepared by the driver and parsed by the server without 2 000 placeholders (a fifth of a
     page's lookup)."""
     if conn.dialect.name == "postgresql":
+        # Strings as text[], not as the column's varchar(n)[]: that cast would cut a longer
+        # value to n characters, and it would match the stored value it begins with.
+        element = sa.Text() if isinstance(column.type, sa.String) else column.type
         return column == sa.any_(sa.bindparam(None, list(values),
-                                              type_=postgresql.ARRAY(column.type)))
+                                              type_=postgresql.ARRAY(element)))
     if len(values) >= _JSON_LIST_FROM and (all(type(v) is str for v in values)
                                            or all(type(v) is int for v in values)):
         # SQLite: one JSON array parameter read by `json_each`, for the same reasons (the

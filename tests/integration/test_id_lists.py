@@ -12,7 +12,7 @@ from sync.adapters import tables as t
 from sync.adapters.repository import _among
 
 TOPICS = ["activity.discovered", "it's \"quoted\"", "café ëé", "emoji 🎉", "line\u2028sep",
-          "back\\slash", "", "%_ like", "null"]
+          "back\\slash", "", "%_ like", "null", "NULL", "a,b {c}", " spaced ", "tab\there"]
 
 
 @pytest.fixture
@@ -42,3 +42,18 @@ def test_strings_as_one_parameter_match_exactly(rows: sa.Engine, extra: int) -> 
         got = {r[0] for r in conn.execute(
             sa.select(o.c.topic).where(_among(conn, o.c.topic, asked)))}
     assert got == set(TOPICS[1:])
+
+
+def test_a_longer_value_does_not_match_the_stored_one_it_begins_with(engine: sa.Engine) -> None:
+    a = t.activities
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    stored = "x" * a.c.source_id.type.length  # as long as the column holds
+    with engine.begin() as conn:
+        conn.execute(a.insert(), [{
+            "id": 1, "source": "s", "source_id": stored, "state": "pending",
+            "municipality_nis": "33011", "title": "t", "content_hash": "h", "created_at": now,
+            "updated_at": now}])
+        asked = [stored + "y", *(f"id-{i}" for i in range(40))]
+        assert conn.execute(sa.select(a.c.id).where(_among(conn, a.c.source_id, asked))).all() == []
+        assert conn.execute(sa.select(a.c.id).where(
+            _among(conn, a.c.source_id, [*asked, stored]))).scalars().all() == [1]
