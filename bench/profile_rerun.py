@@ -1,8 +1,9 @@
 """Profile the re-reads after an initial sync (`sync --full`, the nightly reconcile, a no-change
-incremental run), each as its own process under cProfile, the fake server in this process.
+incremental run; `weekly`: the daemon's weekly full re-read as a job), each as its own process
+under cProfile, the fake server in this process.
 
     .venv/bin/python bench/profile_rerun.py --feed publiq --events 100000 --db sqlite \
-        --steps [initial,]full,reconcile,incremental [--top 25] [--spy]
+        --steps [initial,]full,weekly,reconcile,incremental [--top 25] [--spy]
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def main() -> int:
         for step in steps:
             out = OUT / f"rerun-{step}.{'txt' if args.spy else 'prof'}"
             command = ([sys.executable, str(BENCH / "reconcile_once.py"), "--config",
-                        str(cli.config)] if step == "reconcile" else cli.argv(*STEPS[step]))
+                        str(cli.config), *(["--full"] if step == "weekly" else [])]
+                       if step in ("reconcile", "weekly") else cli.argv(*STEPS[step]))
             if args.plain:
                 argv = command
             elif args.spy:

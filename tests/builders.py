@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import Cursor, Page
+from connectors.documents import canonical_many
 
 BASE = "https://io.uitdatabank.be/event/"
 
@@ -99,11 +100,13 @@ class StaticConnector:
     name = "static"
 
     def __init__(self, pages: list[list[Any]], fail_after: int | None = None,
-                 error: BaseException | None = None, *, reencodable: bool = False) -> None:
+                 error: BaseException | None = None, *, reencodable: bool = False,
+                 canonical: bool = False) -> None:
         self._pages = pages
         self.fail_after = fail_after
         self.error = error
         self.reencodable = reencodable  # as a strict-JSON page of the real connector
+        self.canonical = canonical  # pages carry their records' canonical bytes, as it makes
 
     def pages(self, cursor: Cursor) -> Iterator[Page]:
         for i, records in enumerate(self._pages):
@@ -113,7 +116,8 @@ class StaticConnector:
             mods = [r["modified"] for r in records if isinstance(r, dict) and "modified" in r]
             cur = Cursor(modified=max(mods), seen=frozenset()) if mods else cursor
             cursor = cur
-            yield Page(records=records, cursor=cur, reencodable=self.reencodable)
+            yield Page(records=records, cursor=cur, reencodable=self.reencodable,
+                       canonical=canonical_many(records) if self.canonical else None)
 
     def fetch_one(self, source_id: str) -> dict[str, Any] | None:
         return None

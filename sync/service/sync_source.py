@@ -89,6 +89,14 @@ NO_RAW: Any = object()
 
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A page's head start: what the workers map of it, and its documents' fingerprints."""
+
+    handed: Handed | None = None
+    fingerprints: list[str] | None = None
+
+
 class SyncService:
     """Applies mapped records to the catalogue; shared by sync and replay."""
 
@@ -110,6 +118,14 @@ class SyncService:
         # read since the catalogue was last asked which documents are new.
         self._created_last: int | None = None
         self._unasked = 0
+
+    def prepare(self, uow_factory: Callable[[], UnitOfWork], page: Page) -> Prepared:
+        """What the reading thread does for a page while the one before is stored: its
+        documents' fingerprints (sha256 lets go of the GIL for a document this size, so they
+        are made beside the storing) and the hand-over of its new documents."""
+        prints = (None if page.canonical is None
+                  else [fingerprint_of(blob) for blob in page.canonical])
+        return Prepared(self.hand_over(uow_factory, page), prints)
 
     def hand_over(self, uow_factory: Callable[[], UnitOfWork], page: Page) -> Handed | None:
         """Send the page's documents new to the catalogue to the workers, to be mapped while
@@ -175,14 +191,15 @@ class SyncService:
     def process_page(
         self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
         *, savepoints: bool, handed: Handed | None = None,
-        canonical: Sequence[bytes] | None = None,
+        canonical: Sequence[bytes] | None = None, fingerprints: Sequence[str] | None = None,
     ) -> None:
         """Map and store a page of records in the caller's transaction.
 
         Without savepoints a storage error aborts the whole page (the caller then redoes it
         with savepoints, so that only the bad record fails); with them each record is alone.
         `handed`: what workers mapped of the page (as of their moment, which is then `now`).
-        `canonical`: the records' canonical bytes, when the connector made them.
+        `canonical`: the records' canonical bytes, when the connector made them, and
+        `fingerprints` theirs (`prepare` made them while the page before was stored).
         """
         premapped = {} if handed is None or savepoints else handed.results()
         now = self.clock() if handed is None else handed.as_of
@@ -190,6 +207,8 @@ class SyncService:
         # decides whether it is mapped at all, and the same text is stored with the activity
         # (made a str only then: most documents of a re-read need their fingerprint alone).
         blobs = list(canonical) if canonical is not None else _canonical(records)
+        prints = (fingerprints if fingerprints is not None and canonical is not None
+                  else [fingerprint_of(blob) for blob in blobs])
         ids = [raw_source_id(raw) for raw in records]
         # One query for the page instead of one per record.
         entries = uow.catalogue.entries(self.source, [sid for sid in ids if sid])
@@ -204,11 +223,11 @@ class SyncService:
             counts.fetched += 1
             once = sid if sid is not None and sid not in twice else None  # read once here
             entry = entries.get(once) if once else None
-            if entry is not None and self.unchanged(entry, fingerprint_of(blob), now):
+            if entry is not None and self.unchanged(entry, prints[i], now):
                 counts.unchanged += 1  # a re-read of a document we mapped already
                 continue
             skip = skips.get(once) if once and entry is None else None
-            if skip is not None and skip[0] == fingerprint_of(blob):
+            if skip is not None and skip[0] == prints[i]:
                 counts.skip(skip[1])  # a re-read of a document we left out already
                 continue
             text = blob.decode("utf-8", "surrogatepass")
@@ -224,7 +243,7 @@ class SyncService:
                 if done[1].source_id == sid and not done[2]:
                     # Its provenance here, where the document's bytes are at hand.
                     outcomes.append((raw, replace(done[1], prov=Provenance(
-                        text, fingerprint_of(blob), self.mapping_version,
+                        text, prints[i], self.mapping_version,
                         done[1].prov.visible_until)), text))
                     continue
             try:
@@ -261,11 +280,10 @@ class SyncService:
                     self._fail(uow, run_id, raw, STAGE_STORE, f"{type(exc).__name__}: {exc}",
                                counts, now, text)
         if skipped:
-            blob_of = dict(zip(ids, blobs, strict=True))
-            prints = {s.source_id: fingerprint_of(blob_of[s.source_id]) for s in skipped
-                      if s.source_id in blob_of}
-            uow.catalogue.record_skipped(self.source, skipped, self.mapping_version, now,
-                                         prints)
+            print_of = dict(zip(ids, prints, strict=True))
+            uow.catalogue.record_skipped(
+                self.source, skipped, self.mapping_version, now,
+                {s.source_id: print_of[s.source_id] for s in skipped if s.source_id in print_of})
 
     def _create_new(
         self, uow: UnitOfWork, outcomes: list[tuple[Any, MappingOutcome | cat.NewActivity, str]],
@@ -499,10 +517,10 @@ class _Prefetched:
     only reads; cursors still reach the database only with their page's commit."""
 
     def __init__(self, pages: Iterator[Page],
-                 hand_over: Callable[[Page], Handed | None] | None = None) -> None:
+                 prepare: Callable[[Page], Prepared] | None = None) -> None:
         self._pages = pages
-        # Also in the reading thread: the page's new documents go to the mapping workers.
-        self._hand_over_to = hand_over
+        # Also in the reading thread: fingerprints, and new documents to the mapping workers.
+        self._prepare = prepare
         self._slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
         self._taken = threading.Event()
         self._done = threading.Event()
@@ -519,14 +537,14 @@ class _Prefetched:
     def _read(self) -> None:
         try:
             for page in self._pages:
-                handed = None if self._hand_over_to is None else self._hand_over_to(page)
-                if not self._hand_over("page", (page, handed)):
+                prepared = Prepared() if self._prepare is None else self._prepare(page)
+                if not self._hand_over("page", (page, prepared)):
                     return
             self._hand_over("end", None)
         except BaseException as exc:  # handed to the caller, who raises it in order
             self._slot.put(("error", exc))
 
-    def __iter__(self) -> Iterator[tuple[Page, Handed | None]]:
+    def __iter__(self) -> Iterator[tuple[Page, Prepared]]:
         self._thread.start()
         try:
             while True:
@@ -579,7 +597,7 @@ def _refresh_statistics(uow_factory: Callable[[], UnitOfWork]) -> None:
 
 def _store_page(
     uow_factory: Callable[[], UnitOfWork], service: SyncService, page: Page, run_id: int,
-    counts: RunCounts, handed: Handed | None = None,
+    counts: RunCounts, prepared: Prepared | None = None,
 ) -> RunCounts:
     """Store a page and its cursor in one transaction; return the counts after it."""
     cursor_json = page.cursor.to_json()
@@ -589,8 +607,10 @@ def _store_page(
         attempt = RunCounts.from_json(counts.to_json())
         try:
             with uow_factory().replayable() as uow:
-                service.process_page(uow, page.records, run_id, attempt, savepoints=savepoints,
-                                     handed=handed, canonical=page.canonical)
+                service.process_page(
+                    uow, page.records, run_id, attempt, savepoints=savepoints,
+                    handed=prepared.handed if prepared else None, canonical=page.canonical,
+                    fingerprints=prepared.fingerprints if prepared else None)
                 uow.runs.save_cursor(service.source, cursor_json, service.clock())
                 uow.runs.progress(run_id, attempt, cursor_json)
                 uow.commit()
@@ -635,13 +655,13 @@ def sync_source(
             if stop is not None and stop.is_set():  # before the first page too
                 error = STOPPED
             pages = _Prefetched(connector.pages(cursor),
-                                lambda page: service.hand_over(uow_factory, page))
+                                lambda page: service.prepare(uow_factory, page))
             analysed = 0  # activities created when the statistics were last refreshed
-            for page, handed in () if error else pages:
+            for page, prepared in () if error else pages:
                 if stop is not None and stop.is_set():
                     error = STOPPED
                     break
-                counts = _store_page(uow_factory, service, page, run_id, counts, handed)
+                counts = _store_page(uow_factory, service, page, run_id, counts, prepared)
                 log.debug("page stored", source=source, records=len(page.records),
                           cursor=page.cursor.modified)
                 if counts.created >= max(_ANALYSE_FROM, 2 * analysed):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -36,8 +37,10 @@ def service(app: Any, mapper: CountingMapper, version: str) -> SyncService:
                        mapping_version=version, review_diff=review_view.diff)
 
 
-def full(app: Any, svc: SyncService, docs: list[dict[str, Any]]) -> Any:
-    return sync_source(app.uow, StaticConnector([docs]), svc, kind="full",
+def full(app: Any, svc: SyncService, docs: list[dict[str, Any]], canonical: bool = False) -> Any:
+    # `canonical`: the page carries its documents' bytes as the real connector's pages do, and
+    # their fingerprints are then made while pages are read (`SyncService.prepare`).
+    return sync_source(app.uow, StaticConnector([docs], canonical=canonical), svc, kind="full",
                        start_cursor=Cursor())
 
 
@@ -47,21 +50,22 @@ def versions(engine: Engine) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+@pytest.mark.parametrize("canonical", [False, True])
 def test_a_full_reread_maps_only_what_changed_or_what_time_moved(
-        engine: Engine, region: Region, tmp_path: Path) -> None:
+        engine: Engine, region: Region, tmp_path: Path, canonical: bool) -> None:
     clock = Clock()
     app = make_app(tmp_path, engine, region, now=clock)
     soon = make_event(1, start="2026-11-26T18:00:00+01:00", end="2026-11-26T20:00:00+01:00")
     later = make_event(2)
     third = make_event(3)
     mapper = CountingMapper()
-    first = full(app, service(app, mapper, "v1"), [soon, later, third])
+    first = full(app, service(app, mapper, "v1"), [soon, later, third], canonical)
     assert first.counts.created == 3 and len(mapper.calls) == 3
     stored = versions(engine)
 
     # Nothing changed: nothing is mapped, all three count as unchanged, no new version.
     mapper.calls.clear()
-    again = full(app, service(app, mapper, "v1"), [soon, later, third])
+    again = full(app, service(app, mapper, "v1"), [soon, later, third], canonical)
     assert mapper.calls == []
     assert again.counts.unchanged == 3 and again.counts.fetched == 3
     assert versions(engine) == stored
@@ -69,25 +73,25 @@ def test_a_full_reread_maps_only_what_changed_or_what_time_moved(
     # One document changed at the source: only that one is mapped (and gets a version).
     mapper.calls.clear()
     edited = changed(third, name={"nl": "Nieuwe titel"}, modified="2026-11-21T10:00:00+00:00")
-    result = full(app, service(app, mapper, "v1"), [soon, later, edited])
+    result = full(app, service(app, mapper, "v1"), [soon, later, edited], canonical)
     assert mapper.calls == [edited["@id"].rsplit("/", 1)[-1]]
     assert result.counts.updated == 1 and result.counts.unchanged == 2
 
     # The first event's date passed: its stored next date is behind, so it is mapped again.
     clock.advance(days=2)
     mapper.calls.clear()
-    full(app, service(app, mapper, "v1"), [soon, later, edited])
+    full(app, service(app, mapper, "v1"), [soon, later, edited], canonical)
     assert mapper.calls == [soon["@id"].rsplit("/", 1)[-1]]
 
     # A new mapping version re-maps everything once, quietly (no version where nothing a
     # moderator sees changed), and the next re-read is cheap again.
     mapper.calls.clear()
     before = versions(engine)
-    bumped = full(app, service(app, mapper, "v2"), [later, edited])
+    bumped = full(app, service(app, mapper, "v2"), [later, edited], canonical)
     assert len(mapper.calls) == 2 and bumped.counts.unchanged == 2
     assert versions(engine) == before
     mapper.calls.clear()
-    full(app, service(app, mapper, "v2"), [later, edited])
+    full(app, service(app, mapper, "v2"), [later, edited], canonical)
     assert mapper.calls == []
 
 
@@ -185,18 +189,19 @@ def test_a_reread_maps_the_moved_date_when_no_housekeeping_ran(
                                      datetime(2026, 12, 2, 19, 0, tzinfo=UTC))]
 
 
+@pytest.mark.parametrize("canonical", [False, True])
 def test_a_skipped_document_read_again_unchanged_is_not_mapped_again(
-        engine: Engine, region: Region, tmp_path: Path) -> None:
+        engine: Engine, region: Region, tmp_path: Path, canonical: bool) -> None:
     app = make_app(tmp_path, engine, region, now=Clock())
     cancelled = make_event(1, status="Unavailable")
     other = make_event(2, labels=("geen taalicoon",))
     mapper = CountingMapper()
-    first = full(app, service(app, mapper, "v1"), [cancelled, other])
+    first = full(app, service(app, mapper, "v1"), [cancelled, other], canonical)
     assert len(mapper.calls) == 2
     assert first.counts.skipped == {"cancelled": 1, "no_language_icon": 1}
 
     mapper.calls.clear()
-    again = full(app, service(app, mapper, "v1"), [cancelled, other])
+    again = full(app, service(app, mapper, "v1"), [cancelled, other], canonical)
     assert mapper.calls == []
     assert again.counts.skipped == first.counts.skipped and again.counts.fetched == 2
 
@@ -204,10 +209,10 @@ def test_a_skipped_document_read_again_unchanged_is_not_mapped_again(
     mapper.calls.clear()
     back = changed(cancelled, status={"type": "Available"},
                    modified="2026-11-21T10:00:00+00:00")
-    result = full(app, service(app, mapper, "v1"), [back, other])
+    result = full(app, service(app, mapper, "v1"), [back, other], canonical)
     assert len(mapper.calls) == 1 and result.counts.created == 1
     mapper.calls.clear()
-    full(app, service(app, mapper, "v2"), [back, other])
+    full(app, service(app, mapper, "v2"), [back, other], canonical)
     assert len(mapper.calls) == 2
 
 
