@@ -18,7 +18,7 @@ __all__ = ["MAPPING_VERSION", "DocumentMapper", "mapping_version", "plain_text",
 
 # Bump when the code's output changes for the same input; the type table has its own version.
 # Together they say whether a stored activity was mapped by today's rules.
-MAPPING_VERSION = "2"
+MAPPING_VERSION = "3"  # 3: language maps in language order (not the document's key order)
 
 
 def mapping_version(types: TypeTable | None = None) -> str:

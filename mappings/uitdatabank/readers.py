@@ -132,7 +132,9 @@ def lang_map(value: Any, path: str, main_language: str, *,
             cleaned = clean(text).strip()
             if cleaned:
                 out[_language(lang)] = cleaned
-    return out
+    # In language order, not the document's: the same document written with its keys in
+    # another order (as the mapping workers read it) maps to the same JSON, byte for byte.
+    return dict(sorted(out.items()))
 
 
 @lru_cache(maxsize=256)

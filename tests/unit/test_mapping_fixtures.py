@@ -335,3 +335,26 @@ def test_the_other_docs_examples_map_once_the_place_is_embedded() -> None:
     assert result.activity_types == ("Cursus",)
     assert result.children_only is True
     assert result.calendar.occurrences[0].start == "2026-06-15T07:00:00+00:00"
+
+
+def _keys_reversed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _keys_reversed(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_keys_reversed(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("name", sorted(OUTCOMES))
+def test_the_documents_key_order_does_not_reach_the_stored_json(name: str) -> None:
+    # The mapping workers read documents with their keys sorted (their canonical bytes); the
+    # sync maps them as they came. Both must store the same JSON, byte for byte.
+    doc = prepare(load_fixture(name))
+    as_is, reordered = outcome(doc), outcome(_keys_reversed(doc))
+    if isinstance(as_is, NormalisedActivity):
+        assert isinstance(reordered, NormalisedActivity)
+        assert json.dumps(reordered.to_dict()) == json.dumps(as_is.to_dict())
+    elif isinstance(as_is, MappingError):
+        assert isinstance(reordered, MappingError) and str(reordered) == str(as_is)
+    else:
+        assert reordered == as_is
