@@ -539,9 +539,12 @@ class _Pass:
             if records:
                 yield self.page(records, total, response)
             step = paging.advance(request, members, total)
+            got = len(members)
+            # Not kept while the next page is read: the sync may have let go of them already.
+            del response, members, records
             if step.short:
                 log.info("sapi3.short_page", source=c.name, start=request.start,
-                         got=len(members), total=total)
+                         got=got, total=total)
                 c._sleep(min(c._backoff_max, c._backoff_initial * 2 ** step.short))
             if step.done:
                 return

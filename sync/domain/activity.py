@@ -294,6 +294,15 @@ class EncodedJson(str):
     __slots__ = ()
 
 
+def encoded(data: dict[str, Any]) -> EncodedJson | dict[str, Any]:
+    """`data` as the JSON text its column would write, or itself where orjson cannot write
+    it: a page's new activities wait for their batched insert as text, not as dicts."""
+    try:
+        return EncodedJson(orjson.dumps(data).decode())
+    except (TypeError, orjson.JSONEncodeError):
+        return data
+
+
 def hash_of(data: dict[str, Any]) -> str:
     """The content hash of an activity's `to_dict()`."""
     content = {k: v for k, v in data.items() if k not in _NOT_HASHED}

@@ -32,6 +32,7 @@ from sync.domain.activity import (
     MappingOutcome,
     NormalisedActivity,
     Skipped,
+    encoded,
     hash_of,
 )
 from sync.domain.calendar import parse
@@ -42,7 +43,7 @@ from sync.domain.runs import STAGE_FETCH, STAGE_MAP, STAGE_STORE, RunCounts, fin
 from sync.domain.visibility import is_expired, visible_until
 from sync.service.expiry import expire_and_refresh
 from sync.service.mapping_pool import Handed, MappingPool
-from sync.service.mapping_worker import ERROR, SKIP
+from sync.service.mapping_worker import ERROR, NEW, SKIP
 from sync.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger()
@@ -90,6 +91,25 @@ NO_RAW: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
+class Parked:
+    """A document of a page handed to the mapping workers, kept as its canonical bytes: the
+    sync rarely needs it as a dict again (the worker's mapping failed or came too late), and
+    two pages of parsed documents were most of a run's memory."""
+
+    source_id: str
+    blob: bytes
+
+
+def _loaded(raw: Any) -> Any:
+    """The document itself, read back from its bytes if it was parked."""
+    return orjson.loads(raw.blob) if type(raw) is Parked else raw
+
+
+def _id_of(raw: Any) -> str | None:
+    return raw.source_id if type(raw) is Parked else raw_source_id(raw)
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A page's head start: what the workers map of it, and its documents' fingerprints."""
 
@@ -125,7 +145,14 @@ class SyncService:
         are made beside the storing) and the hand-over of its new documents."""
         prints = (None if page.canonical is None
                   else [fingerprint_of(blob) for blob in page.canonical])
-        return Prepared(self.hand_over(uow_factory, page), prints)
+        handed = self.hand_over(uow_factory, page)
+        if handed is not None and page.canonical is not None:
+            # The workers map these from their bytes: the page need not hold them parsed.
+            for i in handed.indices:
+                sid = raw_source_id(page.records[i])
+                if sid is not None:
+                    page.records[i] = Parked(sid, page.canonical[i])
+        return Prepared(handed, prints)
 
     def hand_over(self, uow_factory: Callable[[], UnitOfWork], page: Page) -> Handed | None:
         """Send the page's documents new to the catalogue to the workers, to be mapped while
@@ -209,7 +236,7 @@ class SyncService:
         blobs = list(canonical) if canonical is not None else _canonical(records)
         prints = (fingerprints if fingerprints is not None and canonical is not None
                   else [fingerprint_of(blob) for blob in blobs])
-        ids = [raw_source_id(raw) for raw in records]
+        ids = [_id_of(raw) for raw in records]
         # One query for the page instead of one per record.
         entries = uow.catalogue.entries(self.source, [sid for sid in ids if sid])
         # Documents this mapping left out when it last read them (a skip depends on the
@@ -232,24 +259,38 @@ class SyncService:
                 continue
             text = blob.decode("utf-8", "surrogatepass")
             done = premapped.get(i) if once and entry is None else None
+            if done is not None and done[0] == NEW and done[1].source_id == sid and not done[2]:
+                # Mapped by a worker, and still new to the catalogue: its provenance here,
+                # where the document's bytes are at hand (the document may stay parked).
+                outcomes.append((raw, replace(done[1], prov=Provenance(
+                    text, prints[i], self.mapping_version, done[1].prov.visible_until)), text))
+                continue
+            raw = _loaded(raw)
             if done is not None:
-                # Mapped by a worker, and still new to the catalogue.
                 if done[0] == ERROR:
                     self._fail(uow, run_id, raw, STAGE_MAP, done[1], counts, now, text)
                     continue
                 if done[0] == SKIP:
                     outcomes.append((raw, done[1], text))
                     continue
-                if done[1].source_id == sid and not done[2]:
-                    # Its provenance here, where the document's bytes are at hand.
-                    outcomes.append((raw, replace(done[1], prov=Provenance(
-                        text, prints[i], self.mapping_version,
-                        done[1].prov.visible_until)), text))
-                    continue
             try:
-                outcomes.append((raw, self.mapper(raw, self.region, now), text))
+                mapped = self.mapper(raw, self.region, now)
             except MappingError as exc:
                 self._fail(uow, run_id, raw, STAGE_MAP, str(exc), counts, now, text)
+                continue
+            if (not savepoints and once and entry is None
+                    and isinstance(mapped, NormalisedActivity) and mapped.source_id == sid
+                    and not is_expired(mapped, now)):
+                # New, as a worker hands it back: kept as its JSON text until the batched
+                # insert, not as objects (a first page mapped here was a run's peak memory).
+                data = mapped.to_dict()
+                new = cat.NewActivity.of(mapped, encoded(data), hash_of(data),
+                                         self.provenance(raw, mapped, text))
+                if canonical is not None:  # and the document as its bytes, as when handed
+                    raw = records[i] = Parked(sid, blob)
+                outcomes.append((raw, new, text))
+            else:
+                outcomes.append((raw, mapped, text))
         # A mapping may name an event differently from its raw `@id` (test doubles do).
         other = {o.source_id for _, o, _ in outcomes} - set(ids)
         if other:
@@ -298,12 +339,13 @@ class SyncService:
                 if outcome.source_id not in seen_twice:
                     new.append(outcome)
                     continue
+                raw = _loaded(raw)
                 outcome = self.mapper(raw, self.region, now)  # its order matters: one by one
             # Already over: created without a review item, one by one (rare).
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
                     and outcome.source_id not in seen_twice and not is_expired(outcome, now)):
                 data = outcome.to_dict()
-                new.append(cat.NewActivity.of(outcome, data, hash_of(data),
+                new.append(cat.NewActivity.of(outcome, encoded(data), hash_of(data),
                                               self.provenance(raw, outcome, text)))
             else:
                 rest.append((raw, outcome, text))

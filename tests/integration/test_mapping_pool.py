@@ -7,6 +7,7 @@ import os
 from datetime import datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -17,7 +18,7 @@ from sync.bootstrap import map_uitdatabank
 from sync.domain.activity import MappingOutcome
 from sync.domain.region import Region
 from sync.service.mapping_pool import MappingPool
-from sync.service.sync_source import RunResult, SyncService, sync_source
+from sync.service.sync_source import Parked, RunResult, SyncService, sync_source
 from sync.service.unit_of_work import UnitOfWork
 from tests.builders import Clock, StaticConnector, changed, make_event
 
@@ -48,10 +49,16 @@ def feed() -> list[dict[str, Any]]:
 
 
 def run(engine: Engine, region: Region, source: str, mapper: MainMapper,
-        pool: MappingPool | None, docs: list[dict[str, Any]], clock: Clock) -> RunResult:
+        pool: MappingPool | None, docs: list[dict[str, Any]], clock: Clock,
+        canonical: bool = False, pages: list[list[Any]] | None = None) -> RunResult:
+    """`canonical`: pages carry their documents' bytes, as the real connector's do (what the
+    workers map is then parked as bytes in the page); `pages`: receives the pages as read."""
     service = SyncService(source, region, mapper, clock, mapping_version="v1", pool=pool)
-    pages = [docs[i:i + 150] for i in range(0, len(docs), 150)]
-    return sync_source(lambda: UnitOfWork(engine), StaticConnector(pages, reencodable=True),
+    read = [docs[i:i + 150] for i in range(0, len(docs), 150)]
+    if pages is not None:
+        pages.extend(read)
+    return sync_source(lambda: UnitOfWork(engine),
+                       StaticConnector(read, reencodable=True, canonical=canonical),
                        service, kind="full", start_cursor=Cursor())
 
 
@@ -83,12 +90,15 @@ def stored(engine: Engine, source: str) -> dict[str, Any]:
         }
 
 
-def test_workers_store_what_the_sync_stores_itself(engine: Engine, region: Region) -> None:
+@pytest.mark.parametrize("canonical", [False, True])
+def test_workers_store_what_the_sync_stores_itself(
+        engine: Engine, region: Region, canonical: bool) -> None:
     docs = feed()
     alone, helped = MainMapper(), MainMapper()
     pool = MappingPool(map_uitdatabank, region, workers=2, min_documents=50)
-    itself = run(engine, region, "itself", alone, None, docs, Clock())
-    with_pool = run(engine, region, "workers", helped, pool, docs, Clock())
+    itself = run(engine, region, "itself", alone, None, docs, Clock(), canonical)
+    pages: list[list[Any]] = []
+    with_pool = run(engine, region, "workers", helped, pool, docs, Clock(), canonical, pages)
     assert with_pool.counts == itself.counts
     assert itself.counts.failed == 1 and itself.counts.skipped and itself.counts.created > 300
     assert alone.calls == len(docs)
@@ -100,16 +110,26 @@ def test_workers_store_what_the_sync_stores_itself(engine: Engine, region: Regio
     assert len(docs) - first - 4 <= pool.handed <= len(docs) - first
     assert stored(engine, "workers") == stored(engine, "itself")
     assert pool.closed  # the workers stop with the run
+    # New documents (the workers' and the first page's) stay in their page as bytes only,
+    # when it has them: not parsed while the page waits for its insert.
+    parked = {r.source_id for page in pages for r in page if type(r) is Parked}
+    with engine.connect() as conn:
+        created = set(conn.execute(sa.select(t.activities.c.source_id).where(
+            t.activities.c.source == "workers")).scalars())
+    assert parked <= created
+    assert len(parked) >= pool.handed if canonical else not parked
 
 
-def test_a_broken_worker_costs_time_not_a_record(engine: Engine, region: Region) -> None:
+@pytest.mark.parametrize("canonical", [False, True])
+def test_a_broken_worker_costs_time_not_a_record(
+        engine: Engine, region: Region, canonical: bool) -> None:
     docs = feed()
-    itself = run(engine, region, "itself", MainMapper(), None, docs, Clock())
+    itself = run(engine, region, "itself", MainMapper(), None, docs, Clock(), canonical)
     helped = MainMapper()
     pool = MappingPool(_die, region, workers=1, min_documents=50)
-    broken = run(engine, region, "broken", helped, pool, docs, Clock())
+    broken = run(engine, region, "broken", helped, pool, docs, Clock(), canonical)
     assert broken.counts == itself.counts and broken.status == itself.status
-    assert helped.calls == len(docs)  # all mapped by the sync itself
+    assert helped.calls == len(docs)  # all mapped by the sync itself (parked ones read back)
     assert stored(engine, "broken") == stored(engine, "itself")
 
 
