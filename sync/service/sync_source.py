@@ -92,9 +92,10 @@ NO_RAW: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class Parked:
-    """A document of a page handed to the mapping workers, kept as its canonical bytes: the
-    sync rarely needs it as a dict again (the worker's mapping failed or came too late), and
-    two pages of parsed documents were most of a run's memory."""
+    """A new document of a page, kept as its canonical bytes once the workers have it or the
+    sync mapped it: it is rarely needed as a dict again (a worker failed, a redo after a
+    storage error), and two pages of parsed documents were most of a run's memory. Only for
+    strict-JSON pages, whose bytes read back as the document itself."""
 
     source_id: str
     blob: bytes
@@ -146,7 +147,7 @@ class SyncService:
         prints = (None if page.canonical is None
                   else [fingerprint_of(blob) for blob in page.canonical])
         handed = self.hand_over(uow_factory, page)
-        if handed is not None and page.canonical is not None:
+        if handed is not None and page.canonical is not None and page.reencodable:
             # The workers map these from their bytes: the page need not hold them parsed.
             for i in handed.indices:
                 sid = raw_source_id(page.records[i])
@@ -219,6 +220,7 @@ class SyncService:
         self, uow: UnitOfWork, records: list[Any], run_id: int, counts: RunCounts,
         *, savepoints: bool, handed: Handed | None = None,
         canonical: Sequence[bytes] | None = None, fingerprints: Sequence[str] | None = None,
+        parkable: bool = False,
     ) -> None:
         """Map and store a page of records in the caller's transaction.
 
@@ -227,6 +229,7 @@ class SyncService:
         `handed`: what workers mapped of the page (as of their moment, which is then `now`).
         `canonical`: the records' canonical bytes, when the connector made them, and
         `fingerprints` theirs (`prepare` made them while the page before was stored).
+        `parkable`: the canonical bytes read back as the documents (a strict-JSON page).
         """
         premapped = {} if handed is None or savepoints else handed.results()
         now = self.clock() if handed is None else handed.as_of
@@ -286,7 +289,7 @@ class SyncService:
                 data = mapped.to_dict()
                 new = cat.NewActivity.of(mapped, encoded(data), hash_of(data),
                                          self.provenance(raw, mapped, text))
-                if canonical is not None:  # and the document as its bytes, as when handed
+                if parkable and canonical is not None:  # the document as its bytes
                     raw = records[i] = Parked(sid, blob)
                 outcomes.append((raw, new, text))
             else:
@@ -652,7 +655,8 @@ def _store_page(
                 service.process_page(
                     uow, page.records, run_id, attempt, savepoints=savepoints,
                     handed=prepared.handed if prepared else None, canonical=page.canonical,
-                    fingerprints=prepared.fingerprints if prepared else None)
+                    fingerprints=prepared.fingerprints if prepared else None,
+                    parkable=page.reencodable)
                 uow.runs.save_cursor(service.source, cursor_json, service.clock())
                 uow.runs.progress(run_id, attempt, cursor_json)
                 uow.commit()

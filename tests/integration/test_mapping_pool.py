@@ -198,3 +198,17 @@ def test_a_failing_look_ahead_leaves_the_page_to_the_sync(
                          start_cursor=Cursor())
     assert result.status == "succeeded" and result.counts.fetched == 150
     assert pool.handed == 0 and helped.calls == 150
+
+
+def test_documents_of_a_page_that_was_not_strict_json_stay_parsed(
+        engine: Engine, region: Region) -> None:
+    # Its bytes need not read back as the documents (a NaN the standard library parsed is
+    # written as null): what is mapped again must be the document itself.
+    docs = generate_events(60, seed=6)
+    page = list(docs)
+    service = SyncService("lenient", region, MainMapper(), Clock(), mapping_version="v1")
+    result = sync_source(lambda: UnitOfWork(engine),
+                         StaticConnector([page], reencodable=False, canonical=True), service,
+                         kind="full", start_cursor=Cursor())
+    assert result.counts.created > 0
+    assert not any(type(r) is Parked for r in page)
