@@ -199,6 +199,13 @@ class SyncService:
             text = canonical_text(raw)
         return Provenance(text, fingerprint(text), self.mapping_version, visible_until(act))
 
+    def new_activity(self, raw: Any, act: NormalisedActivity, text: str) -> cat.NewActivity:
+        """What the batched insert needs of an activity new to the catalogue: its JSON as
+        text (as a worker hands it back), not its objects, while the page waits."""
+        data = act.to_dict()
+        return cat.NewActivity.of(act, encoded(data), hash_of(data),
+                                  self.provenance(raw, act, text))
+
     def unchanged(self, entry: cat.CatalogueEntry, raw_fingerprint: str, now: datetime) -> bool:
         """The stored activity is what mapping this document now would give: same document,
         same mapping, and no date passed that would move its next occurrence or end it."""
@@ -284,11 +291,9 @@ class SyncService:
             if (not savepoints and once and entry is None
                     and isinstance(mapped, NormalisedActivity) and mapped.source_id == sid
                     and not is_expired(mapped, now)):
-                # New, as a worker hands it back: kept as its JSON text until the batched
-                # insert, not as objects (a first page mapped here was a run's peak memory).
-                data = mapped.to_dict()
-                new = cat.NewActivity.of(mapped, encoded(data), hash_of(data),
-                                         self.provenance(raw, mapped, text))
+                # New: kept as its JSON text until the batched insert, not as objects (a
+                # first page mapped here was a run's peak memory).
+                new = self.new_activity(raw, mapped, text)
                 if parkable and canonical is not None:  # the document as its bytes
                     raw = records[i] = Parked(sid, blob)
                 outcomes.append((raw, new, text))
@@ -347,9 +352,7 @@ class SyncService:
             # Already over: created without a review item, one by one (rare).
             if (isinstance(outcome, NormalisedActivity) and outcome.source_id not in entries
                     and outcome.source_id not in seen_twice and not is_expired(outcome, now)):
-                data = outcome.to_dict()
-                new.append(cat.NewActivity.of(outcome, encoded(data), hash_of(data),
-                                              self.provenance(raw, outcome, text)))
+                new.append(self.new_activity(raw, outcome, text))
             else:
                 rest.append((raw, outcome, text))
         self._created_last = len(new)
