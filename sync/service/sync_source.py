@@ -212,10 +212,16 @@ class SyncService:
         if (self.mapping_version is None or entry.mapping_version != self.mapping_version
                 or entry.raw_fingerprint != raw_fingerprint):
             return False
-        if entry.state not in (cat.PENDING, cat.PUBLISHED, cat.REJECTED):
-            return False  # withdrawn or expired: mapping decides whether it comes back
-        if entry.visible_until is not None and entry.visible_until <= now:
-            return False
+        if entry.state == cat.EXPIRED:
+            # When an activity leaves the catalogue follows from its document alone: the same
+            # document, mapped the same way, stays expired (a catalogue with years of history
+            # is mostly this).
+            if entry.visible_until is None or entry.visible_until > now:
+                return False
+        elif entry.state not in (cat.PENDING, cat.PUBLISHED, cat.REJECTED):
+            return False  # withdrawn: mapping decides whether it comes back
+        elif entry.visible_until is not None and entry.visible_until <= now:
+            return False  # it leaves the catalogue now
         if entry.next_occurrence is None:
             return True
         if entry.next_occurrence_over is not None:

@@ -95,6 +95,58 @@ def test_a_full_reread_maps_only_what_changed_or_what_time_moved(
     assert mapper.calls == []
 
 
+def _states(engine: Engine, *docs: dict[str, Any]) -> list[str]:
+    a = t.activities
+    with engine.connect() as conn:
+        state = dict(conn.execute(sa.select(a.c.source_id, a.c.state)).tuples().all())
+    return [state[doc["@id"].rsplit("/", 1)[-1]] for doc in docs]
+
+
+@pytest.mark.parametrize("canonical", [False, True])
+def test_an_activity_that_is_over_is_not_mapped_again_while_its_document_stays(
+        engine: Engine, region: Region, tmp_path: Path, canonical: bool) -> None:
+    """Most of a catalogue with history is over: when an activity leaves the catalogue
+    follows from its document alone, so the same document, mapped the same way, stays
+    expired."""
+    clock = Clock()  # 2026-11-25 07:00 UTC
+    app = make_app(tmp_path, engine, region, now=clock)
+    # Concerts (a course series would leave at its start).
+    past = make_event(1, start="2026-11-01T18:00:00+01:00", end="2026-11-01T20:00:00+01:00",
+                      event_type="0.50.4.0.0")
+    soon = make_event(2, start="2026-11-26T18:00:00+01:00", end="2026-11-26T20:00:00+01:00",
+                      event_type="0.50.4.0.0")
+    mapper = CountingMapper()
+    first = full(app, service(app, mapper, "v1"), [past, soon], canonical)
+    assert first.counts.created == 2 and _states(engine, past, soon) == ["expired", "pending"]
+
+    mapper.calls.clear()
+    again = full(app, service(app, mapper, "v1"), [past, soon], canonical)
+    assert mapper.calls == [] and again.counts.unchanged == 2
+
+    # The second one is over now: mapped once, to take it out of the catalogue; then settled.
+    clock.advance(days=2)
+    mapper.calls.clear()
+    full(app, service(app, mapper, "v1"), [past, soon], canonical)
+    assert mapper.calls == [soon["@id"].rsplit("/", 1)[-1]]
+    assert _states(engine, past, soon) == ["expired", "expired"]
+    mapper.calls.clear()
+    settled = full(app, service(app, mapper, "v1"), [past, soon], canonical)
+    assert mapper.calls == [] and settled.counts.unchanged == 2
+
+    # Moved to a later date at the source: mapped, and back in the queue.
+    mapper.calls.clear()
+    moved = changed(past, startDate="2027-03-01T18:00:00+01:00",
+                    endDate="2027-03-01T20:00:00+01:00", availableTo="2027-03-01T20:00:00+01:00",
+                    modified="2026-11-26T10:00:00+00:00")
+    back = full(app, service(app, mapper, "v1"), [moved, soon], canonical)
+    assert mapper.calls == [past["@id"].rsplit("/", 1)[-1]] and back.counts.updated == 1
+    assert _states(engine, past, soon) == ["pending", "expired"]
+    # Another mapping reads every document again, those that are over too.
+    mapper.calls.clear()
+    full(app, service(app, mapper, "v2"), [moved, soon], canonical)
+    assert len(mapper.calls) == 2
+
+
 def test_orjson_hash_is_byte_identical_to_the_standard_library() -> None:
     def reference(data: dict[str, Any]) -> str:
         content = {k: v for k, v in data.items()
