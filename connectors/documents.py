@@ -1,4 +1,5 @@
-"""A feed record as the catalogue keeps it: canonical JSON (sorted keys) and its fingerprint."""
+"""A feed record as the catalogue keeps it: canonical JSON (compact, the source's key order)
+and its fingerprint."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import orjson
 
 
 def canonical_text(raw: Any) -> str:
-    """A raw document as stored (and fingerprinted): sorted keys, so a re-read of the same
-    document gives the same text."""
+    """A raw document as stored (and fingerprinted): compact JSON in the source's key order.
+    A re-read of the same document gives the same text (SAPI3 serves a document as it was
+    indexed). Not sorted: sorting every object's keys cost a page three times the writing, and
+    a source that did reorder a document's keys would only have it mapped once more (the
+    content hash of what is mapped decides whether anything changed)."""
     try:
-        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(raw).decode()
     except (TypeError, orjson.JSONEncodeError):
         pass  # huge ints, lone surrogates, nesting orjson refuses: the standard library tries
     try:
-        return json.dumps(raw, ensure_ascii=False, sort_keys=True)
+        return json.dumps(raw, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return repr(raw)[:100_000]
 
@@ -26,7 +30,7 @@ def canonical_text(raw: Any) -> str:
 def canonical_bytes(raw: Any) -> bytes:
     """`canonical_text(raw)` as UTF-8 (lone surrogates kept), without making a str first."""
     try:
-        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(raw)
     except (TypeError, orjson.JSONEncodeError):
         return canonical_text(raw).encode("utf-8", "surrogatepass")
 
@@ -53,7 +57,7 @@ def canonical_many(records: list[Any]) -> list[bytes]:
         return []
     spaced: list[Any] = [_BETWEEN] * (2 * len(records) - 1)
     spaced[0::2] = records
-    pieces = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)[1:-1].split(_SPLIT)
+    pieces = orjson.dumps(spaced)[1:-1].split(_SPLIT)
     if len(pieces) == len(records):
         return pieces
-    return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
+    return [orjson.dumps(r) for r in records]
