@@ -147,6 +147,38 @@ def test_an_activity_that_is_over_is_not_mapped_again_while_its_document_stays(
     assert len(mapper.calls) == 2
 
 
+def test_rows_fingerprinted_in_another_form_are_mapped_once_quietly(
+        engine: Engine, region: Region, tmp_path: Path) -> None:
+    """Rows stored before the raw text kept the source's key order carry the fingerprint of
+    the sorted text: the first re-read maps them again, without a version or a review item,
+    and stores the new fingerprint; the next re-read is cheap again."""
+    clock = Clock()
+    app = make_app(tmp_path, engine, region, now=clock)
+    docs = [make_event(1), make_event(2, start="2026-11-01T18:00:00+01:00",
+                                         end="2026-11-01T20:00:00+01:00", event_type="0.50.4.0.0")]
+    mapper = CountingMapper()
+    full(app, service(app, mapper, "v1"), docs, canonical=True)
+    a, r = t.activities, t.review_items
+    with engine.begin() as conn:
+        for doc in docs:
+            old = hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False,
+                                            separators=(",", ":")).encode()).hexdigest()
+            conn.execute(a.update().where(a.c.source_id == doc["@id"].rsplit("/", 1)[-1])
+                         .values(raw_fingerprint=old))
+        items = conn.execute(sa.select(sa.func.count()).select_from(r)).scalar_one()
+    stored = versions(engine)
+
+    mapper.calls.clear()
+    again = full(app, service(app, mapper, "v1"), docs, canonical=True)
+    assert len(mapper.calls) == 2 and again.counts.unchanged == 2
+    assert versions(engine) == stored
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(r)).scalar_one() == items
+    mapper.calls.clear()
+    full(app, service(app, mapper, "v1"), docs, canonical=True)
+    assert mapper.calls == []
+
+
 def test_orjson_hash_is_byte_identical_to_the_standard_library() -> None:
     def reference(data: dict[str, Any]) -> str:
         content = {k: v for k, v in data.items()
