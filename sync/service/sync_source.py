@@ -212,16 +212,15 @@ class SyncService:
         if (self.mapping_version is None or entry.mapping_version != self.mapping_version
                 or entry.raw_fingerprint != raw_fingerprint):
             return False
-        if entry.state == cat.EXPIRED:
-            # When an activity leaves the catalogue follows from its document alone: the same
-            # document, mapped the same way, stays expired (a catalogue with years of history
-            # is mostly this).
-            if entry.visible_until is None or entry.visible_until > now:
-                return False
-        elif entry.state not in (cat.PENDING, cat.PUBLISHED, cat.REJECTED):
-            return False  # withdrawn: mapping decides whether it comes back
-        elif entry.visible_until is not None and entry.visible_until <= now:
-            return False  # it leaves the catalogue now
+        # What `cat.decide` would make of the same content: it keeps every state as it is
+        # (an expired activity stays expired: most of a catalogue with years of history),
+        # except a withdrawn one, which mapping may bring back, and a visible one whose time
+        # is up, which it takes out of the catalogue.
+        if entry.state == cat.WITHDRAWN:
+            return False
+        if (entry.state in (cat.PENDING, cat.PUBLISHED) and entry.visible_until is not None
+                and entry.visible_until <= now):
+            return False
         if entry.next_occurrence is None:
             return True
         if entry.next_occurrence_over is not None:
