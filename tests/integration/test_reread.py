@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from connectors.base import Cursor
+from connectors.base import Cursor, source_id_of
+from connectors.documents import fingerprint_of
 from sync.adapters import tables as t
 from sync.bootstrap import map_uitdatabank
 from sync.domain.activity import MappingOutcome, hash_of
@@ -81,7 +82,7 @@ def test_a_full_reread_maps_only_what_changed_or_what_time_moved(
     clock.advance(days=2)
     mapper.calls.clear()
     full(app, service(app, mapper, "v1"), [soon, later, edited], canonical)
-    assert mapper.calls == [soon["@id"].rsplit("/", 1)[-1]]
+    assert mapper.calls == [source_id_of(soon["@id"])]
 
     # A new mapping version re-maps everything once, quietly (no version where nothing a
     # moderator sees changed), and the next re-read is cheap again.
@@ -99,7 +100,7 @@ def _states(engine: Engine, *docs: dict[str, Any]) -> list[str]:
     a = t.activities
     with engine.connect() as conn:
         state = dict(conn.execute(sa.select(a.c.source_id, a.c.state)).tuples().all())
-    return [state[doc["@id"].rsplit("/", 1)[-1]] for doc in docs]
+    return [state[source_id_of(doc["@id"])] for doc in docs]
 
 
 @pytest.mark.parametrize("canonical", [False, True])
@@ -127,7 +128,7 @@ def test_an_activity_that_is_over_is_not_mapped_again_while_its_document_stays(
     clock.advance(days=2)
     mapper.calls.clear()
     full(app, service(app, mapper, "v1"), [past, soon], canonical)
-    assert mapper.calls == [soon["@id"].rsplit("/", 1)[-1]]
+    assert mapper.calls == [source_id_of(soon["@id"])]
     assert _states(engine, past, soon) == ["expired", "expired"]
     mapper.calls.clear()
     settled = full(app, service(app, mapper, "v1"), [past, soon], canonical)
@@ -139,7 +140,7 @@ def test_an_activity_that_is_over_is_not_mapped_again_while_its_document_stays(
                     endDate="2027-03-01T20:00:00+01:00", availableTo="2027-03-01T20:00:00+01:00",
                     modified="2026-11-26T10:00:00+00:00")
     back = full(app, service(app, mapper, "v1"), [moved, soon], canonical)
-    assert mapper.calls == [past["@id"].rsplit("/", 1)[-1]] and back.counts.updated == 1
+    assert mapper.calls == [source_id_of(past["@id"])] and back.counts.updated == 1
     assert _states(engine, past, soon) == ["pending", "expired"]
     # Another mapping reads every document again, those that are over too.
     mapper.calls.clear()
@@ -161,9 +162,9 @@ def test_rows_fingerprinted_in_another_form_are_mapped_once_quietly(
     a, r = t.activities, t.review_items
     with engine.begin() as conn:
         for doc in docs:
-            old = hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False,
-                                            separators=(",", ":")).encode()).hexdigest()
-            conn.execute(a.update().where(a.c.source_id == doc["@id"].rsplit("/", 1)[-1])
+            old = fingerprint_of(json.dumps(doc, sort_keys=True, ensure_ascii=False,
+                                            separators=(",", ":")).encode())
+            conn.execute(a.update().where(a.c.source_id == source_id_of(doc["@id"]))
                          .values(raw_fingerprint=old))
         items = conn.execute(sa.select(sa.func.count()).select_from(r)).scalar_one()
     stored = versions(engine)
