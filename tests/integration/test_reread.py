@@ -99,7 +99,7 @@ def test_a_full_reread_maps_only_what_changed_or_what_time_moved(
 def _states(engine: Engine, *docs: dict[str, Any]) -> list[str]:
     a = t.activities
     with engine.connect() as conn:
-        state = dict(conn.execute(sa.select(a.c.source_id, a.c.state)).tuples().all())
+        state = dict(conn.execute(sa.select(a.c.source_id, a.c.state)).all())
     return [state[source_id_of(doc["@id"])] for doc in docs]
 
 
